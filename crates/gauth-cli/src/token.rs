@@ -1,0 +1,46 @@
+//! `gauth token` and `gauth header`.
+
+use crate::args::TokenArgs;
+use crate::credentials;
+
+/// What to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Token,
+    Header,
+}
+
+pub fn token(args: &TokenArgs, output: Output) -> Result<(), String> {
+    let loaded = credentials::load(&args.creds, &args.scopes)?;
+    let creds = &loaded.credentials;
+    if args.subject.is_some() {
+        return Err(format!(
+            "--subject needs service-account credentials; {} holds {} credentials",
+            loaded.path.display(),
+            creds.kind()
+        ));
+    }
+    if args.audience.is_some() {
+        return Err(format!(
+            "--audience needs service-account credentials; {} holds {} credentials",
+            loaded.path.display(),
+            creds.kind()
+        ));
+    }
+    let token = creds.token_details().map_err(|e| e.to_string())?;
+    let secret = token.access_token.expose();
+    match (output, args.json) {
+        (Output::Header, _) => println!("Authorization: Bearer {secret}"),
+        (Output::Token, false) => println!("{secret}"),
+        (Output::Token, true) => {
+            let v = serde_json::json!({
+                "token": secret,
+                "expiry": token.expiry.map(|e| humantime::format_rfc3339_seconds(e).to_string()),
+                "scopes": token.scopes,
+                "type": creds.kind(),
+            });
+            println!("{v}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! What the blocking and async credential handles share: the source, the cache, the
+//! options, and applying a token to a request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use http::header::AUTHORIZATION;
+
+use crate::cache::DEFAULT_REFRESH_MARGIN;
+use crate::http::HttpRequest;
+use crate::source::{RefreshContext, TokenSource};
+use crate::{Clock, Error, RetryPolicy, Secret, SystemClock, TokenCache};
+
+/// The quota project header.
+pub const QUOTA_PROJECT_HEADER: &str = "x-goog-user-project";
+
+/// Options common to both flavours of credential handle.
+///
+/// ```
+/// use std::time::Duration;
+/// use oauth_core::{CredentialsOptions, RetryPolicy};
+/// let o = CredentialsOptions::default()
+///     .refresh_margin(Duration::from_secs(60))
+///     .retry(RetryPolicy::none());
+/// # let _ = o;
+/// ```
+#[derive(Debug, Clone)]
+pub struct CredentialsOptions {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) margin: Duration,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Default for CredentialsOptions {
+    fn default() -> Self {
+        CredentialsOptions {
+            clock: Arc::new(SystemClock),
+            margin: DEFAULT_REFRESH_MARGIN,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl CredentialsOptions {
+    /// The clock that expiry is judged by.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How long before expiry a token is replaced (google-auth's 3 min 45 s by default).
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// How failed token requests are retried.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+}
+
+/// A credential without its transport: the source and its cache.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) source: Arc<dyn TokenSource>,
+    pub(crate) cache: TokenCache,
+    pub(crate) ctx: RefreshContext,
+}
+
+impl Core {
+    pub(crate) fn new(source: Arc<dyn TokenSource>, options: CredentialsOptions) -> Self {
+        let cache = TokenCache::new(Arc::clone(&options.clock), options.margin);
+        if let Some(t) = source.initial_token() {
+            cache.seed(t);
+        }
+        Core {
+            source,
+            cache,
+            ctx: RefreshContext {
+                clock: options.clock,
+                margin: options.margin,
+                retry: options.retry,
+            },
+        }
+    }
+}
+
+/// Sets `Authorization: Bearer <token>` (marked sensitive, so HTTP libraries do not log
+/// it) and, when there is one, the quota project header.
+///
+/// ```
+/// let mut req = http::Request::new(Vec::new());
+/// oauth_core::apply_token(&mut req, &oauth_core::Secret::new("ya29.a"), Some("billing-project")).unwrap();
+/// assert_eq!(req.headers()["authorization"], "Bearer ya29.a");
+/// assert!(req.headers()["authorization"].is_sensitive());
+/// assert_eq!(req.headers()["x-goog-user-project"], "billing-project");
+/// ```
+pub fn apply_token(
+    request: &mut HttpRequest,
+    token: &Secret,
+    quota_project: Option<&str>,
+) -> Result<(), Error> {
+    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
+        Error::InvalidRequest("the access token holds characters not allowed in a header".into())
+    })?;
+    value.set_sensitive(true);
+    request.headers_mut().insert(AUTHORIZATION, value);
+    if let Some(q) = quota_project {
+        let v = HeaderValue::try_from(q).map_err(|_| {
+            Error::InvalidRequest(format!(
+                "quota project `{}` is not a valid header value",
+                q.escape_debug()
+            ))
+        })?;
+        request.headers_mut().insert(QUOTA_PROJECT_HEADER, v);
+    }
+    Ok(())
+}

@@ -1,0 +1,359 @@
+//! The one error type of `oauth-core`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What went wrong. Every variant names the file, field, parameter or endpoint at fault and
+/// never carries a secret: response bodies are reduced to safe excerpts, JSON errors to their
+/// position, and transport errors lose the URL's query.
+///
+/// The type is `Clone`, so the single refresh in flight can hand the same error to every
+/// caller that waited for it.
+///
+/// ```
+/// use oauth_core::Error;
+/// let e = Error::MissingField { origin: "client_secrets.json".into(), field: "client_id".into() };
+/// assert_eq!(e.to_string(), "client_secrets.json: missing field `client_id`");
+/// assert!(!e.is_transient());
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Arc<std::io::Error>,
+    },
+    /// A file could not be written (or locked for writing).
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Arc<std::io::Error>,
+    },
+    /// A file or value is not the JSON it should be.
+    #[error("{origin}: {detail}")]
+    InvalidJson {
+        /// The file or value ("authorized-user value" when it came from memory).
+        origin: String,
+        /// The kind of error and its line and column; never the text at fault.
+        detail: String,
+    },
+    /// A required field is absent.
+    #[error("{origin}: missing field `{field}`")]
+    MissingField {
+        /// The file or value.
+        origin: String,
+        /// The field, dotted when nested (`installed.client_id`).
+        field: String,
+    },
+    /// A field is present but unusable.
+    #[error("{origin}: invalid field `{field}`: {reason}")]
+    InvalidField {
+        /// The file or value.
+        origin: String,
+        /// The field, dotted when nested.
+        field: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+    /// A credentials file or value of a type this reader does not take.
+    #[error("{origin}: unsupported credentials type `{found}`; supported: {supported}")]
+    UnknownType {
+        /// The file or value.
+        origin: String,
+        /// The type (or top-level key) found.
+        found: String,
+        /// The types that are supported.
+        supported: String,
+    },
+    /// An endpoint taken from a file names a host the caller has not allowed.
+    #[error(
+        "{origin}: `{field}` points to {host}, which is neither Google's nor loopback; \
+         allow it explicitly (e.g. `--allow-endpoint {host}`) if you trust it"
+    )]
+    UntrustedEndpoint {
+        /// The file or value.
+        origin: String,
+        /// The field (`token_uri`, `auth_uri`, ...).
+        field: String,
+        /// The host that was refused.
+        host: String,
+    },
+    /// A plain-http endpoint on a host that is not loopback.
+    #[error(
+        "{origin}: `{field}` uses plain http on {host}; only loopback may use http unless allowed explicitly"
+    )]
+    InsecureEndpoint {
+        /// The file or value.
+        origin: String,
+        /// The field.
+        field: String,
+        /// The host.
+        host: String,
+    },
+    /// The server answered with an OAuth 2.0 error (RFC 6749 section 5.2).
+    #[error("{0}")]
+    OAuth(OAuthError),
+    /// The server answered with a status and a body that is not the expected protocol.
+    #[error("HTTP {status} from {endpoint}: {excerpt}")]
+    Http {
+        /// The endpoint, without its query.
+        endpoint: String,
+        /// The HTTP status.
+        status: u16,
+        /// A short excerpt of the body that can hold no secret.
+        excerpt: String,
+    },
+    /// A successful response that does not hold what the protocol requires.
+    #[error("malformed response from {endpoint}: {reason}")]
+    MalformedResponse {
+        /// The endpoint, without its query.
+        endpoint: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The response body exceeded the configured bound.
+    #[error("response from {endpoint} exceeds {limit} bytes")]
+    ResponseTooLarge {
+        /// The endpoint.
+        endpoint: String,
+        /// The bound in bytes.
+        limit: usize,
+    },
+    /// The request never got an HTTP answer (connection, TLS, timeout).
+    #[error("cannot reach {endpoint}: {source}")]
+    Transport {
+        /// The endpoint.
+        endpoint: String,
+        /// What the transport reported.
+        source: TransportError,
+    },
+    /// The credential cannot obtain a token (for example, it has no refresh token).
+    #[error("cannot refresh {kind} credentials: {reason}")]
+    NotRefreshable {
+        /// The credential type.
+        kind: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A request could not be built from the caller's values.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+impl Error {
+    /// Whether trying again later may succeed: transport failures, 5xx, 408, 429 and the
+    /// OAuth errors google-auth retries (`internal_failure`, `server_error`,
+    /// `temporarily_unavailable`). `invalid_grant` and other 4xx answers are final.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Transport { source, .. } => source.kind != TransportErrorKind::TooLarge,
+            Error::Http { status, .. } => is_transient_status(*status),
+            Error::OAuth(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// The OAuth error, when the server sent one.
+    pub fn oauth(&self) -> Option<&OAuthError> {
+        match self {
+            Error::OAuth(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn read(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Read {
+            path: path.into(),
+            source: Arc::new(source),
+        }
+    }
+
+    pub(crate) fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Write {
+            path: path.into(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// Reduces a serde_json error to its category and position: serde's own messages quote
+    /// the offending value, which may be a secret.
+    pub fn json(origin: impl Into<String>, e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Io => "cannot be read",
+            Category::Syntax => "is not valid JSON",
+            Category::Data => "has a value of the wrong type",
+            Category::Eof => "is truncated JSON",
+        };
+        Error::InvalidJson {
+            origin: origin.into(),
+            detail: format!("{what} at line {} column {}", e.line(), e.column()),
+        }
+    }
+}
+
+/// Statuses google-auth retries, widened to every 5xx.
+pub(crate) fn is_transient_status(status: u16) -> bool {
+    status >= 500 || status == 408 || status == 429
+}
+
+/// An OAuth 2.0 error response (RFC 6749 section 5.2), with the HTTP status it came with.
+///
+/// ```
+/// use oauth_core::OAuthError;
+/// let e = OAuthError { status: 400, error: "invalid_grant".into(), description: None, uri: None };
+/// assert_eq!(e.to_string(), "OAuth error `invalid_grant` (HTTP 400)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `error` code (`invalid_grant`, `invalid_client`, ...).
+    pub error: String,
+    /// `error_description`, when given.
+    pub description: Option<String>,
+    /// `error_uri`, when given.
+    pub uri: Option<String>,
+}
+
+impl OAuthError {
+    /// Whether google-auth would retry this error.
+    pub fn is_transient(&self) -> bool {
+        const RETRYABLE: [&str; 3] = [
+            "internal_failure",
+            "server_error",
+            "temporarily_unavailable",
+        ];
+        is_transient_status(self.status)
+            || RETRYABLE.contains(&self.error.as_str())
+            || self
+                .description
+                .as_deref()
+                .is_some_and(|d| RETRYABLE.contains(&d))
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OAuth error `{}` (HTTP {})", self.error, self.status)?;
+        if let Some(d) = &self.description {
+            write!(f, ": {d}")?;
+        }
+        if let Some(u) = &self.uri {
+            write!(f, " (see {u})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a transport reports when a request got no HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct TransportError {
+    /// The kind of failure.
+    pub kind: TransportErrorKind,
+    /// A description without the request's URL or any header.
+    pub message: String,
+}
+
+impl TransportError {
+    /// A transport error of a kind with a message.
+    ///
+    /// ```
+    /// use oauth_core::{TransportError, TransportErrorKind};
+    /// let e = TransportError::new(TransportErrorKind::Timeout, "no answer in 10 s");
+    /// assert_eq!(e.to_string(), "timed out: no answer in 10 s");
+    /// ```
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        TransportError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// The kinds of [`TransportError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be made or was reset.
+    Connect,
+    /// No answer within the timeout.
+    Timeout,
+    /// TLS failed.
+    Tls,
+    /// The answer was larger than the request's bound.
+    TooLarge,
+    /// Anything else.
+    Other,
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportErrorKind::Connect => "connection failed",
+            TransportErrorKind::Timeout => "timed out",
+            TransportErrorKind::Tls => "TLS failed",
+            TransportErrorKind::TooLarge => "response too large",
+            TransportErrorKind::Other => "transport error",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_never_quote_the_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct S {
+            n: u32,
+        }
+        let e = serde_json::from_str::<S>(r#"{"n": "ya29.secret-token"}"#).unwrap_err();
+        assert!(e.to_string().contains("ya29"), "serde would leak it");
+        let ours = Error::json("creds.json", &e).to_string();
+        assert!(!ours.contains("ya29"), "{ours}");
+        assert!(ours.starts_with("creds.json: has a value of the wrong type at line 1"));
+    }
+
+    #[test]
+    fn transient_classification_follows_google_auth() {
+        let oauth = |status, error: &str| {
+            Error::OAuth(OAuthError {
+                status,
+                error: error.into(),
+                description: None,
+                uri: None,
+            })
+        };
+        assert!(oauth(500, "x").is_transient());
+        assert!(oauth(429, "x").is_transient());
+        assert!(oauth(408, "x").is_transient());
+        assert!(oauth(400, "temporarily_unavailable").is_transient());
+        assert!(oauth(400, "server_error").is_transient());
+        assert!(!oauth(400, "invalid_grant").is_transient());
+        assert!(!oauth(401, "invalid_client").is_transient());
+        let http = |status| Error::Http {
+            endpoint: "e".into(),
+            status,
+            excerpt: String::new(),
+        };
+        assert!(http(502).is_transient());
+        assert!(!http(404).is_transient());
+        let transport = |kind| Error::Transport {
+            endpoint: "e".into(),
+            source: TransportError::new(kind, "m"),
+        };
+        assert!(transport(TransportErrorKind::Connect).is_transient());
+        assert!(!transport(TransportErrorKind::TooLarge).is_transient());
+    }
+}

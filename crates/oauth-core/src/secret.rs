@@ -1,0 +1,94 @@
+//! A wrapper that keeps secrets out of Debug, Display, errors and logs.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A secret string: a client secret, an access or refresh token, a private key.
+///
+/// Its `Debug` and `Display` print `[redacted]`; the value is reached only through
+/// [`Secret::expose`], so every place that uses a secret says so. Cloning is cheap (the
+/// text is shared), which keeps the token hot path free of allocation.
+///
+/// ```
+/// use oauth_core::Secret;
+/// let s = Secret::new("hunter2");
+/// assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+/// assert_eq!(s.expose(), "hunter2");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<Arc<str>>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself. Never log or print the result.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the secret is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret::new(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret::new(value)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_never_show_the_value() {
+        let s = Secret::new("1//0refresh-token");
+        assert!(!format!("{s:?}").contains("refresh"));
+        assert!(!format!("{s}").contains("refresh"));
+        assert!(!format!("{:?}", Some(s.clone())).contains("refresh"));
+    }
+
+    #[test]
+    fn serde_round_trips_the_value() {
+        let s: Secret = serde_json::from_str("\"abc\"").unwrap();
+        assert_eq!(s.expose(), "abc");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"abc\"");
+    }
+}

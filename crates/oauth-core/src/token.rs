@@ -1,0 +1,390 @@
+//! Tokens and the token endpoint protocol (RFC 6749 sections 5.1 and 5.2).
+
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::exchange::Call;
+use crate::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, form_post};
+use crate::{Error, Secret};
+
+/// An access token with what is known about it.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use oauth_core::{Secret, Token};
+/// let now = SystemTime::now();
+/// let t = Token::bearer(Secret::new("ya29.a"), Some(now + Duration::from_secs(3600)));
+/// assert!(t.is_fresh(now, Duration::from_secs(225)));
+/// assert!(!t.is_fresh(now + Duration::from_secs(3500), Duration::from_secs(225)));
+/// assert!(!format!("{t:?}").contains("ya29"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The access token.
+    pub access_token: Secret,
+    /// The token type (`Bearer`).
+    pub token_type: String,
+    /// When it expires; `None` for a token that does not say.
+    pub expiry: Option<SystemTime>,
+    /// The scopes granted, when the server said.
+    pub scopes: Option<Vec<String>>,
+    /// The OpenID Connect ID token, when one came with it.
+    pub id_token: Option<Secret>,
+}
+
+impl Token {
+    /// A bearer token.
+    pub fn bearer(access_token: Secret, expiry: Option<SystemTime>) -> Self {
+        Token {
+            access_token,
+            token_type: "Bearer".into(),
+            expiry,
+            scopes: None,
+            id_token: None,
+        }
+    }
+
+    /// Whether the token is valid for longer than `margin` at `now`. A token without an
+    /// expiry is taken as fresh, as google-auth does.
+    pub fn is_fresh(&self, now: SystemTime, margin: Duration) -> bool {
+        match self.expiry {
+            None => true,
+            Some(exp) => exp.duration_since(now).is_ok_and(|left| left > margin),
+        }
+    }
+
+    /// Whether the token has not expired yet at `now`.
+    pub fn is_valid(&self, now: SystemTime) -> bool {
+        self.is_fresh(now, Duration::ZERO)
+    }
+}
+
+/// A successful token endpoint answer (RFC 6749 section 5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: Secret,
+    /// The token type; `Bearer` when absent.
+    pub token_type: String,
+    /// Lifetime in seconds, when given.
+    pub expires_in: Option<u64>,
+    /// A new refresh token: the server issued one or rotated the old one.
+    pub refresh_token: Option<Secret>,
+    /// The granted scopes, space-separated on the wire.
+    pub scopes: Option<Vec<String>>,
+    /// The OpenID Connect ID token.
+    pub id_token: Option<Secret>,
+}
+
+impl TokenResponse {
+    /// The token, its expiry counted from `received_at`.
+    pub fn to_token(&self, received_at: SystemTime) -> Token {
+        Token {
+            access_token: self.access_token.clone(),
+            token_type: self.token_type.clone(),
+            expiry: self
+                .expires_in
+                .map(|s| received_at + Duration::from_secs(s)),
+            scopes: self.scopes.clone(),
+            id_token: self.id_token.clone(),
+        }
+    }
+
+    /// Parses a token endpoint answer: a success body per section 5.1 (`expires_in` as a
+    /// number or a string), or an error per section 5.2 with its HTTP status; HTML and
+    /// broken JSON become [`Error::Http`] or [`Error::MalformedResponse`] with no secret in
+    /// them.
+    ///
+    /// ```
+    /// use oauth_core::TokenResponse;
+    /// let ok = http::Response::builder().status(200)
+    ///     .header("content-type", "application/json")
+    ///     .body(br#"{"access_token":"ya29.x","expires_in":"3599","token_type":"Bearer","scope":"a b"}"#.to_vec())
+    ///     .unwrap();
+    /// let t = TokenResponse::parse("https://oauth2.googleapis.com/token", &ok).unwrap();
+    /// assert_eq!(t.expires_in, Some(3599));
+    /// assert_eq!(t.scopes.as_deref(), Some(&["a".to_string(), "b".to_string()][..]));
+    /// ```
+    pub fn parse(endpoint: &str, response: &HttpResponse) -> Result<TokenResponse, Error> {
+        if !response.status().is_success() {
+            return Err(error_from_response(endpoint, response));
+        }
+        let raw: RawTokenResponse = match serde_json::from_slice(response.body()) {
+            Ok(raw) => raw,
+            Err(e) => {
+                // A 200 that is an OAuth error body still is one.
+                let err = error_from_response(endpoint, response);
+                if matches!(err, Error::OAuth(_)) {
+                    return Err(err);
+                }
+                return Err(Error::MalformedResponse {
+                    endpoint: endpoint.to_owned(),
+                    reason: match e.classify() {
+                        serde_json::error::Category::Eof => "truncated JSON".into(),
+                        serde_json::error::Category::Data => {
+                            format!(
+                                "a field has the wrong type (line {} column {})",
+                                e.line(),
+                                e.column()
+                            )
+                        }
+                        _ => format!("not JSON ({})", crate::http::safe_excerpt(response.body())),
+                    },
+                });
+            }
+        };
+        if let Some(error) = raw.error {
+            return Err(Error::OAuth(crate::OAuthError {
+                status: response.status().as_u16(),
+                error,
+                description: raw.error_description,
+                uri: raw.error_uri,
+            }));
+        }
+        let expires_in_present = raw.expires_in_present();
+        let access_token = raw.access_token.ok_or_else(|| Error::MalformedResponse {
+            endpoint: endpoint.to_owned(),
+            reason: "no `access_token` in the response".into(),
+        })?;
+        let expires_in = match raw.expires_in {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Number(n)) => n
+                .as_u64()
+                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+            Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
+            Some(_) => None,
+        };
+        if expires_in_present && expires_in.is_none() {
+            return Err(Error::MalformedResponse {
+                endpoint: endpoint.to_owned(),
+                reason: "`expires_in` is not a number of seconds".into(),
+            });
+        }
+        Ok(TokenResponse {
+            access_token: Secret::new(access_token),
+            token_type: raw.token_type.unwrap_or_else(|| "Bearer".into()),
+            expires_in,
+            refresh_token: raw.refresh_token.map(Secret::new),
+            scopes: raw
+                .scope
+                .map(|s| s.split_whitespace().map(str::to_owned).collect()),
+            id_token: raw.id_token.map(Secret::new),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawTokenResponse {
+    access_token: Option<String>,
+    token_type: Option<String>,
+    #[serde(default, deserialize_with = "keep_presence")]
+    expires_in: Option<serde_json::Value>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    id_token: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    error_uri: Option<String>,
+}
+
+impl RawTokenResponse {
+    fn expires_in_present(&self) -> bool {
+        matches!(self.expires_in, Some(ref v) if !v.is_null())
+    }
+}
+
+fn keep_presence<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+/// One request to a token endpoint: a form POST of grant parameters, read as a
+/// [`TokenResponse`]. Retried by [`crate::Retrying`].
+///
+/// ```
+/// use oauth_core::{exchange::Call, TokenCall};
+/// let call = TokenCall::new(
+///     "https://oauth2.googleapis.com/token".parse().unwrap(),
+///     vec![("grant_type".into(), "refresh_token".into())],
+/// );
+/// let req = call.request().unwrap();
+/// assert_eq!(req.method(), "POST");
+/// assert_eq!(req.body(), b"grant_type=refresh_token");
+/// ```
+pub struct TokenCall {
+    url: Url,
+    params: Vec<(String, Secret)>,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+}
+
+impl TokenCall {
+    /// A call with grant parameters; values are kept as secrets (they hold refresh tokens,
+    /// client secrets and assertions).
+    pub fn new(url: Url, params: Vec<(String, String)>) -> Self {
+        TokenCall {
+            url,
+            params: params
+                .into_iter()
+                .map(|(k, v)| (k, Secret::from(v)))
+                .collect(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a request header (for example `x-goog-user-project`).
+    pub fn with_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+impl Call for TokenCall {
+    type Output = TokenResponse;
+
+    fn request(&self) -> Result<HttpRequest, Error> {
+        let pairs: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose()))
+            .collect();
+        let mut req = form_post(&self.url, &pairs);
+        for (k, v) in &self.headers {
+            req.headers_mut().insert(k.clone(), v.clone());
+        }
+        req.headers_mut().insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
+        Ok(req)
+    }
+
+    fn parse(&self, response: HttpResponse) -> Result<TokenResponse, Error> {
+        TokenResponse::parse(&self.endpoint(), &response)
+    }
+
+    fn endpoint(&self) -> String {
+        endpoint_label(&crate::http::to_uri(&self.url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EP: &str = "https://oauth2.googleapis.com/token";
+
+    fn resp(status: u16, ct: &str, body: &[u8]) -> HttpResponse {
+        http::Response::builder()
+            .status(status)
+            .header("content-type", ct)
+            .body(body.to_vec())
+            .unwrap()
+    }
+
+    #[test]
+    fn success_with_numeric_expiry_and_rotation() {
+        let r = resp(
+            200,
+            "application/json; charset=utf-8",
+            br#"{"access_token":"ya29.a","expires_in":3599,"refresh_token":"1//new","id_token":"e.y.j","token_type":"Bearer"}"#,
+        );
+        let t = TokenResponse::parse(EP, &r).unwrap();
+        assert_eq!(t.access_token.expose(), "ya29.a");
+        assert_eq!(t.expires_in, Some(3599));
+        assert_eq!(t.refresh_token.unwrap().expose(), "1//new");
+        assert_eq!(t.id_token.unwrap().expose(), "e.y.j");
+        let now = SystemTime::UNIX_EPOCH;
+        let tok = TokenResponse::parse(EP, &r).unwrap().to_token(now);
+        assert_eq!(tok.expiry, Some(now + Duration::from_secs(3599)));
+    }
+
+    #[test]
+    fn missing_token_type_and_expiry_are_accepted() {
+        let r = resp(200, "application/json", br#"{"access_token":"a"}"#);
+        let t = TokenResponse::parse(EP, &r).unwrap();
+        assert_eq!(t.token_type, "Bearer");
+        assert_eq!(t.expires_in, None);
+    }
+
+    #[test]
+    fn error_bodies_become_oauth_errors() {
+        let r = resp(
+            400,
+            "application/json",
+            br#"{"error":"invalid_grant","error_description":"Bad Request"}"#,
+        );
+        let e = TokenResponse::parse(EP, &r).unwrap_err();
+        assert_eq!(e.oauth().unwrap().error, "invalid_grant");
+        assert!(!e.is_transient());
+        let r = resp(200, "application/json", br#"{"error":"server_error"}"#);
+        let e = TokenResponse::parse(EP, &r).unwrap_err();
+        assert!(e.is_transient(), "{e}");
+    }
+
+    #[test]
+    fn truncated_and_html_bodies_hold_no_secret() {
+        let r = resp(
+            200,
+            "application/json",
+            br#"{"access_token":"ya29.secret","exp"#,
+        );
+        let e = TokenResponse::parse(EP, &r).unwrap_err();
+        assert!(matches!(e, Error::MalformedResponse { .. }));
+        assert!(!e.to_string().contains("ya29"), "{e}");
+        let r = resp(200, "text/html", b"<html><title>Sign in</title></html>");
+        let e = TokenResponse::parse(EP, &r).unwrap_err();
+        assert!(e.to_string().contains("Sign in"), "{e}");
+        let r = resp(502, "text/html", b"<html><title>502</title></html>");
+        let e = TokenResponse::parse(EP, &r).unwrap_err();
+        assert!(e.is_transient());
+    }
+
+    #[test]
+    fn missing_access_token_and_bad_expiry_are_malformed() {
+        let r = resp(200, "application/json", br#"{"token_type":"Bearer"}"#);
+        assert!(
+            TokenResponse::parse(EP, &r)
+                .unwrap_err()
+                .to_string()
+                .contains("access_token")
+        );
+        let r = resp(
+            200,
+            "application/json",
+            br#"{"access_token":"a","expires_in":"soon"}"#,
+        );
+        assert!(
+            TokenResponse::parse(EP, &r)
+                .unwrap_err()
+                .to_string()
+                .contains("expires_in")
+        );
+        let r = resp(200, "application/json", br#"{"access_token":5}"#);
+        let e = TokenResponse::parse(EP, &r).unwrap_err();
+        assert!(e.to_string().contains("wrong type"), "{e}");
+    }
+
+    #[test]
+    fn token_call_sends_a_form_and_keeps_params_secret() {
+        let call = TokenCall::new(
+            EP.parse().unwrap(),
+            vec![
+                ("grant_type".into(), "refresh_token".into()),
+                ("refresh_token".into(), "1//x y".into()),
+            ],
+        );
+        let req = call.request().unwrap();
+        assert_eq!(
+            req.body(),
+            b"grant_type=refresh_token&refresh_token=1%2F%2Fx+y"
+        );
+        assert_eq!(
+            req.headers()["content-type"],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(call.endpoint(), EP);
+    }
+}

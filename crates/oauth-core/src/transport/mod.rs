@@ -1,0 +1,81 @@
+//! The transport traits and the two transports that implement them.
+//!
+//! A transport moves one [`HttpRequest`] and returns the [`HttpResponse`]: no retries, no
+//! redirects, no protocol. Both built-in transports use rustls on ring with webpki roots,
+//! bound the response body by the request's [`ResponseLimit`](crate::http::ResponseLimit),
+//! send a `User-Agent` naming gauth, and keep URLs out of their errors.
+
+use crate::TransportError;
+use crate::http::{HttpRequest, HttpResponse};
+
+#[cfg(feature = "async")]
+mod reqwest_client;
+#[cfg(feature = "blocking")]
+mod ureq_client;
+
+#[cfg(feature = "async")]
+pub use reqwest_client::ReqwestClient;
+#[cfg(feature = "blocking")]
+pub use ureq_client::UreqClient;
+
+/// The `User-Agent` the built-in transports send.
+pub const USER_AGENT: &str = concat!("gauth/", env!("CARGO_PKG_VERSION"));
+
+/// A blocking HTTP client. Any function from request to response is one, so tests and
+/// custom stacks plug in directly.
+///
+/// ```
+/// use oauth_core::transport::HttpClient;
+/// let canned = |_req: oauth_core::http::HttpRequest| {
+///     Ok(http::Response::builder().status(200).body(b"{}".to_vec()).unwrap())
+/// };
+/// let resp = canned.execute(http::Request::new(Vec::new())).unwrap();
+/// assert_eq!(resp.status(), 200);
+/// ```
+pub trait HttpClient: Send + Sync {
+    /// Sends the request and reads the whole response.
+    fn execute(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+}
+
+impl<F> HttpClient for F
+where
+    F: Fn(HttpRequest) -> Result<HttpResponse, TransportError> + Send + Sync,
+{
+    fn execute(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self(request)
+    }
+}
+
+/// An async HTTP client.
+///
+/// ```
+/// use oauth_core::transport::AsyncHttpClient;
+/// use oauth_core::{http::{HttpRequest, HttpResponse}, TransportError};
+/// struct Canned;
+/// #[async_trait::async_trait]
+/// impl AsyncHttpClient for Canned {
+///     async fn execute(&self, _: HttpRequest) -> Result<HttpResponse, TransportError> {
+///         Ok(http::Response::builder().status(204).body(Vec::new()).unwrap())
+///     }
+/// }
+/// ```
+#[cfg(feature = "async")]
+#[async_trait::async_trait]
+pub trait AsyncHttpClient: Send + Sync {
+    /// Sends the request and reads the whole response.
+    async fn execute(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+}
+
+/// The rustls configuration both transports share: ring, webpki roots, TLS 1.2 and 1.3.
+#[cfg(feature = "async")]
+pub(crate) fn tls_config() -> rustls::ClientConfig {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports TLS 1.2 and 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}

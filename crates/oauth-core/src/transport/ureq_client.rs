@@ -1,0 +1,88 @@
+//! The blocking transport on ureq 3.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::http::{HttpRequest, HttpResponse, response_limit};
+use crate::{TransportError, TransportErrorKind};
+
+use super::{HttpClient, USER_AGENT};
+
+/// The blocking transport: a ureq agent with its connection pool.
+///
+/// ```no_run
+/// use oauth_core::transport::{HttpClient, UreqClient};
+/// let client = UreqClient::new();
+/// let resp = client.execute(oauth_core::http::get(&"https://oauth2.googleapis.com/tokeninfo".parse().unwrap()));
+/// ```
+#[derive(Debug, Clone)]
+pub struct UreqClient {
+    agent: ureq::Agent,
+}
+
+impl Default for UreqClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UreqClient {
+    /// A client with a 10 s connect timeout and a 60 s overall timeout.
+    pub fn new() -> Self {
+        Self::with_timeouts(Duration::from_secs(10), Duration::from_secs(60))
+    }
+
+    /// A client with the given timeouts.
+    pub fn with_timeouts(connect: Duration, overall: Duration) -> Self {
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(connect))
+            .timeout_global(Some(overall))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .user_agent(USER_AGENT)
+            .build();
+        UreqClient {
+            agent: config.new_agent(),
+        }
+    }
+
+    /// The process-wide shared client (one connection pool for every credential).
+    pub fn shared() -> Arc<UreqClient> {
+        static SHARED: OnceLock<Arc<UreqClient>> = OnceLock::new();
+        Arc::clone(SHARED.get_or_init(|| Arc::new(UreqClient::new())))
+    }
+}
+
+impl HttpClient for UreqClient {
+    fn execute(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let limit = response_limit(&request);
+        let response = self.agent.run(request).map_err(map_error)?;
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .into_with_config()
+            .limit(limit as u64)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => {
+                    TransportError::new(TransportErrorKind::TooLarge, limit.to_string())
+                }
+                other => map_error(other),
+            })?;
+        Ok(http::Response::from_parts(parts, bytes))
+    }
+}
+
+fn map_error(e: ureq::Error) -> TransportError {
+    use TransportErrorKind as K;
+    let (kind, message) = match &e {
+        ureq::Error::Timeout(t) => (K::Timeout, format!("{t}")),
+        ureq::Error::HostNotFound => (K::Connect, "host not found".into()),
+        ureq::Error::ConnectionFailed => (K::Connect, "connection failed".into()),
+        ureq::Error::Io(io) => (K::Connect, io.to_string()),
+        ureq::Error::Rustls(t) => (K::Tls, t.to_string()),
+        ureq::Error::BadUri(_) => (K::Other, "invalid URI".into()),
+        other => (K::Other, other.to_string()),
+    };
+    TransportError::new(kind, message)
+}
