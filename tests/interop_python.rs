@@ -1,1 +1,1 @@
-//! interop_python
+
