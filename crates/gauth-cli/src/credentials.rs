@@ -25,13 +25,10 @@ pub fn load(args: &CredentialArgs, scopes: &[String]) -> Result<Loaded, String> 
         None => find_adc_file()?,
     };
     let value = gauth::json::read_file(&path).map_err(|e| e.to_string())?;
-    let kind = value.get("type").and_then(|t| t.as_str()).unwrap_or(
-        if value.get("installed").is_some() || value.get("web").is_some() {
-            "client_secrets"
-        } else {
-            "(none)"
-        },
-    );
+    let kind = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or_else(|| infer_type(&value));
     let origin = path.display().to_string();
     match kind {
         "authorized_user" => {
@@ -52,6 +49,18 @@ pub fn load(args: &CredentialArgs, scopes: &[String]) -> Result<Loaded, String> 
         other => Err(format!(
             "{origin}: unsupported credentials type `{other}`; supported: authorized_user"
         )),
+    }
+}
+
+/// Files without a `type` field: google-auth's `Credentials.to_json()` writes none, and
+/// client-secrets files have a top-level `installed` or `web` key instead.
+fn infer_type(value: &serde_json::Value) -> &'static str {
+    if value.get("installed").is_some() || value.get("web").is_some() {
+        "client_secrets"
+    } else if value.get("refresh_token").is_some() {
+        "authorized_user"
+    } else {
+        "(none)"
     }
 }
 

@@ -395,7 +395,15 @@ impl TokenSource for AuthorizedUser {
                     if rt.is_some() {
                         state.refresh_token = rt;
                     }
-                    if let Some(t) = token.filter(|t| t.is_fresh(ctx.clock.now(), ctx.margin)) {
+                    // A fresh token we do not hold yet was written by another process;
+                    // the one we hold is the one being replaced (expired, or a forced
+                    // refresh).
+                    let ours = state.token.as_ref().map(|t| t.access_token.clone());
+                    let theirs = token.filter(|t| {
+                        t.is_fresh(ctx.clock.now(), ctx.margin)
+                            && Some(&t.access_token) != ours.as_ref()
+                    });
+                    if let Some(t) = theirs {
                         tracing::debug!("another process refreshed the shared credentials");
                         state.token = Some(t.clone());
                         return Ok(Refresh::Ready(t));
