@@ -83,7 +83,6 @@ struct Shared {
     requests: AtomicUsize,
     issued: AtomicU64,
     grant: Mutex<Grant>,
-    scopes_seen: Mutex<HashMap<String, usize>>,
 }
 
 /// A running token server; it stops when dropped.
@@ -120,7 +119,6 @@ impl TokenServer {
             config,
             requests: AtomicUsize::new(0),
             issued: AtomicU64::new(0),
-            scopes_seen: Mutex::new(HashMap::new()),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
@@ -229,11 +227,6 @@ async fn token(
             "unsupported_grant_type",
             "Invalid grant_type",
         );
-    }
-    if let Some(scope) = form.get("scope") {
-        if let Ok(mut seen) = shared.scopes_seen.lock() {
-            *seen.entry(scope.clone()).or_default() += 1;
-        }
     }
     let presented = get("refresh_token");
     let new_refresh = {

@@ -214,13 +214,13 @@ impl Credentials {
         + 'static,
     ) -> Result<R, Error> {
         let core = Arc::clone(&self.core);
-        if core.source.does_blocking_io() {
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                return handle
-                    .spawn_blocking(move || f(core.source.as_ref(), &core.ctx))
-                    .await
-                    .map_err(|e| Error::InvalidRequest(format!("refresh task failed: {e}")))?;
-            }
+        if core.source.does_blocking_io()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            return handle
+                .spawn_blocking(move || f(core.source.as_ref(), &core.ctx))
+                .await
+                .map_err(|e| Error::InvalidRequest(format!("refresh task failed: {e}")))?;
         }
         f(core.source.as_ref(), &core.ctx)
     }

@@ -104,14 +104,14 @@ impl AuthorizedUser {
         policy: &EndpointPolicy,
     ) -> Result<Self, Error> {
         let f = Fields::new(value, origin, "")?;
-        if let Some(t) = f.optional_str("type")? {
-            if t != "authorized_user" {
-                return Err(Error::UnknownType {
-                    origin: origin.to_owned(),
-                    found: t.to_owned(),
-                    supported: "authorized_user".into(),
-                });
-            }
+        if let Some(t) = f.optional_str("type")?
+            && t != "authorized_user"
+        {
+            return Err(Error::UnknownType {
+                origin: origin.to_owned(),
+                found: t.to_owned(),
+                supported: "authorized_user".into(),
+            });
         }
         let refresh_token = f.required_secret("refresh_token")?;
         let client_id = f.required_str("client_id")?.to_owned();

@@ -134,12 +134,12 @@ pub fn safe_excerpt(body: &[u8]) -> String {
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         return format!("body withheld ({} bytes of JSON)", body.len());
     }
-    if let (Some(start), Some(end)) = (lower.find("<title>"), lower.find("</title>")) {
-        if start + 7 <= end {
-            let title: String = trimmed[start + 7..end].trim().chars().take(80).collect();
-            if !mentions_secret(&title.to_ascii_lowercase()) {
-                return format!("HTML page \"{title}\"");
-            }
+    if let (Some(start), Some(end)) = (lower.find("<title>"), lower.find("</title>"))
+        && start + 7 <= end
+    {
+        let title: String = trimmed[start + 7..end].trim().chars().take(80).collect();
+        if !mentions_secret(&title.to_ascii_lowercase()) {
+            return format!("HTML page \"{title}\"");
         }
     }
     if lower.starts_with("<!doctype") || lower.starts_with("<html") {
