@@ -64,12 +64,14 @@ impl CredentialsOptions {
 
 /// A credential without its transport: the source and its cache.
 #[derive(Debug)]
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 pub(crate) struct Core {
     pub(crate) source: Arc<dyn TokenSource>,
     pub(crate) cache: TokenCache,
     pub(crate) ctx: RefreshContext,
 }
 
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 impl Core {
     pub(crate) fn new(source: Arc<dyn TokenSource>, options: CredentialsOptions) -> Self {
         let cache = TokenCache::new(Arc::clone(&options.clock), options.margin);
