@@ -60,6 +60,8 @@ fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
 struct Interop {
     python: PathBuf,
     node_modules: PathBuf,
+    chromium: PathBuf,
+    chromedriver: PathBuf,
 }
 
 fn test(args: &[String]) -> Result<(), String> {
@@ -94,7 +96,9 @@ fn test(args: &[String]) -> Result<(), String> {
         cargo()
             .args(["test", "--workspace", "--", "--include-ignored"])
             .env("GAUTH_PYTHON", &interop.python)
-            .env("GAUTH_NODE_MODULES", &interop.node_modules),
+            .env("GAUTH_NODE_MODULES", &interop.node_modules)
+            .env("GAUTH_CHROMIUM", &interop.chromium)
+            .env("GAUTH_CHROMEDRIVER", &interop.chromedriver),
     )?;
     eprintln!(
         "xtask test: all steps passed in {:.1}s",
@@ -152,8 +156,27 @@ fn setup() -> Result<Interop, String> {
         )?;
         std::fs::write(&node_marker, &package).map_err(|e| e.to_string())?;
     }
+    let (chromium, chromedriver) = browser()?;
     Ok(Interop {
         python,
         node_modules: node.join("node_modules"),
+        chromium,
+        chromedriver,
     })
+}
+
+/// Debian's Chromium and ChromeDriver for the real-browser test, installed when missing.
+fn browser() -> Result<(PathBuf, PathBuf), String> {
+    let chromium = PathBuf::from("/usr/bin/chromium");
+    let driver = PathBuf::from("/usr/bin/chromedriver");
+    if !(chromium.exists() && driver.exists()) {
+        run("apt-get update", Command::new("apt-get").args(["update", "-qq"]))?;
+        run(
+            "apt-get install chromium chromium-driver",
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    Ok((chromium, driver))
 }
