@@ -1,0 +1,146 @@
+//! The shared token file under stress: 16 processes make 100 refresh cycles each on one
+//! authorized-user file, against a token server that rotates the refresh token on every use
+//! and revokes the whole grant when a rotated-away token comes back. Nobody may see
+//! `invalid_grant`, the file must parse at every moment, and the user stays signed in.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use std::process::Stdio;
+
+use gauth_emulator::token_server::{TokenServer, TokenServerConfig};
+use gauth_tests::authorized_user_json;
+use serde_json::Value;
+
+const PROCESSES: usize = 16;
+const CYCLES: usize = 100;
+
+#[test]
+fn sixteen_processes_refreshing_one_file_never_reuse_a_rotated_token() {
+    // expires_in = 0: every token is inside the refresh margin at once, so every run refreshes.
+    let server = TokenServer::start(
+        TokenServerConfig::default()
+            .rotate_refresh_tokens(true)
+            .expires_in(0),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("user.json");
+    std::fs::write(
+        &path,
+        authorized_user_json(&server.token_uri(), &server.current_refresh_token()).to_string(),
+    )
+    .unwrap();
+
+    // A watcher reads the file as fast as it can: it must always be whole JSON.
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let path = path.clone();
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                let bytes = std::fs::read(&path).expect("the file never disappears");
+                let v: Value = serde_json::from_slice(&bytes).expect("the file is never partial");
+                assert!(v["refresh_token"].is_string());
+                reads += 1;
+            }
+            reads
+        })
+    };
+
+    let start = Instant::now();
+    let workers: Vec<_> = (0..PROCESSES)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                for _ in 0..CYCLES {
+                    let out = Command::new(env!("CARGO_BIN_EXE_gauth"))
+                        .args(["token", "--credentials"])
+                        .arg(&path)
+                        .output()
+                        .unwrap();
+                    assert!(
+                        out.status.success(),
+                        "a refresh failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let wall = start.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let reads = watcher.join().unwrap();
+
+    let requests = server.requests();
+    eprintln!(
+        "{PROCESSES} processes x {CYCLES} cycles: {requests} token requests, {reads} concurrent reads, {wall:?}"
+    );
+    assert!(
+        !server.grant_revoked(),
+        "a rotated-away refresh token was reused"
+    );
+    assert_eq!(requests, PROCESSES * CYCLES, "each cycle refreshed once");
+    let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(
+        v["refresh_token"],
+        server.current_refresh_token(),
+        "the file holds the live grant"
+    );
+}
+
+#[test]
+fn a_process_killed_mid_refresh_leaves_the_old_file_or_the_new_one() {
+    let server = TokenServer::start(
+        TokenServerConfig::default()
+            .rotate_refresh_tokens(true)
+            .expires_in(0)
+            .delay(Duration::from_millis(3)),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("user.json");
+    std::fs::write(
+        &path,
+        authorized_user_json(&server.token_uri(), &server.current_refresh_token()).to_string(),
+    )
+    .unwrap();
+    let mut killed = 0;
+    for i in 0..60u64 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gauth"))
+            .args(["token", "--credentials"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread the kills over start-up, the request and the write.
+        std::thread::sleep(Duration::from_micros((i * 7919) % 12_000));
+        if matches!(child.try_wait(), Ok(None)) && child.kill().is_ok() {
+            killed += 1;
+        }
+        let _ = child.wait();
+        let bytes = std::fs::read(&path).expect("the file is never removed");
+        let v: Value = serde_json::from_slice(&bytes).expect("never a partial file");
+        assert_eq!(v["client_id"], "test-client.apps.googleusercontent.com");
+        let leftovers = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
+        // A killed writer may leave its temporary file behind, never a broken target.
+        assert!(leftovers <= i as usize + 1);
+    }
+    eprintln!(
+        "{killed} of 60 processes killed with SIGKILL while running ({} token requests reached the server); the file stayed whole",
+        server.requests()
+    );
+    assert!(killed > 0);
+    assert!(server.requests() > 0);
+}
