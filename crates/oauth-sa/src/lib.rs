@@ -1,1 +1,51 @@
-//! Filled by its own issue; see docs/ARCHITECTURE.md.
+//! # oauth-sa
+//!
+//! Service accounts for gauth, as google-auth's `service_account`, `jwt`, `id_token` and
+//! `impersonated_credentials` modules provide them for Python:
+//!
+//! - [`ServiceAccountKey`]: the key file, validated, its RSA key parsed once.
+//! - [`ServiceAccountCredentials`]: access tokens by the JWT-bearer grant (RFC 7523), or
+//!   self-signed JWTs with no round trip; scopes, subject (domain-wide delegation), extra
+//!   claims, quota project.
+//! - [`IdTokenCredentials`]: ID tokens for a target audience.
+//! - [`IdTokenVerifier`]: ID token verification against JWKS or PEM certificates.
+//! - [`ImpersonatedCredentials`]: tokens for another service account through the IAM
+//!   Credentials API.
+//! - [`MetadataCredentials`]: the metadata server of GCE, Cloud Run and GKE.
+//!
+//! Every credential is a [`oauth_core::TokenSource`]: put it behind
+//! `oauth_core::blocking::Credentials` or the async `oauth_core::Credentials` for the
+//! shared cache and single-flight refresh. Network steps are sans-IO exchanges, so both
+//! flavours run the same protocol code.
+//!
+//! ```no_run
+//! use oauth_core::blocking::Credentials;
+//! use oauth_sa::ServiceAccountCredentials;
+//! let creds = Credentials::new(
+//!     ServiceAccountCredentials::from_file("key.json")?
+//!         .with_scopes(["https://www.googleapis.com/auth/cloud-platform"]),
+//! );
+//! let token = creds.token()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Crypto is ring's; certificates are read with rustls-webpki. Features `blocking` and
+//! `async` (both default) add the verifier's blocking and async drivers.
+
+mod error;
+mod id_token;
+pub mod jwt;
+mod key;
+mod service_account;
+#[cfg(test)]
+mod testutil;
+mod verify;
+
+pub use error::{Error, IdTokenError};
+pub use id_token::{IdTokenCall, IdTokenCredentials};
+pub use key::{GOOGLE_TOKEN_URI, ServiceAccountKey, Signer};
+pub use service_account::{DEFAULT_LIFETIME, JWT_BEARER_GRANT, ServiceAccountCredentials};
+pub use verify::{
+    Certs, CertsCall, DEFAULT_CLOCK_SKEW, FetchedCerts, GOOGLE_ISSUERS, GOOGLE_OAUTH2_CERTS_URL,
+    GOOGLE_OAUTH2_JWKS_URL, IdTokenVerifier,
+};

@@ -1,0 +1,91 @@
+//! The error type of `oauth-sa`.
+
+/// What went wrong with a service account, a JWT or an ID token.
+///
+/// File and network failures are the core's [`oauth_core::Error`], wrapped; the other
+/// variants are this crate's own. No variant carries key material, an assertion or a token.
+///
+/// ```
+/// use oauth_sa::{Error, IdTokenError};
+/// let e = Error::InvalidIdToken(IdTokenError::WrongAudience);
+/// assert_eq!(e.to_string(), "invalid ID token: the audience is not the expected one");
+/// assert!(!e.is_transient());
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file, field or network failure, as the core reports it.
+    #[error(transparent)]
+    Core(#[from] oauth_core::Error),
+    /// An ID token (or other JWT) was refused; the reason says which check failed.
+    #[error("invalid ID token: {0}")]
+    InvalidIdToken(IdTokenError),
+    /// The certificates that ID tokens are checked against are unusable.
+    #[error("certificates from {origin}: {reason}")]
+    InvalidCertificates {
+        /// The URL or value they came from.
+        origin: String,
+        /// What was wrong (never key material).
+        reason: String,
+    },
+    /// ring refused to sign (it does not say why; this does not happen with a valid key).
+    #[error("signing with the service account key failed")]
+    Signing,
+}
+
+impl Error {
+    /// Whether trying again later may succeed (network failures, 5xx, 429).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Core(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+impl From<IdTokenError> for Error {
+    fn from(e: IdTokenError) -> Self {
+        Error::InvalidIdToken(e)
+    }
+}
+
+/// Why an ID token was refused.
+///
+/// ```
+/// use oauth_sa::IdTokenError;
+/// assert_eq!(IdTokenError::UnknownKeyId("k1".into()).to_string(), "no certificate has key id `k1`");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// Not three base64url segments of JSON.
+    #[error("not a well-formed JWT ({0})")]
+    Malformed(&'static str),
+    /// `alg` is not RS256 or ES256 (`none` and HS256 included).
+    #[error("algorithm `{0}` is not accepted (RS256 and ES256 are)")]
+    UnsupportedAlgorithm(String),
+    /// No certificate has the header's `kid`.
+    #[error("no certificate has key id `{0}`")]
+    UnknownKeyId(String),
+    /// The key named by `kid` is not of the kind `alg` needs.
+    #[error("key `{0}` does not match the token's algorithm")]
+    KeyAlgorithmMismatch(String),
+    /// The signature does not verify.
+    #[error("the signature does not verify")]
+    BadSignature,
+    /// A required claim is missing or has the wrong type.
+    #[error("claim `{0}` is missing or not of the right type")]
+    MissingClaim(&'static str),
+    /// `exp` (plus the allowed skew) is in the past.
+    #[error("the token has expired")]
+    Expired,
+    /// `iat` (minus the allowed skew) is in the future.
+    #[error("the token is not valid yet (issued in the future)")]
+    NotYetValid,
+    /// `aud` is not one of the expected audiences.
+    #[error("the audience is not the expected one")]
+    WrongAudience,
+    /// `iss` is not one of the accepted issuers.
+    #[error("issuer `{0}` is not accepted")]
+    WrongIssuer(String),
+}

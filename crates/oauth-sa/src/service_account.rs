@@ -1,0 +1,319 @@
+//! Service-account credentials: the JWT-bearer grant (RFC 7523) and self-signed JWTs.
+
+use std::any::Any;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use oauth_core::exchange::BoxExchange;
+use oauth_core::source::{Refresh, RefreshContext, TokenSource};
+use oauth_core::{EndpointPolicy, Error as CoreError, Retrying, Secret, Token, TokenCall};
+use serde_json::{Map, Value};
+
+use crate::key::GOOGLE_TOKEN_URI;
+use crate::{Error, ServiceAccountKey, jwt};
+
+/// The grant type of RFC 7523 section 2.1.
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// The lifetime google-auth gives assertions and self-signed JWTs.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// When to use a self-signed JWT as the access token instead of asking the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum JwtAccess {
+    /// Only when an audience was given and no scopes (google-auth's default).
+    WhenAudience,
+    /// Always (google-auth's `always_use_jwt_access=True`), unless a subject is set.
+    Always,
+}
+
+/// A service account's credentials (google-auth's `service_account.Credentials`).
+///
+/// The access token comes from the JWT-bearer grant: an RS256 assertion with `iss` = the
+/// service account, `scope` = the scopes space-joined, `aud` = Google's token endpoint
+/// (as google-auth writes it, whatever `token_uri` says), `iat` = now and `exp` = iat + 3600,
+/// `sub` = the subject for domain-wide delegation, plus any extra claims; it is posted to
+/// the key file's `token_uri`. With [`with_jwt_audience`](Self::with_jwt_audience) (and no
+/// scopes) or [`with_always_use_jwt_access`](Self::with_always_use_jwt_access), a
+/// self-signed JWT is the token itself and no request is made.
+///
+/// Put it behind `oauth_core::blocking::Credentials` or the async `oauth_core::Credentials`
+/// for caching and single-flight refresh:
+///
+/// ```no_run
+/// use oauth_core::blocking::Credentials;
+/// use oauth_sa::ServiceAccountCredentials;
+/// let sa = ServiceAccountCredentials::from_file("key.json")?
+///     .with_scopes(["https://www.googleapis.com/auth/cloud-platform"]);
+/// let creds = Credentials::new(sa);
+/// let token = creds.token()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServiceAccountCredentials {
+    key: ServiceAccountKey,
+    scopes: Vec<String>,
+    default_scopes: Vec<String>,
+    subject: Option<String>,
+    claims: Map<String, Value>,
+    quota_project_id: Option<String>,
+    jwt_audience: Option<String>,
+    jwt_access: JwtAccess,
+    lifetime: Duration,
+}
+
+impl ServiceAccountCredentials {
+    /// Credentials for a parsed key, with no scopes yet.
+    pub fn new(key: ServiceAccountKey) -> Self {
+        ServiceAccountCredentials {
+            key,
+            scopes: Vec::new(),
+            default_scopes: Vec::new(),
+            subject: None,
+            claims: Map::new(),
+            quota_project_id: None,
+            jwt_audience: None,
+            jwt_access: JwtAccess::WhenAudience,
+            lifetime: DEFAULT_LIFETIME,
+        }
+    }
+
+    /// Reads a key file (google-auth's `from_service_account_file`).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        ServiceAccountKey::from_file(path).map(Self::new)
+    }
+
+    /// Reads a key file, checking `token_uri` against `policy`.
+    pub fn from_file_with(path: impl AsRef<Path>, policy: &EndpointPolicy) -> Result<Self, Error> {
+        ServiceAccountKey::from_file_with(path, policy).map(Self::new)
+    }
+
+    /// Reads a parsed key (google-auth's `from_service_account_info`).
+    pub fn from_value_with(
+        value: &Value,
+        origin: &str,
+        policy: &EndpointPolicy,
+    ) -> Result<Self, Error> {
+        ServiceAccountKey::from_value_with(value, origin, policy).map(Self::new)
+    }
+
+    /// The scopes to ask for.
+    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Scopes used when none were given (a client library's defaults).
+    pub fn with_default_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.default_scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Acts as this user (domain-wide delegation): the assertion's `sub`.
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Extra claims for the assertion; they override the standard ones, as in google-auth
+    /// (except `sub`, which the subject never overrides).
+    pub fn with_claims(mut self, claims: Map<String, Value>) -> Self {
+        self.claims.extend(claims);
+        self
+    }
+
+    /// The project billed for API calls (`x-goog-user-project`).
+    pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
+        self.quota_project_id = Some(project.into());
+        self
+    }
+
+    /// Uses a self-signed JWT for this audience (an API's base URL, e.g.
+    /// `https://pubsub.googleapis.com/`) when no scopes are set: no token request at all.
+    pub fn with_jwt_audience(mut self, audience: impl Into<String>) -> Self {
+        self.jwt_audience = Some(audience.into());
+        self
+    }
+
+    /// google-auth's `always_use_jwt_access`: a self-signed JWT carrying the scopes (or the
+    /// audience, or the default scopes) replaces the token request, unless a subject is set.
+    pub fn with_always_use_jwt_access(mut self, always: bool) -> Self {
+        self.jwt_access = if always {
+            JwtAccess::Always
+        } else {
+            JwtAccess::WhenAudience
+        };
+        self
+    }
+
+    /// The key.
+    pub fn key(&self) -> &ServiceAccountKey {
+        &self.key
+    }
+
+    /// The service account's email.
+    pub fn service_account_email(&self) -> &str {
+        self.key.client_email()
+    }
+
+    /// The scopes asked for.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// The subject, when acting for a user.
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    /// The RS256 signature of `message` (for signed URLs).
+    pub fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        self.key.sign_bytes(message)
+    }
+
+    /// ID-token credentials for `target_audience`, with the same key.
+    pub fn id_token_credentials(&self, target_audience: impl Into<String>) -> crate::IdTokenCredentials {
+        crate::IdTokenCredentials::new(self.key.clone(), target_audience)
+    }
+
+    fn effective_scopes(&self) -> &[String] {
+        if self.scopes.is_empty() {
+            &self.default_scopes
+        } else {
+            &self.scopes
+        }
+    }
+
+    /// The claims of the self-signed JWT this credential would use, or `None` when it
+    /// uses the token endpoint.
+    fn self_signed_claims(&self) -> Option<Map<String, Value>> {
+        if self.subject.is_some() {
+            return None;
+        }
+        let mut m = Map::new();
+        match self.jwt_access {
+            JwtAccess::Always => {
+                if !self.scopes.is_empty() {
+                    m.insert("scope".into(), self.scopes.join(" ").into());
+                } else if let Some(aud) = &self.jwt_audience {
+                    m.insert("aud".into(), aud.clone().into());
+                } else if !self.default_scopes.is_empty() {
+                    m.insert("scope".into(), self.default_scopes.join(" ").into());
+                } else {
+                    return None;
+                }
+            }
+            JwtAccess::WhenAudience => match (&self.jwt_audience, self.scopes.is_empty()) {
+                (Some(aud), true) => {
+                    m.insert("aud".into(), aud.clone().into());
+                }
+                _ => return None,
+            },
+        }
+        Some(m)
+    }
+
+    /// The JWT-bearer assertion for `now`, as google-auth builds it.
+    ///
+    /// ```no_run
+    /// # let sa = oauth_sa::ServiceAccountCredentials::from_file("key.json")?;
+    /// let assertion = sa.make_assertion(std::time::SystemTime::now())?;
+    /// # Ok::<(), oauth_sa::Error>(())
+    /// ```
+    pub fn make_assertion(&self, now: SystemTime) -> Result<Secret, Error> {
+        let iat = unix(now);
+        let mut claims = Map::new();
+        claims.insert("iat".into(), iat.into());
+        claims.insert("exp".into(), (iat + self.lifetime.as_secs()).into());
+        claims.insert("iss".into(), self.key.client_email().into());
+        claims.insert("aud".into(), GOOGLE_TOKEN_URI.into());
+        claims.insert("scope".into(), self.effective_scopes().join(" ").into());
+        claims.extend(self.claims.clone());
+        if let Some(sub) = &self.subject {
+            claims.entry("sub").or_insert_with(|| sub.clone().into());
+        }
+        jwt::encode(self.key.signer(), &claims)
+    }
+
+    /// A self-signed JWT for `now`, or `None` when this credential uses the token endpoint.
+    pub fn make_self_signed_jwt(&self, now: SystemTime) -> Result<Option<Token>, Error> {
+        let Some(extra) = self.self_signed_claims() else {
+            return Ok(None);
+        };
+        let iat = unix(now);
+        let exp = iat + self.lifetime.as_secs();
+        let email = self.key.client_email();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), email.into());
+        claims.insert("sub".into(), email.into());
+        claims.insert("iat".into(), iat.into());
+        claims.insert("exp".into(), exp.into());
+        claims.extend(extra);
+        let jwt = jwt::encode(self.key.signer(), &claims)?;
+        Ok(Some(Token::bearer(
+            jwt,
+            Some(UNIX_EPOCH + Duration::from_secs(exp)),
+        )))
+    }
+
+    /// The token request of the JWT-bearer grant, retried as `ctx` says.
+    pub fn token_exchange(&self, ctx: &RefreshContext) -> Result<BoxExchange<oauth_core::TokenResponse>, Error> {
+        let assertion = self.make_assertion(ctx.clock.now())?;
+        let call = TokenCall::new(
+            self.key.token_uri().clone(),
+            vec![
+                ("grant_type".into(), JWT_BEARER_GRANT.into()),
+                ("assertion".into(), assertion.expose().to_owned()),
+            ],
+        );
+        Ok(Box::new(Retrying::new(call, ctx.retry)))
+    }
+}
+
+/// Seconds since the epoch (0 before it: a clock that far off cannot be helped).
+pub(crate) fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Turns this crate's error into the core's, for [`TokenSource`].
+pub(crate) fn to_core(e: Error) -> CoreError {
+    match e {
+        Error::Core(e) => e,
+        other => CoreError::NotRefreshable {
+            kind: "service_account",
+            reason: other.to_string(),
+        },
+    }
+}
+
+impl TokenSource for ServiceAccountCredentials {
+    fn kind(&self) -> &'static str {
+        "service_account"
+    }
+
+    fn quota_project_id(&self) -> Option<&str> {
+        self.quota_project_id.as_deref()
+    }
+
+    fn begin_refresh(&self, ctx: &RefreshContext) -> Result<Refresh, CoreError> {
+        if let Some(token) = self.make_self_signed_jwt(ctx.clock.now()).map_err(to_core)? {
+            return Ok(Refresh::Ready(token));
+        }
+        Ok(Refresh::Exchange {
+            exchange: self.token_exchange(ctx).map_err(to_core)?,
+            lock: None,
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

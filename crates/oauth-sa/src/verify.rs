@@ -1,0 +1,516 @@
+//! Verifying ID tokens against an issuer's certificates (JWKS or PEM), fetched sans-IO
+//! and cached as `Cache-Control: max-age` allows.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use oauth_core::exchange::Call;
+use oauth_core::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, get, to_uri};
+use oauth_core::{Clock, Error as CoreError, RetryPolicy, Retrying, SystemClock};
+use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, SubjectPublicKeyInfoDer};
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::jwt::{self, unb64};
+use crate::{Error, IdTokenError};
+
+/// Google's certificates for ID tokens, in the PEM (x509) form.
+pub const GOOGLE_OAUTH2_CERTS_URL: &str = "https://www.googleapis.com/oauth2/v1/certs";
+/// Google's certificates for ID tokens, in the JWKS form.
+pub const GOOGLE_OAUTH2_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
+/// The issuers Google's ID tokens carry.
+pub const GOOGLE_ISSUERS: [&str; 2] = ["accounts.google.com", "https://accounts.google.com"];
+/// The clock skew allowed on `iat` and `exp` by default.
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(10);
+
+/// The DER prefix of a P-256 `SubjectPublicKeyInfo` with an uncompressed point: DER is
+/// canonical, so every such SPKI starts with exactly these bytes.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+    0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+#[derive(Clone)]
+enum PublicKey {
+    /// A JWK RSA key: modulus and exponent, big-endian.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// An RSA key from a certificate or PEM public key: its SPKI.
+    RsaSpki(Vec<u8>),
+    /// A P-256 key: the uncompressed point (0x04 || x || y).
+    EcP256(Vec<u8>),
+}
+
+impl PublicKey {
+    fn from_spki(spki: &[u8]) -> PublicKey {
+        match spki.strip_prefix(&P256_SPKI_PREFIX[..]) {
+            Some(point) if point.len() == 65 => PublicKey::EcP256(point.to_vec()),
+            _ => PublicKey::RsaSpki(spki.to_vec()),
+        }
+    }
+
+    fn algorithm(&self) -> &'static str {
+        match self {
+            PublicKey::Rsa { .. } | PublicKey::RsaSpki(_) => "RS256",
+            PublicKey::EcP256(_) => "ES256",
+        }
+    }
+
+    fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+        match self {
+            PublicKey::Rsa { n, e } => RsaPublicKeyComponents { n, e }
+                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+                .is_ok(),
+            PublicKey::RsaSpki(spki) => {
+                let spki = SubjectPublicKeyInfoDer::from(spki.as_slice());
+                webpki::RawPublicKeyEntity::try_from(&spki).is_ok_and(|k| {
+                    k.verify_signature(webpki::ring::RSA_PKCS1_2048_8192_SHA256, message, sig)
+                        .is_ok()
+                })
+            }
+            PublicKey::EcP256(point) => {
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, sig)
+                    .is_ok()
+            }
+        }
+    }
+}
+
+/// A set of public keys by key id, read from a JWKS document or from a map of key ids to
+/// PEM certificates (what `https://www.googleapis.com/oauth2/v1/certs` serves).
+///
+/// ```
+/// let jwks = br#"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256",
+///   "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#;
+/// let certs = oauth_sa::Certs::parse(jwks, "jwks.json").unwrap();
+/// assert_eq!(certs.key_ids().collect::<Vec<_>>(), ["k1"]);
+/// ```
+#[derive(Clone, Default)]
+pub struct Certs {
+    keys: HashMap<String, PublicKey>,
+}
+
+impl fmt::Debug for Certs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certs")
+            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Certs {
+    /// Parses either form: a JSON object with a `keys` array is a JWKS, any other object a
+    /// map of key id to PEM certificate (or PEM public key). Keys of kinds this crate does
+    /// not verify with (other curves, `oct`) are skipped; an unreadable PEM is an error.
+    pub fn parse(bytes: &[u8], origin: &str) -> Result<Certs, Error> {
+        let invalid = |reason: String| Error::InvalidCertificates {
+            origin: origin.to_owned(),
+            reason,
+        };
+        let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+            invalid(format!("not JSON (line {} column {})", e.line(), e.column()))
+        })?;
+        let Value::Object(map) = v else {
+            return Err(invalid("expected a JSON object".into()));
+        };
+        let mut keys = HashMap::new();
+        if let Some(list) = map.get("keys") {
+            let list = list
+                .as_array()
+                .ok_or_else(|| invalid("`keys` is not an array".into()))?;
+            for jwk in list {
+                if let Some((kid, key)) = from_jwk(jwk) {
+                    keys.insert(kid, key);
+                }
+            }
+        } else {
+            for (kid, pem) in &map {
+                let pem = pem
+                    .as_str()
+                    .ok_or_else(|| invalid(format!("`{kid}` is not a PEM string")))?;
+                let key = from_pem(pem)
+                    .ok_or_else(|| invalid(format!("`{kid}` is not a readable certificate")))?;
+                keys.insert(kid.clone(), key);
+            }
+        }
+        Ok(Certs { keys })
+    }
+
+    /// The key ids held.
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+fn from_jwk(jwk: &Value) -> Option<(String, PublicKey)> {
+    let s = |name: &str| jwk.get(name).and_then(Value::as_str);
+    let kid = s("kid")?.to_owned();
+    let key = match s("kty")? {
+        "RSA" => PublicKey::Rsa {
+            n: unb64(s("n")?)?,
+            e: unb64(s("e")?)?,
+        },
+        "EC" if s("crv") == Some("P-256") => {
+            let (x, y) = (unb64(s("x")?)?, unb64(s("y")?)?);
+            if x.len() != 32 || y.len() != 32 {
+                return None;
+            }
+            let mut point = Vec::with_capacity(65);
+            point.push(4);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            PublicKey::EcP256(point)
+        }
+        _ => return None,
+    };
+    Some((kid, key))
+}
+
+fn from_pem(pem: &str) -> Option<PublicKey> {
+    if let Ok(cert) = CertificateDer::from_pem_slice(pem.as_bytes()) {
+        let ee = webpki::EndEntityCert::try_from(&cert).ok()?;
+        return Some(PublicKey::from_spki(ee.subject_public_key_info().as_ref()));
+    }
+    let spki = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).ok()?;
+    Some(PublicKey::from_spki(spki.as_ref()))
+}
+
+/// How long a response may be cached: `max-age`, unless `no-store` or `no-cache`.
+fn max_age(response: &HttpResponse) -> Option<Duration> {
+    let mut age = None;
+    for value in response.headers().get_all(http::header::CACHE_CONTROL) {
+        let Ok(value) = value.to_str() else { continue };
+        for directive in value.split(',').map(str::trim) {
+            let lower = directive.to_ascii_lowercase();
+            if lower == "no-store" || lower == "no-cache" {
+                return None;
+            }
+            if let Some(n) = lower.strip_prefix("max-age=") {
+                age = n.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+            }
+        }
+    }
+    age
+}
+
+/// Certificates as fetched, with how long they may be kept.
+#[derive(Debug, Clone)]
+pub struct FetchedCerts {
+    /// The keys.
+    pub certs: Arc<Certs>,
+    /// `Cache-Control: max-age`, when the server allowed caching.
+    pub max_age: Option<Duration>,
+}
+
+/// One GET of a certificates URL, as a sans-IO [`Call`] (retried by [`Retrying`]).
+///
+/// ```
+/// use oauth_core::exchange::Call;
+/// let call = oauth_sa::CertsCall::new("http://127.0.0.1:1/certs".parse().unwrap());
+/// assert_eq!(call.request().unwrap().uri(), "http://127.0.0.1:1/certs");
+/// let resp = http::Response::builder().status(200)
+///     .header("cache-control", "public, max-age=19845, must-revalidate")
+///     .body(br#"{"keys": []}"#.to_vec()).unwrap();
+/// let got = call.parse(resp).unwrap();
+/// assert_eq!(got.max_age, Some(std::time::Duration::from_secs(19845)));
+/// ```
+#[derive(Debug, Clone)]
+pub struct CertsCall {
+    url: Url,
+}
+
+impl CertsCall {
+    /// A call for `url`.
+    pub fn new(url: Url) -> Self {
+        CertsCall { url }
+    }
+}
+
+impl Call for CertsCall {
+    type Output = FetchedCerts;
+
+    fn request(&self) -> Result<HttpRequest, CoreError> {
+        let mut req = get(&self.url);
+        req.headers_mut().insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
+        Ok(req)
+    }
+
+    fn parse(&self, response: HttpResponse) -> Result<FetchedCerts, CoreError> {
+        let endpoint = self.endpoint();
+        if !response.status().is_success() {
+            return Err(error_from_response(&endpoint, &response));
+        }
+        let certs = Certs::parse(response.body(), &endpoint).map_err(|e| {
+            CoreError::MalformedResponse {
+                endpoint: endpoint.clone(),
+                reason: match e {
+                    Error::InvalidCertificates { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+            }
+        })?;
+        Ok(FetchedCerts {
+            certs: Arc::new(certs),
+            max_age: max_age(&response),
+        })
+    }
+
+    fn endpoint(&self) -> String {
+        endpoint_label(&to_uri(&self.url))
+    }
+}
+
+#[derive(Debug)]
+struct Cached {
+    certs: Arc<Certs>,
+    until: SystemTime,
+}
+
+/// Verifies ID tokens (google-auth's `id_token.verify_token`): signature (RS256 or ES256,
+/// never `none` or HMAC) with the key the header's `kid` names, `iss` among the accepted
+/// issuers, `aud` among the expected audiences, `iat` and `exp` with a small clock skew.
+///
+/// The certificates are fetched through a sans-IO [`CertsCall`] by
+/// [`verify`](Self::verify) (blocking) or [`verify_async`](Self::verify_async), and kept as
+/// long as `Cache-Control: max-age` allows; clones share the cache.
+///
+/// ```no_run
+/// let verifier = oauth_sa::IdTokenVerifier::new("https://my-service.example.com");
+/// # let token = "";
+/// let claims = verifier.verify(token, &*oauth_core::transport::UreqClient::shared())?;
+/// println!("{}", claims["email"]);
+/// # Ok::<(), oauth_sa::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct IdTokenVerifier {
+    certs_url: Url,
+    audiences: Vec<String>,
+    issuers: Vec<String>,
+    skew: Duration,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    cache: Arc<Mutex<Option<Cached>>>,
+}
+
+impl IdTokenVerifier {
+    /// A verifier of Google ID tokens for `audience`, with Google's PEM certificates.
+    pub fn new(audience: impl Into<String>) -> Self {
+        IdTokenVerifier {
+            certs_url: Url::parse(GOOGLE_OAUTH2_CERTS_URL).expect("a constant URL parses"),
+            audiences: vec![audience.into()],
+            issuers: GOOGLE_ISSUERS.iter().map(|s| (*s).to_owned()).collect(),
+            skew: DEFAULT_CLOCK_SKEW,
+            clock: Arc::new(SystemClock),
+            retry: RetryPolicy::default(),
+            cache: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Fetches certificates from `url` (JWKS or PEM form) instead of Google's.
+    pub fn with_certs_url(mut self, url: Url) -> Self {
+        self.certs_url = url;
+        self.cache = Arc::new(Mutex::new(None));
+        self
+    }
+
+    /// Accepts these issuers instead of Google's.
+    pub fn with_issuers<I, S>(mut self, issuers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.issuers = issuers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Accepts any of these audiences.
+    pub fn with_audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The clock skew allowed on `iat` and `exp` (10 s by default).
+    pub fn with_clock_skew(mut self, skew: Duration) -> Self {
+        self.skew = skew;
+        self
+    }
+
+    /// The clock (for tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How failed certificate fetches are retried.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The certificates URL.
+    pub fn certs_url(&self) -> &Url {
+        &self.certs_url
+    }
+
+    /// Verifies `token` against `certs`, with no I/O; returns its claims.
+    ///
+    /// ```
+    /// let v = oauth_sa::IdTokenVerifier::new("aud");
+    /// let none = "eyJhbGciOiJub25lIn0.eyJhdWQiOiJhdWQifQ.";
+    /// let e = v.verify_with_certs(none, &oauth_sa::Certs::default()).unwrap_err();
+    /// assert_eq!(e.to_string(), "invalid ID token: algorithm `none` is not accepted (RS256 and ES256 are)");
+    /// ```
+    pub fn verify_with_certs(&self, token: &str, certs: &Certs) -> Result<Map<String, Value>, Error> {
+        let d = jwt::decode_unverified(token)?;
+        let alg = d.header.get("alg").and_then(Value::as_str).unwrap_or("");
+        if alg != "RS256" && alg != "ES256" {
+            return Err(IdTokenError::UnsupportedAlgorithm(short(alg)).into());
+        }
+        match d.header.get("kid") {
+            Some(Value::String(kid)) => {
+                let key = certs
+                    .keys
+                    .get(kid)
+                    .ok_or_else(|| IdTokenError::UnknownKeyId(short(kid)))?;
+                if key.algorithm() != alg {
+                    return Err(IdTokenError::KeyAlgorithmMismatch(short(kid)).into());
+                }
+                if !key.verify(d.signed.as_bytes(), &d.signature) {
+                    return Err(IdTokenError::BadSignature.into());
+                }
+            }
+            None => {
+                // google-auth tries every certificate when the header names none.
+                let ok = certs
+                    .keys
+                    .values()
+                    .filter(|k| k.algorithm() == alg)
+                    .any(|k| k.verify(d.signed.as_bytes(), &d.signature));
+                if !ok {
+                    return Err(IdTokenError::BadSignature.into());
+                }
+            }
+            Some(_) => return Err(IdTokenError::Malformed("`kid` is not a string").into()),
+        }
+        self.check_claims(&d.claims)?;
+        Ok(d.claims)
+    }
+
+    fn check_claims(&self, claims: &Map<String, Value>) -> Result<(), IdTokenError> {
+        let now = self
+            .clock
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let skew = i64::try_from(self.skew.as_secs()).unwrap_or(i64::MAX);
+        let iat = jwt::seconds(claims, "iat")?;
+        let exp = jwt::seconds(claims, "exp")?;
+        if now < iat.saturating_sub(skew) {
+            return Err(IdTokenError::NotYetValid);
+        }
+        if exp.saturating_add(skew) < now {
+            return Err(IdTokenError::Expired);
+        }
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or(IdTokenError::MissingClaim("iss"))?;
+        if !self.issuers.iter().any(|i| i == iss) {
+            return Err(IdTokenError::WrongIssuer(short(iss)));
+        }
+        let matches = |a: &str| self.audiences.iter().any(|x| x == a);
+        match claims.get("aud") {
+            Some(Value::String(a)) if matches(a) => Ok(()),
+            Some(Value::Array(list)) if list.iter().filter_map(Value::as_str).any(matches) => {
+                Ok(())
+            }
+            Some(Value::String(_) | Value::Array(_)) => Err(IdTokenError::WrongAudience),
+            _ => Err(IdTokenError::MissingClaim("aud")),
+        }
+    }
+
+    /// The cached certificates, when still fresh.
+    pub fn cached_certs(&self) -> Option<Arc<Certs>> {
+        let now = self.clock.now();
+        let guard = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .filter(|c| now < c.until)
+            .map(|c| Arc::clone(&c.certs))
+    }
+
+    /// The exchange that fetches the certificates (retried by the verifier's policy).
+    pub fn certs_exchange(&self) -> Retrying<CertsCall> {
+        Retrying::new(CertsCall::new(self.certs_url.clone()), self.retry)
+    }
+
+    /// Keeps fetched certificates for as long as their `max-age` says; returns them.
+    pub fn store_certs(&self, fetched: FetchedCerts) -> Arc<Certs> {
+        if let Some(age) = fetched.max_age.filter(|a| !a.is_zero()) {
+            let mut guard = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            *guard = Some(Cached {
+                certs: Arc::clone(&fetched.certs),
+                until: self.clock.now() + age,
+            });
+        }
+        fetched.certs
+    }
+
+    /// Verifies `token`, fetching the certificates over a blocking client when the cache
+    /// holds none.
+    #[cfg(feature = "blocking")]
+    pub fn verify(
+        &self,
+        token: &str,
+        client: &dyn oauth_core::transport::HttpClient,
+    ) -> Result<Map<String, Value>, Error> {
+        let certs = match self.cached_certs() {
+            Some(c) => c,
+            None => {
+                let fetched = oauth_core::blocking::run(client, &mut self.certs_exchange())?;
+                self.store_certs(fetched)
+            }
+        };
+        self.verify_with_certs(token, &certs)
+    }
+
+    /// Verifies `token`, fetching the certificates over an async client when the cache holds
+    /// none.
+    #[cfg(feature = "async")]
+    pub async fn verify_async(
+        &self,
+        token: &str,
+        client: &dyn oauth_core::transport::AsyncHttpClient,
+    ) -> Result<Map<String, Value>, Error> {
+        let certs = match self.cached_certs() {
+            Some(c) => c,
+            None => {
+                let fetched = oauth_core::run_async(client, &mut self.certs_exchange()).await?;
+                self.store_certs(fetched)
+            }
+        };
+        self.verify_with_certs(token, &certs)
+    }
+}
+
+/// Values from a token may be anything: keep error messages short and printable.
+fn short(s: &str) -> String {
+    let cut: String = s.chars().take(80).collect();
+    cut.escape_debug().to_string()
+}
