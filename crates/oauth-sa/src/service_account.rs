@@ -317,3 +317,170 @@ impl TokenSource for ServiceAccountCredentials {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use oauth_core::exchange::{Exchange, Input, Step};
+    use oauth_core::{ManualClock, RetryPolicy, TransportError};
+    use serde_json::json;
+
+    use super::*;
+    use crate::testutil::*;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn ctx() -> RefreshContext {
+        RefreshContext {
+            clock: Arc::new(ManualClock::new(UNIX_EPOCH + Duration::from_secs(NOW))),
+            margin: Duration::from_secs(225),
+            retry: RetryPolicy::none(),
+        }
+    }
+
+    fn verify_rs256(jwt: &str, sa: &ServiceAccountCredentials) -> crate::jwt::Decoded {
+        let d = crate::jwt::decode_unverified(jwt).unwrap();
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            sa.key().signer().public_key_der(),
+        )
+        .verify(d.signed.as_bytes(), &d.signature)
+        .unwrap();
+        d
+    }
+
+    #[test]
+    fn the_assertion_has_google_auths_header_and_claims() {
+        let sa = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token"))
+            .with_scopes(["s1", "s2"])
+            .with_subject("user@example.com");
+        let jwt = sa.make_assertion(UNIX_EPOCH + Duration::from_secs(NOW)).unwrap();
+        let d = verify_rs256(jwt.expose(), &sa);
+        assert_eq!(
+            Value::Object(d.header),
+            json!({"typ": "JWT", "alg": "RS256", "kid": "test-kid"})
+        );
+        assert_eq!(
+            Value::Object(d.claims),
+            json!({
+                "iat": NOW, "exp": NOW + 3600,
+                "iss": "sa@test-project.iam.gserviceaccount.com",
+                "aud": "https://oauth2.googleapis.com/token",
+                "scope": "s1 s2", "sub": "user@example.com",
+            })
+        );
+    }
+
+    #[test]
+    fn extra_claims_override_but_the_subject_does_not_replace_a_given_sub() {
+        let sa = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token"))
+            .with_default_scopes(["d"])
+            .with_claims(obj(json!({"aud": "https://other/token", "sub": "given", "x": 1})))
+            .with_subject("ignored");
+        let jwt = sa.make_assertion(UNIX_EPOCH + Duration::from_secs(NOW)).unwrap();
+        let c = verify_rs256(jwt.expose(), &sa).claims;
+        assert_eq!(c["aud"], "https://other/token");
+        assert_eq!(c["sub"], "given");
+        assert_eq!(c["x"], 1);
+        assert_eq!(c["scope"], "d");
+    }
+
+    #[test]
+    fn the_grant_is_a_form_post_to_token_uri() {
+        let sa = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token")).with_scopes(["s"]);
+        let Refresh::Exchange { mut exchange, lock } = sa.begin_refresh(&ctx()).unwrap() else {
+            panic!("expected a request");
+        };
+        assert!(lock.is_none());
+        let Step::Send(req) = exchange.step(Input::Start) else { panic!() };
+        assert_eq!(req.uri(), "http://127.0.0.1:9/token");
+        let form: Vec<(String, String)> = form_urlencoded::parse(req.body()).into_owned().collect();
+        assert_eq!(form[0], ("grant_type".into(), JWT_BEARER_GRANT.into()));
+        assert_eq!(form[1].0, "assertion");
+        let c = verify_rs256(&form[1].1, &sa).claims;
+        assert_eq!(c["iat"], NOW);
+        let ok = http::Response::builder()
+            .status(200)
+            .body(br#"{"access_token":"ya29.sa","expires_in":3599,"token_type":"Bearer"}"#.to_vec())
+            .unwrap();
+        let Step::Done(Ok(resp)) = exchange.step(Input::Response(Ok(ok))) else { panic!() };
+        assert_eq!(resp.access_token.expose(), "ya29.sa");
+    }
+
+    #[test]
+    fn self_signed_jwts_need_no_request() {
+        let base = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token"));
+        let cases = [
+            (base.clone().with_jwt_audience("https://pubsub.googleapis.com/"), json!({"aud": "https://pubsub.googleapis.com/"})),
+            (base.clone().with_always_use_jwt_access(true).with_scopes(["a", "b"]), json!({"scope": "a b"})),
+            (base.clone().with_always_use_jwt_access(true).with_default_scopes(["d"]), json!({"scope": "d"})),
+        ];
+        for (sa, extra) in cases {
+            let Refresh::Ready(t) = sa.begin_refresh(&ctx()).unwrap() else { panic!("{sa:?}") };
+            assert_eq!(t.expiry, Some(UNIX_EPOCH + Duration::from_secs(NOW + 3600)));
+            let c = verify_rs256(t.access_token.expose(), &sa).claims;
+            let mut want = obj(json!({
+                "iss": "sa@test-project.iam.gserviceaccount.com",
+                "sub": "sa@test-project.iam.gserviceaccount.com",
+                "iat": NOW, "exp": NOW + 3600,
+            }));
+            want.extend(obj(extra));
+            assert_eq!(c, want);
+        }
+        // Scopes without always_use_jwt_access, or a subject, go to the token endpoint.
+        for sa in [
+            base.clone().with_jwt_audience("https://x/").with_scopes(["s"]),
+            base.clone().with_always_use_jwt_access(true).with_scopes(["s"]).with_subject("u@x"),
+            base.clone(),
+        ] {
+            assert!(matches!(sa.begin_refresh(&ctx()).unwrap(), Refresh::Exchange { .. }), "{sa:?}");
+        }
+    }
+
+    #[test]
+    fn blocking_credentials_cache_the_granted_token() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (c2, s2) = (Arc::clone(&calls), Arc::clone(&seen));
+        let client = move |req: oauth_core::http::HttpRequest| -> Result<_, TransportError> {
+            c2.fetch_add(1, Ordering::SeqCst);
+            s2.lock().unwrap().push(req.uri().to_string());
+            Ok(http::Response::builder()
+                .status(200)
+                .body(br#"{"access_token":"ya29.sa","expires_in":3600}"#.to_vec())
+                .unwrap())
+        };
+        let sa = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token")).with_scopes(["s"]);
+        let creds = oauth_core::blocking::Credentials::builder(sa.with_quota_project("billing"))
+            .http_client(Arc::new(client))
+            .build();
+        assert_eq!(creds.token().unwrap().expose(), "ya29.sa");
+        assert_eq!(creds.token().unwrap().expose(), "ya29.sa");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(seen.lock().unwrap()[0], "http://127.0.0.1:9/token");
+        assert_eq!(creds.kind(), "service_account");
+        assert_eq!(creds.quota_project_id(), Some("billing"));
+        assert!(creds.source::<ServiceAccountCredentials>().is_some());
+    }
+
+    #[test]
+    fn self_signed_tokens_are_reused_until_near_expiry() {
+        let clock = Arc::new(ManualClock::new(UNIX_EPOCH + Duration::from_secs(NOW)));
+        let never = |_req: oauth_core::http::HttpRequest| -> Result<oauth_core::http::HttpResponse, TransportError> {
+            panic!("a self-signed JWT needs no request")
+        };
+        let sa = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token"))
+            .with_jwt_audience("https://x/");
+        let creds = oauth_core::blocking::Credentials::builder(sa)
+            .http_client(Arc::new(never))
+            .clock(clock.clone())
+            .build();
+        let first = creds.token().unwrap();
+        clock.advance(Duration::from_secs(3000));
+        assert_eq!(creds.token().unwrap(), first);
+        clock.advance(Duration::from_secs(400)); // inside the 225 s margin
+        assert_ne!(creds.token().unwrap(), first);
+    }
+}

@@ -514,3 +514,211 @@ fn short(s: &str) -> String {
     let cut: String = s.chars().take(80).collect();
     cut.escape_debug().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use oauth_core::{ManualClock, TransportError};
+    use serde_json::json;
+
+    use super::*;
+    use crate::testutil::*;
+
+    const NOW: i64 = 1_700_000_000;
+    const AUD: &str = "https://service.example.com";
+
+    fn claims() -> Value {
+        json!({"iss": "https://accounts.google.com", "aud": AUD, "sub": "1",
+               "iat": NOW - 10, "exp": NOW + 3590, "email": "a@b.c"})
+    }
+
+    fn verifier() -> IdTokenVerifier {
+        IdTokenVerifier::new(AUD).with_clock(Arc::new(ManualClock::new(
+            UNIX_EPOCH + Duration::from_secs(NOW as u64),
+        )))
+    }
+
+    fn pem_certs() -> Certs {
+        let m = json!({"rsa1": RSA_CERT, "ec1": EC_CERT});
+        Certs::parse(m.to_string().as_bytes(), "certs").unwrap()
+    }
+
+    fn jwks_certs() -> Certs {
+        // The EC key's x and y, read from its certificate's SPKI.
+        let PublicKey::EcP256(point) = from_pem(EC_CERT).unwrap() else { panic!() };
+        let jwks = json!({"keys": [
+            rsa_jwk("rsa1"),
+            {"kty": "EC", "crv": "P-256", "kid": "ec1", "alg": "ES256",
+             "x": jwt::b64(&point[1..33]), "y": jwt::b64(&point[33..])},
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+        ]});
+        Certs::parse(jwks.to_string().as_bytes(), "jwks").unwrap()
+    }
+
+    fn rs256(kid: &str, claims: &Value) -> String {
+        let signer = rsa_signer(kid);
+        raw_jwt(&json!({"alg": "RS256", "kid": kid, "typ": "JWT"}), claims, |m| {
+            signer.sign_bytes(m).unwrap()
+        })
+    }
+
+    fn es256(kid: &str, claims: &Value) -> String {
+        raw_jwt(&json!({"alg": "ES256", "kid": kid, "typ": "JWT"}), claims, es256_sign)
+    }
+
+    fn refused(token: &str, certs: &Certs) -> IdTokenError {
+        match verifier().verify_with_certs(token, certs) {
+            Err(Error::InvalidIdToken(e)) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rs256_and_es256_verify_with_pem_and_jwks_certificates() {
+        for certs in [pem_certs(), jwks_certs()] {
+            let c = verifier().verify_with_certs(&rs256("rsa1", &claims()), &certs).unwrap();
+            assert_eq!(c["email"], "a@b.c");
+            let c = verifier().verify_with_certs(&es256("ec1", &claims()), &certs).unwrap();
+            assert_eq!(c["sub"], "1");
+        }
+        let mut keys: Vec<_> = jwks_certs().key_ids().map(str::to_owned).collect();
+        keys.sort();
+        assert_eq!(keys, ["ec1", "rsa1"], "the oct key is skipped");
+    }
+
+    #[test]
+    fn the_jwt_attacks_are_refused() {
+        let certs = pem_certs();
+        let good = rs256("rsa1", &claims());
+        let (hp, sig) = good.rsplit_once('.').unwrap();
+        let (h, _) = hp.split_once('.').unwrap();
+        // alg none, with and without a signature.
+        let none_h = jwt::b64(br#"{"alg":"none","kid":"rsa1"}"#);
+        let p = jwt::b64(claims().to_string().as_bytes());
+        assert_eq!(
+            refused(&format!("{none_h}.{p}."), &certs),
+            IdTokenError::UnsupportedAlgorithm("none".into())
+        );
+        // HS256 keyed with the public key (the classic key-confusion attack).
+        let hs = raw_jwt(&json!({"alg": "HS256", "kid": "rsa1"}), &claims(), |m| {
+            let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, RSA_CERT.as_bytes());
+            ring::hmac::sign(&k, m).as_ref().to_vec()
+        });
+        assert_eq!(refused(&hs, &certs), IdTokenError::UnsupportedAlgorithm("HS256".into()));
+        // Unknown kid; RS256 header naming the EC key.
+        assert_eq!(refused(&rs256("other", &claims()), &certs), IdTokenError::UnknownKeyId("other".into()));
+        let confused = raw_jwt(&json!({"alg": "RS256", "kid": "ec1"}), &claims(), |m| {
+            rsa_signer("x").sign_bytes(m).unwrap()
+        });
+        assert_eq!(refused(&confused, &certs), IdTokenError::KeyAlgorithmMismatch("ec1".into()));
+        // Altered payload; altered signature.
+        let mut evil = claims();
+        evil["email"] = json!("admin@b.c");
+        let altered = format!("{h}.{}.{sig}", jwt::b64(evil.to_string().as_bytes()));
+        assert_eq!(refused(&altered, &certs), IdTokenError::BadSignature);
+        let mut sig_bytes = jwt::unb64(sig).unwrap();
+        sig_bytes[10] ^= 1;
+        assert_eq!(refused(&format!("{hp}.{}", jwt::b64(&sig_bytes)), &certs), IdTokenError::BadSignature);
+        // Time, audience, issuer.
+        let with = |k: &str, v: Value| {
+            let mut c = claims();
+            c[k] = v;
+            rs256("rsa1", &c)
+        };
+        assert_eq!(refused(&with("exp", json!(NOW - 11)), &certs), IdTokenError::Expired);
+        assert!(verifier().verify_with_certs(&with("exp", json!(NOW - 9)), &certs).is_ok(), "skew");
+        assert_eq!(refused(&with("iat", json!(NOW + 11)), &certs), IdTokenError::NotYetValid);
+        assert!(verifier().verify_with_certs(&with("iat", json!(NOW + 9)), &certs).is_ok(), "skew");
+        assert_eq!(refused(&with("aud", json!("https://other")), &certs), IdTokenError::WrongAudience);
+        assert!(verifier().verify_with_certs(&with("aud", json!(["x", AUD])), &certs).is_ok());
+        assert_eq!(
+            refused(&with("iss", json!("https://evil")), &certs),
+            IdTokenError::WrongIssuer("https://evil".into())
+        );
+        assert!(verifier().verify_with_certs(&with("iss", json!("accounts.google.com")), &certs).is_ok());
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("exp");
+        assert_eq!(refused(&rs256("rsa1", &c), &certs), IdTokenError::MissingClaim("exp"));
+    }
+
+    #[test]
+    fn issuers_are_configurable_and_a_missing_kid_tries_every_key() {
+        let mut c = claims();
+        c["iss"] = json!("http://127.0.0.1:5/");
+        let t = rs256("rsa1", &c);
+        assert!(matches!(refused(&t, &pem_certs()), IdTokenError::WrongIssuer(_)));
+        let v = verifier().with_issuers(["http://127.0.0.1:5/"]);
+        assert!(v.verify_with_certs(&t, &pem_certs()).is_ok());
+        let signer = rsa_signer("k");
+        let no_kid = raw_jwt(&json!({"alg": "RS256"}), &claims(), |m| signer.sign_bytes(m).unwrap());
+        assert!(verifier().verify_with_certs(&no_kid, &pem_certs()).is_ok());
+    }
+
+    #[test]
+    fn unreadable_certificates_are_errors_naming_the_key() {
+        let e = Certs::parse(br#"{"k1": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}"#, "u")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "certificates from u: `k1` is not a readable certificate");
+        assert!(Certs::parse(b"[]", "u").is_err());
+        assert!(Certs::parse(br#"{"keys": 5}"#, "u").is_err());
+        assert!(Certs::parse(b"{", "u").is_err());
+    }
+
+    #[test]
+    fn certificates_are_fetched_once_per_max_age() {
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let f2 = Arc::clone(&fetches);
+        let body = json!({"rsa1": RSA_CERT}).to_string();
+        let client = move |req: HttpRequest| -> Result<HttpResponse, TransportError> {
+            assert_eq!(req.uri(), "http://127.0.0.1:7/certs");
+            f2.fetch_add(1, Ordering::SeqCst);
+            Ok(http::Response::builder()
+                .status(200)
+                .header("cache-control", "public, max-age=100, must-revalidate")
+                .body(body.clone().into_bytes())
+                .unwrap())
+        };
+        let clock = Arc::new(ManualClock::new(UNIX_EPOCH + Duration::from_secs(NOW as u64)));
+        let v = IdTokenVerifier::new(AUD)
+            .with_clock(clock.clone())
+            .with_certs_url("http://127.0.0.1:7/certs".parse().unwrap());
+        let t = rs256("rsa1", &claims());
+        v.verify(&t, &client).unwrap();
+        v.clone().verify(&t, &client).unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        clock.advance(Duration::from_secs(101));
+        v.verify(&t, &client).unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn cache_control_is_read_as_http_says() {
+        let r = |v: &str| {
+            http::Response::builder().header("cache-control", v).body(Vec::new()).unwrap()
+        };
+        assert_eq!(max_age(&r("max-age=60")), Some(Duration::from_secs(60)));
+        assert_eq!(max_age(&r("public, MAX-AGE=5")), Some(Duration::from_secs(5)));
+        assert_eq!(max_age(&r("no-store, max-age=60")), None);
+        assert_eq!(max_age(&r("max-age=x")), None);
+        assert_eq!(max_age(&http::Response::new(Vec::new())), None);
+    }
+
+    #[tokio::test]
+    async fn the_async_driver_fetches_through_the_same_call() {
+        use oauth_core::transport::AsyncHttpClient;
+        struct Canned(String);
+        #[async_trait::async_trait]
+        impl AsyncHttpClient for Canned {
+            async fn execute(&self, _: HttpRequest) -> Result<HttpResponse, TransportError> {
+                Ok(http::Response::builder().status(200).body(self.0.clone().into_bytes()).unwrap())
+            }
+        }
+        let body = json!({"keys": [rsa_jwk("rsa1")]}).to_string();
+        let c = verifier()
+            .verify_async(&rs256("rsa1", &claims()), &Canned(body))
+            .await
+            .unwrap();
+        assert_eq!(c["aud"], AUD);
+    }
+}
