@@ -34,8 +34,10 @@
 
 mod error;
 mod id_token;
+mod impersonated;
 pub mod jwt;
 mod key;
+mod metadata;
 mod service_account;
 #[cfg(test)]
 mod testutil;
@@ -43,7 +45,9 @@ mod verify;
 
 pub use error::{Error, IdTokenError};
 pub use id_token::{IdTokenCall, IdTokenCredentials};
+pub use impersonated::{IAM_CREDENTIALS_ENDPOINT, ImpersonatedCredentials};
 pub use key::{GOOGLE_TOKEN_URI, ServiceAccountKey, Signer};
+pub use metadata::{METADATA_FLAVOR, METADATA_HOST, METADATA_IP, MetadataCall, MetadataCredentials};
 pub use service_account::{DEFAULT_LIFETIME, JWT_BEARER_GRANT, ServiceAccountCredentials};
 pub use verify::{
     Certs, CertsCall, DEFAULT_CLOCK_SKEW, FetchedCerts, GOOGLE_ISSUERS, GOOGLE_OAUTH2_CERTS_URL,
