@@ -12,6 +12,21 @@
 //! # Ok::<(), gauth::Error>(())
 //! ```
 //!
-//! Features: `blocking` (ureq) and `async` (reqwest), both on by default.
+//! Features: `blocking` (ureq) and `async` (reqwest), `service-account` (service accounts,
+//! ID tokens, impersonation, the metadata server) and `adc` (Application Default
+//! Credentials), all on by default.
 
 pub use oauth_core::*;
+
+/// Service accounts, ID tokens and their verification, impersonation, the metadata server
+/// (the `oauth-sa` crate).
+#[cfg(feature = "service-account")]
+pub use oauth_sa as sa;
+#[cfg(feature = "service-account")]
+pub use oauth_sa::{
+    IdTokenCredentials, IdTokenVerifier, ImpersonatedCredentials, MetadataCredentials,
+    ServiceAccountCredentials, ServiceAccountKey,
+};
+
+#[cfg(feature = "adc")]
+pub mod adc;
