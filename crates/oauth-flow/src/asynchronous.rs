@@ -1,0 +1,368 @@
+//! The async flavour, on reqwest and tokio's net; the same names as [`crate::blocking`].
+
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth_core::run_async;
+use oauth_core::transport::{AsyncHttpClient, ReqwestClient};
+use oauth_core::{AuthorizedUser, ClientSecrets, RetryPolicy, Retrying, Secret};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::revoke::CallRef;
+use crate::server::{
+    CONNECTION_DEADLINE, Handled, MAX_CONNECTIONS, MAX_REQUEST_HEAD, RedirectHandler,
+};
+use crate::{
+    ConsoleOptions, DeviceAuthorization, DeviceCode, Flow, FlowError, LocalServerOptions,
+    RevokeCall, TokenInfo, TokenInfoCall, device_error,
+};
+
+/// The installed-application flow, async: a [`Flow`] with an async transport, the
+/// loopback redirect server on tokio, and the manual mode. The blocking twin is
+/// [`crate::blocking::InstalledAppFlow`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), oauth_flow::FlowError> {
+/// use oauth_flow::{InstalledAppFlow, LocalServerOptions};
+/// let mut flow = InstalledAppFlow::from_client_secrets_file("client_secrets.json", ["openid"])?;
+/// let user = flow.run_local_server(LocalServerOptions::default()).await?;
+/// let creds = oauth_core::Credentials::new(user);
+/// # Ok(()) }
+/// ```
+pub struct InstalledAppFlow {
+    flow: Flow,
+    http: Arc<dyn AsyncHttpClient>,
+}
+
+impl std::fmt::Debug for InstalledAppFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstalledAppFlow")
+            .field("flow", &self.flow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for InstalledAppFlow {
+    type Target = Flow;
+    fn deref(&self) -> &Flow {
+        &self.flow
+    }
+}
+
+impl DerefMut for InstalledAppFlow {
+    fn deref_mut(&mut self) -> &mut Flow {
+        &mut self.flow
+    }
+}
+
+impl From<Flow> for InstalledAppFlow {
+    fn from(flow: Flow) -> Self {
+        InstalledAppFlow {
+            flow,
+            http: ReqwestClient::shared(),
+        }
+    }
+}
+
+impl InstalledAppFlow {
+    /// Reads a client-secrets file.
+    pub fn from_client_secrets_file<I, S>(
+        path: impl AsRef<Path>,
+        scopes: I,
+    ) -> Result<Self, FlowError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Ok(Flow::from_client_secrets_file(path, scopes)?.into())
+    }
+
+    /// A flow for parsed client secrets.
+    ///
+    /// ```
+    /// # let secrets = oauth_core::ClientSecrets::from_json(br#"{"installed": {"client_id": "id",
+    /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+    /// #     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
+    /// let flow = oauth_flow::InstalledAppFlow::from_client_secrets(secrets, ["openid"]);
+    /// assert_eq!(flow.client_id(), "id");
+    /// ```
+    pub fn from_client_secrets<I, S>(secrets: ClientSecrets, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Flow::from_client_secrets(secrets, scopes).into()
+    }
+
+    /// Uses another transport (the shared [`ReqwestClient`] by default).
+    pub fn with_http_client(mut self, http: Arc<dyn AsyncHttpClient>) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Changes the flow with one of its builders.
+    ///
+    /// ```
+    /// # let secrets = oauth_core::ClientSecrets::from_json(br#"{"installed": {"client_id": "id",
+    /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+    /// #     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
+    /// let flow = oauth_flow::InstalledAppFlow::from_client_secrets(secrets, ["openid"])
+    ///     .configure(|f| f.with_prompt("consent"));
+    /// ```
+    pub fn configure(mut self, f: impl FnOnce(Flow) -> Flow) -> Self {
+        self.flow = f(self.flow);
+        self
+    }
+
+    /// The flow, for saving it.
+    pub fn into_flow(self) -> Flow {
+        self.flow
+    }
+
+    /// Exchanges an authorization code for credentials.
+    pub async fn fetch_token(&self, code: &str) -> Result<AuthorizedUser, FlowError> {
+        let mut ex = self.flow.code_exchange(Secret::from(code))?;
+        Ok(run_async(self.http.as_ref(), &mut ex).await?)
+    }
+
+    /// Checks a redirect URL (state first) and exchanges its code.
+    pub async fn fetch_token_from_redirect(
+        &self,
+        redirect: &str,
+    ) -> Result<AuthorizedUser, FlowError> {
+        let mut ex = self.flow.redirect_exchange(redirect)?;
+        Ok(run_async(self.http.as_ref(), &mut ex).await?)
+    }
+
+    /// The whole installed-app sign-in on a tokio loopback server; see
+    /// [`crate::blocking::InstalledAppFlow::run_local_server`].
+    pub async fn run_local_server(
+        &mut self,
+        options: LocalServerOptions,
+    ) -> Result<AuthorizedUser, FlowError> {
+        let address = options.bind_address();
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|e| FlowError::Bind {
+                address: address.to_string(),
+                source: Arc::new(e),
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| FlowError::io("cannot read the bound port", e))?
+            .port();
+        self.flow.set_redirect_uri(options.redirect_uri(port));
+        let (url, state) = self.flow.authorization_url()?;
+        let handler = RedirectHandler::new("/", state, options.success_message_text());
+        options.announce(&url);
+        let code = serve(listener, handler, options.wait()).await?;
+        let mut ex = self.flow.code_exchange(code)?;
+        Ok(run_async(self.http.as_ref(), &mut ex).await?)
+    }
+
+    /// The manual mode: prints the URL and reads the redirected URL from standard input
+    /// (on tokio's blocking pool).
+    pub async fn run_console(
+        &mut self,
+        options: ConsoleOptions,
+    ) -> Result<AuthorizedUser, FlowError> {
+        self.flow.set_redirect_uri(options.uri());
+        let (url, _) = self.flow.authorization_url()?;
+        options.announce(&url);
+        let line = tokio::task::spawn_blocking(|| {
+            use std::io::{BufRead, Read};
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .take(MAX_REQUEST_HEAD as u64)
+                .read_line(&mut line)
+                .map(|_| line)
+        })
+        .await
+        .map_err(|e| FlowError::io("cannot read the redirected URL", std::io::Error::other(e)))?
+        .map_err(|e| FlowError::io("cannot read the redirected URL", e))?;
+        self.fetch_token_from_redirect(line.trim()).await
+    }
+}
+
+/// Waits for the redirect: an accept task, a task per connection (at most
+/// `MAX_CONNECTIONS`, each bounded in time and size).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    handler: RedirectHandler,
+    timeout: Duration,
+) -> Result<Secret, FlowError> {
+    let handler = Arc::new(handler);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let acceptor = tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        continue;
+                    };
+                    let (handler, tx) = (handler.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let _permit = permit;
+                        if let Ok(Some(outcome)) =
+                            tokio::time::timeout(CONNECTION_DEADLINE, connection(stream, &handler))
+                                .await
+                        {
+                            let _ = tx.try_send(outcome);
+                        }
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    });
+    let result = tokio::time::timeout(timeout, rx.recv()).await;
+    acceptor.abort();
+    match result {
+        Ok(Some(outcome)) => outcome,
+        Ok(None) => Err(FlowError::io(
+            "the redirect server stopped",
+            std::io::Error::other("accept task ended"),
+        )),
+        Err(_) => Err(FlowError::Timeout { waited: timeout }),
+    }
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    handler: &RedirectHandler,
+) -> Option<Result<Secret, FlowError>> {
+    let mut received = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let Handled::Reply { response, outcome } = handler.handle(&received) {
+            let _ = stream.write_all(&response).await;
+            let _ = stream.flush().await;
+            let _ = stream.shutdown().await;
+            return outcome;
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// The device authorization grant (RFC 8628), async. The blocking twin is
+/// [`crate::blocking::DeviceFlow`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), oauth_flow::FlowError> {
+/// let device = oauth_flow::DeviceFlow::from_client_secrets_file("client_secrets.json", ["openid"])?;
+/// let user = device.run(|c| eprintln!("Visit {} and enter {}", c.verification_url, c.user_code)).await?;
+/// # Ok(()) }
+/// ```
+pub struct DeviceFlow {
+    device: DeviceAuthorization,
+    http: Arc<dyn AsyncHttpClient>,
+}
+
+impl std::fmt::Debug for DeviceFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceFlow")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<DeviceAuthorization> for DeviceFlow {
+    fn from(device: DeviceAuthorization) -> Self {
+        DeviceFlow {
+            device,
+            http: ReqwestClient::shared(),
+        }
+    }
+}
+
+impl DeviceFlow {
+    /// Reads a client-secrets file (Google's device endpoint).
+    pub fn from_client_secrets_file<I, S>(
+        path: impl AsRef<Path>,
+        scopes: I,
+    ) -> Result<Self, FlowError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let secrets = ClientSecrets::from_file(path)?;
+        Ok(DeviceAuthorization::from_client_secrets(&secrets, scopes).into())
+    }
+
+    /// Uses another transport.
+    pub fn with_http_client(mut self, http: Arc<dyn AsyncHttpClient>) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Asks for a device code only.
+    pub async fn request_code(&self) -> Result<DeviceCode, FlowError> {
+        let mut ex = Retrying::new(self.device.code_call(), RetryPolicy::default());
+        Ok(run_async(self.http.as_ref(), &mut ex).await?)
+    }
+
+    /// Polls for a code obtained with [`DeviceFlow::request_code`].
+    pub async fn poll(&self, code: &DeviceCode) -> Result<AuthorizedUser, FlowError> {
+        let mut ex = self.device.poll(code);
+        let response = run_async(self.http.as_ref(), &mut ex)
+            .await
+            .map_err(device_error)?;
+        Ok(self.device.user(response))
+    }
+
+    /// The whole grant: `on_code` shows the user where to go and what to type.
+    pub async fn run<F: FnMut(&DeviceCode) + Send>(
+        &self,
+        on_code: F,
+    ) -> Result<AuthorizedUser, FlowError> {
+        let mut ex = self.device.exchange(on_code);
+        run_async(self.http.as_ref(), &mut ex)
+            .await
+            .map_err(device_error)
+    }
+}
+
+/// Revokes a token, async.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), oauth_flow::FlowError> {
+/// oauth_flow::revoke(&oauth_flow::RevokeCall::google("1//refresh".into())).await?;
+/// # Ok(()) }
+/// ```
+pub async fn revoke(call: &RevokeCall) -> Result<(), FlowError> {
+    revoke_with(ReqwestClient::shared().as_ref(), call).await
+}
+
+/// [`revoke`] over a chosen transport.
+pub async fn revoke_with(http: &dyn AsyncHttpClient, call: &RevokeCall) -> Result<(), FlowError> {
+    let mut ex = Retrying::new(CallRef(call), RetryPolicy::default());
+    Ok(run_async(http, &mut ex).await?)
+}
+
+/// Asks the tokeninfo endpoint about an access token, async.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), oauth_flow::FlowError> {
+/// let info = oauth_flow::tokeninfo(&oauth_flow::TokenInfoCall::google("ya29.x".into())).await?;
+/// # Ok(()) }
+/// ```
+pub async fn tokeninfo(call: &TokenInfoCall) -> Result<TokenInfo, FlowError> {
+    tokeninfo_with(ReqwestClient::shared().as_ref(), call).await
+}
+
+/// [`tokeninfo`] over a chosen transport.
+pub async fn tokeninfo_with(
+    http: &dyn AsyncHttpClient,
+    call: &TokenInfoCall,
+) -> Result<TokenInfo, FlowError> {
+    let mut ex = Retrying::new(CallRef(call), RetryPolicy::default());
+    Ok(run_async(http, &mut ex).await?)
+}

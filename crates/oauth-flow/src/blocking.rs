@@ -1,0 +1,394 @@
+//! The blocking flavour: the same names as the async API at the crate root, on ureq and
+//! std threads, with no tokio anywhere.
+
+use std::io::{BufRead, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use oauth_core::blocking::run;
+use oauth_core::transport::{HttpClient, UreqClient};
+use oauth_core::{AuthorizedUser, ClientSecrets, RetryPolicy, Retrying, Secret};
+
+use crate::revoke::CallRef;
+use crate::server::{
+    CONNECTION_DEADLINE, Handled, MAX_CONNECTIONS, MAX_REQUEST_HEAD, RedirectHandler,
+};
+use crate::{
+    ConsoleOptions, DeviceAuthorization, DeviceCode, Flow, FlowError, LocalServerOptions,
+    RevokeCall, TokenInfo, TokenInfoCall, device_error,
+};
+
+/// How often the accept loop looks at the clock.
+const POLL: Duration = Duration::from_millis(20);
+
+/// The installed-application flow (Python's `InstalledAppFlow`): a [`Flow`] with a
+/// blocking transport, the loopback redirect server, and the manual mode. Dereferences to
+/// the [`Flow`], so its builders and `authorization_url` are at hand.
+///
+/// ```no_run
+/// use oauth_flow::{LocalServerOptions, blocking::InstalledAppFlow};
+/// use oauth_core::blocking::Credentials;
+/// let mut flow = InstalledAppFlow::from_client_secrets_file("client_secrets.json", ["openid", "email"])?;
+/// let user = flow.run_local_server(LocalServerOptions::default())?;   // opens the browser
+/// let creds = Credentials::new(user);
+/// # Ok::<(), oauth_flow::FlowError>(())
+/// ```
+pub struct InstalledAppFlow {
+    flow: Flow,
+    http: Arc<dyn HttpClient>,
+}
+
+impl std::fmt::Debug for InstalledAppFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("blocking::InstalledAppFlow")
+            .field("flow", &self.flow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for InstalledAppFlow {
+    type Target = Flow;
+    fn deref(&self) -> &Flow {
+        &self.flow
+    }
+}
+
+impl DerefMut for InstalledAppFlow {
+    fn deref_mut(&mut self) -> &mut Flow {
+        &mut self.flow
+    }
+}
+
+impl From<Flow> for InstalledAppFlow {
+    fn from(flow: Flow) -> Self {
+        InstalledAppFlow {
+            flow,
+            http: UreqClient::shared(),
+        }
+    }
+}
+
+impl InstalledAppFlow {
+    /// Reads a client-secrets file.
+    pub fn from_client_secrets_file<I, S>(
+        path: impl AsRef<Path>,
+        scopes: I,
+    ) -> Result<Self, FlowError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Ok(Flow::from_client_secrets_file(path, scopes)?.into())
+    }
+
+    /// A flow for parsed client secrets.
+    ///
+    /// ```
+    /// # let secrets = oauth_core::ClientSecrets::from_json(br#"{"installed": {"client_id": "id",
+    /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+    /// #     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
+    /// let flow = oauth_flow::blocking::InstalledAppFlow::from_client_secrets(secrets, ["openid"]);
+    /// assert_eq!(flow.client_id(), "id");
+    /// ```
+    pub fn from_client_secrets<I, S>(secrets: ClientSecrets, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Flow::from_client_secrets(secrets, scopes).into()
+    }
+
+    /// Uses another transport (the shared [`UreqClient`] by default).
+    pub fn with_http_client(mut self, http: Arc<dyn HttpClient>) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Changes the flow with one of its builders.
+    ///
+    /// ```
+    /// # let secrets = oauth_core::ClientSecrets::from_json(br#"{"installed": {"client_id": "id",
+    /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+    /// #     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
+    /// let flow = oauth_flow::blocking::InstalledAppFlow::from_client_secrets(secrets, ["openid"])
+    ///     .configure(|f| f.with_prompt("consent").with_login_hint("a@example.com"));
+    /// ```
+    pub fn configure(mut self, f: impl FnOnce(Flow) -> Flow) -> Self {
+        self.flow = f(self.flow);
+        self
+    }
+
+    /// The flow, for saving it.
+    pub fn into_flow(self) -> Flow {
+        self.flow
+    }
+
+    /// Exchanges an authorization code for credentials (after
+    /// [`Flow::authorization_url`], whose PKCE verifier it sends).
+    pub fn fetch_token(&self, code: &str) -> Result<AuthorizedUser, FlowError> {
+        let mut ex = self.flow.code_exchange(Secret::from(code))?;
+        Ok(run(self.http.as_ref(), &mut ex)?)
+    }
+
+    /// Checks a redirect URL (state first) and exchanges its code.
+    pub fn fetch_token_from_redirect(&self, redirect: &str) -> Result<AuthorizedUser, FlowError> {
+        let mut ex = self.flow.redirect_exchange(redirect)?;
+        Ok(run(self.http.as_ref(), &mut ex)?)
+    }
+
+    /// The whole installed-app sign-in: listens on loopback, prints the authorization URL
+    /// (to stderr, always) and opens the browser, waits (bounded) for the one redirect
+    /// that carries this sign-in's state, answers it with a small page, and exchanges the
+    /// code. Other requests are answered with a 4xx and do not end the wait.
+    pub fn run_local_server(
+        &mut self,
+        options: LocalServerOptions,
+    ) -> Result<AuthorizedUser, FlowError> {
+        let address = options.bind_address();
+        let listener = TcpListener::bind(address).map_err(|e| FlowError::Bind {
+            address: address.to_string(),
+            source: Arc::new(e),
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| FlowError::io("cannot read the bound port", e))?
+            .port();
+        self.flow.set_redirect_uri(options.redirect_uri(port));
+        let (url, state) = self.flow.authorization_url()?;
+        let handler = RedirectHandler::new("/", state, options.success_message_text());
+        options.announce(&url);
+        let code = serve(listener, handler, options.wait())?;
+        let mut ex = self.flow.code_exchange(code)?;
+        Ok(run(self.http.as_ref(), &mut ex)?)
+    }
+
+    /// The manual mode for machines whose browser is elsewhere: prints the URL, reads the
+    /// URL the browser was redirected to from standard input, checks it and exchanges the
+    /// code.
+    pub fn run_console(&mut self, options: ConsoleOptions) -> Result<AuthorizedUser, FlowError> {
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        self.run_console_with(options, &mut lock)
+    }
+
+    /// [`InstalledAppFlow::run_console`] reading from `input`.
+    ///
+    /// ```
+    /// # let secrets = oauth_core::ClientSecrets::from_json(br#"{"installed": {"client_id": "id",
+    /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+    /// #     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
+    /// let mut flow = oauth_flow::blocking::InstalledAppFlow::from_client_secrets(secrets, ["openid"]);
+    /// let e = flow.run_console_with(Default::default(), &mut &b"http://127.0.0.1:1/?code=c&state=forged\n"[..]).unwrap_err();
+    /// assert!(matches!(e, oauth_flow::FlowError::StateMismatch));
+    /// ```
+    pub fn run_console_with(
+        &mut self,
+        options: ConsoleOptions,
+        input: &mut dyn BufRead,
+    ) -> Result<AuthorizedUser, FlowError> {
+        self.flow.set_redirect_uri(options.uri());
+        let (url, _) = self.flow.authorization_url()?;
+        options.announce(&url);
+        let mut line = String::new();
+        input
+            .take(MAX_REQUEST_HEAD as u64)
+            .read_line(&mut line)
+            .map_err(|e| FlowError::io("cannot read the redirected URL", e))?;
+        self.fetch_token_from_redirect(line.trim())
+    }
+}
+
+/// Waits for the redirect on `listener`: a nonblocking accept loop, a thread per
+/// connection (at most [`MAX_CONNECTIONS`]), each bounded in time and size, so a client
+/// that stalls never holds up the real redirect.
+pub(crate) fn serve(
+    listener: TcpListener,
+    handler: RedirectHandler,
+    timeout: Duration,
+) -> Result<Secret, FlowError> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| FlowError::io("cannot configure the redirect server", e))?;
+    let handler = Arc::new(handler);
+    let active = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(outcome) = rx.try_recv() {
+            return outcome;
+        }
+        if Instant::now() >= deadline {
+            return Err(FlowError::Timeout { waited: timeout });
+        }
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if active.load(Ordering::Acquire) >= MAX_CONNECTIONS {
+                    drop(stream);
+                    continue;
+                }
+                active.fetch_add(1, Ordering::AcqRel);
+                let (handler, slot, tx) = (handler.clone(), active.clone(), tx.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("gauth-redirect".into())
+                    .spawn(move || {
+                        if let Some(outcome) = connection(stream, &handler) {
+                            let _ = tx.send(outcome);
+                        }
+                        slot.fetch_sub(1, Ordering::AcqRel);
+                    });
+                if spawned.is_err() {
+                    active.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Ok(outcome) = rx.recv_timeout(POLL) {
+                    return outcome;
+                }
+            }
+            // Aborted connections, descriptor exhaustion: wait and go on.
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+}
+
+/// One connection: read (bounded) until the handler decides, answer, close.
+fn connection(
+    mut stream: TcpStream,
+    handler: &RedirectHandler,
+) -> Option<Result<Secret, FlowError>> {
+    let deadline = Instant::now() + CONNECTION_DEADLINE;
+    stream.set_nonblocking(false).ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .ok()?;
+    let mut received = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let Handled::Reply { response, outcome } = handler.handle(&received) {
+            let _ = stream.write_all(&response);
+            let _ = stream.flush();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return outcome;
+        }
+        let left = deadline.checked_duration_since(Instant::now())?;
+        if left.is_zero() {
+            return None;
+        }
+        stream.set_read_timeout(Some(left)).ok()?;
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// The device authorization grant (RFC 8628) with a blocking transport.
+///
+/// ```no_run
+/// use oauth_flow::blocking::DeviceFlow;
+/// let device = DeviceFlow::from_client_secrets_file("client_secrets.json", ["openid", "email"])?;
+/// let user = device.run(|code| eprintln!("Visit {} and enter {}", code.verification_url, code.user_code))?;
+/// # Ok::<(), oauth_flow::FlowError>(())
+/// ```
+pub struct DeviceFlow {
+    device: DeviceAuthorization,
+    http: Arc<dyn HttpClient>,
+}
+
+impl std::fmt::Debug for DeviceFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("blocking::DeviceFlow")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<DeviceAuthorization> for DeviceFlow {
+    fn from(device: DeviceAuthorization) -> Self {
+        DeviceFlow {
+            device,
+            http: UreqClient::shared(),
+        }
+    }
+}
+
+impl DeviceFlow {
+    /// Reads a client-secrets file (Google's device endpoint).
+    pub fn from_client_secrets_file<I, S>(
+        path: impl AsRef<Path>,
+        scopes: I,
+    ) -> Result<Self, FlowError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let secrets = ClientSecrets::from_file(path)?;
+        Ok(DeviceAuthorization::from_client_secrets(&secrets, scopes).into())
+    }
+
+    /// Uses another transport.
+    pub fn with_http_client(mut self, http: Arc<dyn HttpClient>) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Asks for a device code only.
+    pub fn request_code(&self) -> Result<DeviceCode, FlowError> {
+        let mut ex = Retrying::new(self.device.code_call(), RetryPolicy::default());
+        Ok(run(self.http.as_ref(), &mut ex)?)
+    }
+
+    /// Polls for a code obtained with [`DeviceFlow::request_code`].
+    pub fn poll(&self, code: &DeviceCode) -> Result<AuthorizedUser, FlowError> {
+        let mut ex = self.device.poll(code);
+        let response = run(self.http.as_ref(), &mut ex).map_err(device_error)?;
+        Ok(self.device.user(response))
+    }
+
+    /// The whole grant: `on_code` shows the user where to go and what to type.
+    pub fn run<F: FnMut(&DeviceCode) + Send>(
+        &self,
+        on_code: F,
+    ) -> Result<AuthorizedUser, FlowError> {
+        let mut ex = self.device.exchange(on_code);
+        run(self.http.as_ref(), &mut ex).map_err(device_error)
+    }
+}
+
+/// Revokes a token (the refresh token ends the whole grant).
+///
+/// ```no_run
+/// oauth_flow::blocking::revoke(&oauth_flow::RevokeCall::google("1//refresh".into()))?;
+/// # Ok::<(), oauth_flow::FlowError>(())
+/// ```
+pub fn revoke(call: &RevokeCall) -> Result<(), FlowError> {
+    revoke_with(UreqClient::shared().as_ref(), call)
+}
+
+/// [`revoke`] over a chosen transport.
+pub fn revoke_with(http: &dyn HttpClient, call: &RevokeCall) -> Result<(), FlowError> {
+    let mut ex = Retrying::new(CallRef(call), RetryPolicy::default());
+    Ok(run(http, &mut ex)?)
+}
+
+/// Asks the tokeninfo endpoint about an access token.
+///
+/// ```no_run
+/// let info = oauth_flow::blocking::tokeninfo(&oauth_flow::TokenInfoCall::google("ya29.x".into()))?;
+/// println!("{:?}", info.scopes());
+/// # Ok::<(), oauth_flow::FlowError>(())
+/// ```
+pub fn tokeninfo(call: &TokenInfoCall) -> Result<TokenInfo, FlowError> {
+    tokeninfo_with(UreqClient::shared().as_ref(), call)
+}
+
+/// [`tokeninfo`] over a chosen transport.
+pub fn tokeninfo_with(http: &dyn HttpClient, call: &TokenInfoCall) -> Result<TokenInfo, FlowError> {
+    let mut ex = Retrying::new(CallRef(call), RetryPolicy::default());
+    Ok(run(http, &mut ex)?)
+}

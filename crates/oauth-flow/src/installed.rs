@@ -1,0 +1,216 @@
+//! What both flavours of `InstalledAppFlow` share: the options of the loopback server and
+//! of the manual mode, and how the authorization URL is shown.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use url::Url;
+
+/// The default page shown in the browser once the code has arrived.
+pub const DEFAULT_SUCCESS_MESSAGE: &str =
+    "The authentication flow has completed. You may close this window.";
+
+/// The loopback address the redirect server listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LoopbackHost {
+    /// `127.0.0.1`, in the redirect URI too (Google's recommendation).
+    #[default]
+    Ipv4,
+    /// Listens on `127.0.0.1`; the redirect URI says `localhost`.
+    Localhost,
+    /// `::1`, `[::1]` in the redirect URI.
+    Ipv6,
+}
+
+impl LoopbackHost {
+    /// The address to bind.
+    pub fn ip(self) -> IpAddr {
+        match self {
+            LoopbackHost::Ipv4 | LoopbackHost::Localhost => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            LoopbackHost::Ipv6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        }
+    }
+
+    /// The host as written in the redirect URI.
+    pub fn uri_host(self) -> &'static str {
+        match self {
+            LoopbackHost::Ipv4 => "127.0.0.1",
+            LoopbackHost::Localhost => "localhost",
+            LoopbackHost::Ipv6 => "[::1]",
+        }
+    }
+}
+
+impl std::str::FromStr for LoopbackHost {
+    type Err = crate::FlowError;
+
+    /// `127.0.0.1`, `localhost` or `::1` (also `[::1]`); any other host is refused: the
+    /// server must never listen beyond loopback.
+    ///
+    /// ```
+    /// use oauth_flow::LoopbackHost;
+    /// assert_eq!("::1".parse::<LoopbackHost>().unwrap(), LoopbackHost::Ipv6);
+    /// assert!("0.0.0.0".parse::<LoopbackHost>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "127.0.0.1" => Ok(LoopbackHost::Ipv4),
+            "localhost" => Ok(LoopbackHost::Localhost),
+            "::1" | "[::1]" => Ok(LoopbackHost::Ipv6),
+            _ => Err(crate::FlowError::invalid(
+                "host",
+                "the redirect server listens on loopback only: 127.0.0.1, localhost or ::1",
+            )),
+        }
+    }
+}
+
+/// How [`crate::blocking::InstalledAppFlow::run_local_server`] (and its async twin) run.
+///
+/// ```
+/// use std::time::Duration;
+/// use oauth_flow::{LocalServerOptions, LoopbackHost};
+/// let o = LocalServerOptions::default()
+///     .host(LoopbackHost::Ipv6)
+///     .port(8085)
+///     .open_browser(false)
+///     .timeout(Duration::from_secs(60))
+///     .success_message("All set.");
+/// assert_eq!(o.redirect_uri(8085), "http://[::1]:8085/");
+/// ```
+#[derive(Debug, Clone)]
+pub struct LocalServerOptions {
+    host: LoopbackHost,
+    port: u16,
+    open_browser: bool,
+    success_message: String,
+    timeout: Duration,
+    prompt: String,
+}
+
+impl Default for LocalServerOptions {
+    fn default() -> Self {
+        LocalServerOptions {
+            host: LoopbackHost::default(),
+            port: 0,
+            open_browser: true,
+            success_message: DEFAULT_SUCCESS_MESSAGE.into(),
+            timeout: Duration::from_secs(300),
+            prompt: "Please visit this URL to authorize this application:".into(),
+        }
+    }
+}
+
+impl LocalServerOptions {
+    /// The loopback address (127.0.0.1 by default).
+    pub fn host(mut self, host: LoopbackHost) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// The port (0, the default, takes any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Whether to open the browser (yes by default); the URL is printed either way.
+    pub fn open_browser(mut self, open: bool) -> Self {
+        self.open_browser = open;
+        self
+    }
+
+    /// The text of the page the browser shows once the code has arrived.
+    pub fn success_message(mut self, message: impl Into<String>) -> Self {
+        self.success_message = message.into();
+        self
+    }
+
+    /// How long to wait for the redirect (5 minutes by default).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The line printed to stderr before the URL (the URL follows on a line of its own).
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = prompt.into();
+        self
+    }
+
+    /// The socket address to bind.
+    pub fn bind_address(&self) -> SocketAddr {
+        SocketAddr::new(self.host.ip(), self.port)
+    }
+
+    /// The redirect URI for the port actually bound.
+    pub fn redirect_uri(&self, port: u16) -> String {
+        format!("http://{}:{port}/", self.host.uri_host())
+    }
+
+    pub(crate) fn success_message_text(&self) -> &str {
+        &self.success_message
+    }
+
+    pub(crate) fn wait(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Prints the URL to stderr (always) and opens the browser (unless told not to).
+    pub(crate) fn announce(&self, url: &Url) {
+        eprintln!("{}\n{}", self.prompt, url);
+        if self.open_browser {
+            if let Err(e) = webbrowser::open(url.as_str()) {
+                tracing::info!(error = %e, "cannot open a browser; open the URL printed above");
+            }
+        }
+    }
+}
+
+/// How the manual mode (`run_console`) runs: for a machine where the browser is elsewhere
+/// (an SSH session). The user opens the URL on any machine, signs in, and pastes the URL
+/// the browser was sent to (the page itself fails to load, which is expected).
+///
+/// ```
+/// let o = oauth_flow::ConsoleOptions::default().redirect_uri("http://127.0.0.1:8085/");
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConsoleOptions {
+    redirect_uri: String,
+    prompt: String,
+}
+
+impl Default for ConsoleOptions {
+    fn default() -> Self {
+        ConsoleOptions {
+            redirect_uri: "http://127.0.0.1:1/".into(),
+            prompt: "Please visit this URL to authorize this application, then paste the URL \
+                     your browser was sent to (its page will fail to load; that is expected):"
+                .into(),
+        }
+    }
+}
+
+impl ConsoleOptions {
+    /// The redirect URI (a loopback URI nothing listens on, by default).
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uri = uri.into();
+        self
+    }
+
+    /// The text printed before the URL.
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = prompt.into();
+        self
+    }
+
+    pub(crate) fn uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    pub(crate) fn announce(&self, url: &Url) {
+        eprintln!("{}\n{}", self.prompt, url);
+        eprint!("Redirected URL: ");
+    }
+}
