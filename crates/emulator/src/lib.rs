@@ -4,9 +4,57 @@
 //! benchmarks run offline. Each server runs on its own runtime thread, so blocking and
 //! async tests use it alike, and stops when its handle is dropped.
 //!
+//! - [`Emulator`]: Google's OAuth and API front doors, answering in Google's formats
+//!   (field names, error bodies, status codes):
+//!   - `/o/oauth2/auth` (and `/o/oauth2/v2/auth`): the authorization endpoint with an HTML
+//!     consent page (Allow / Deny) or auto-approval; PKCE (S256, plain); loopback redirect
+//!     URIs for installed clients, registered ones for web clients.
+//!   - `/token`: authorization code, refresh token (optional rotation), JWT-bearer for
+//!     service accounts (RS256 checked with ring; `scope` or `target_audience`) and the
+//!     device code grant; `/device/code` and the `/device` page.
+//!   - `/revoke`, `/tokeninfo`, `/v1/userinfo`, `/oauth2/v2/userinfo`, `/oauth2/v3/certs`
+//!     (JWKS), `/oauth2/v1/certs` (PEM certificates).
+//!   - `/computeMetadata/v1/...`: the metadata server's token, identity, email and project.
+//!   - `/v1/projects/-/serviceAccounts/{email}:generateAccessToken` / `:generateIdToken`.
+//!   - `/discovery/v1/apis/{api}/{version}/rest`: oauth2 v2 and tasks v1, and the Tasks
+//!     API itself (lists and tasks, in memory per user).
 //! - [`token_server::TokenServer`]: a token endpoint that counts what it receives, with a
 //!   settable delay and lifetime, and refresh-token rotation with reuse detection (the
 //!   grant is revoked when a rotated-away refresh token comes back, as strict providers
 //!   do).
+//!
+//! The keys it signs with are committed, test-only fixtures (`keys/`): never trust them.
+//!
+//! ```
+//! use gauth_emulator::{ClientKind, Emulator, EmulatorConfig};
+//! let emu = Emulator::start(EmulatorConfig::default().auto_approve(true)).unwrap();
+//! let secrets = emu.client_secrets(ClientKind::Installed).unwrap();
+//! assert_eq!(secrets["installed"]["auth_uri"], emu.auth_uri());
+//! ```
 
+mod authorize;
+mod config;
+mod device;
+mod discovery;
+mod iam;
+mod info;
+mod keys;
+mod metadata;
+mod reply;
+mod server;
+mod store;
+mod tasks;
+mod token;
 pub mod token_server;
+
+pub use config::{ClientKind, ConfigError, EmulatorConfig, OAuthClient, ServiceAccount, TestUser};
+pub use server::Emulator;
+
+/// The default installed ("desktop") client's id.
+pub const INSTALLED_CLIENT_ID: &str = "gauth-emulator-installed.apps.googleusercontent.com";
+/// The default installed client's secret (not a secret: a test value).
+pub const INSTALLED_CLIENT_SECRET: &str = "emulator-installed-secret";
+/// The default web client's id (redirect URI `http://localhost:8080/oauth2callback`).
+pub const WEB_CLIENT_ID: &str = "gauth-emulator-web.apps.googleusercontent.com";
+/// The default web client's secret (not a secret: a test value).
+pub const WEB_CLIENT_SECRET: &str = "emulator-web-secret";
