@@ -18,6 +18,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Print `Authorization: Bearer <token>`.
     Header(TokenArgs),
+    /// Verify an ID token's signature, issuer, audience and expiry; print its claims.
+    VerifyIdToken(VerifyArgs),
 }
 
 /// Where credentials come from.
@@ -48,4 +50,20 @@ pub struct TokenArgs {
     /// Print {"token", "expiry", "scopes", "type"}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The ID token (`-` reads it from stdin).
+    #[arg(value_name = "TOKEN")]
+    pub token: String,
+    /// The audience the token must be for.
+    #[arg(long, value_name = "AUD")]
+    pub audience: String,
+    /// Where the issuer's certificates are (JWKS or PEM map); Google's by default.
+    #[arg(long = "certs-url", value_name = "URL")]
+    pub certs_url: Option<String>,
+    /// An accepted issuer (repeatable); Google's by default.
+    #[arg(long = "issuer", value_name = "ISS")]
+    pub issuers: Vec<String>,
 }

@@ -4,6 +4,7 @@
 mod args;
 mod credentials;
 mod token;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,7 @@ fn run(cli: args::Cli) -> Result<(), String> {
     match cli.command {
         args::Command::Token(a) => token::token(&a, token::Output::Token),
         args::Command::Header(a) => token::token(&a, token::Output::Header),
+        args::Command::VerifyIdToken(a) => verify::verify_id_token(&a),
     }
 }
 

@@ -11,22 +11,13 @@ pub enum Output {
 }
 
 pub fn token(args: &TokenArgs, output: Output) -> Result<(), String> {
-    let loaded = credentials::load(&args.creds, &args.scopes)?;
+    let loaded = credentials::load_for(
+        &args.creds,
+        &args.scopes,
+        args.subject.as_deref(),
+        args.audience.as_deref(),
+    )?;
     let creds = &loaded.credentials;
-    if args.subject.is_some() {
-        return Err(format!(
-            "--subject needs service-account credentials; {} holds {} credentials",
-            loaded.path.display(),
-            creds.kind()
-        ));
-    }
-    if args.audience.is_some() {
-        return Err(format!(
-            "--audience needs service-account credentials; {} holds {} credentials",
-            loaded.path.display(),
-            creds.kind()
-        ));
-    }
     let token = creds.token_details().map_err(|e| e.to_string())?;
     let secret = token.access_token.expose();
     match (output, args.json) {

@@ -1,0 +1,38 @@
+//! `gauth verify-id-token`: checks an ID token's signature, issuer, audience and expiry,
+//! and prints its claims.
+
+use std::io::Read;
+
+use gauth::IdTokenVerifier;
+use gauth::transport::UreqClient;
+
+use crate::args::VerifyArgs;
+
+pub fn verify_id_token(args: &VerifyArgs) -> Result<(), String> {
+    let token = if args.token == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| format!("cannot read the token from stdin: {e}"))?;
+        s.trim().to_owned()
+    } else {
+        args.token.trim().to_owned()
+    };
+    let mut verifier = IdTokenVerifier::new(args.audience.clone());
+    if let Some(url) = &args.certs_url {
+        let url = url
+            .parse()
+            .map_err(|e| format!("--certs-url `{url}` is not a URL ({e})"))?;
+        verifier = verifier.with_certs_url(url);
+    }
+    if !args.issuers.is_empty() {
+        verifier = verifier.with_issuers(args.issuers.iter().cloned());
+    }
+    let claims = verifier
+        .verify(&token, UreqClient::shared().as_ref())
+        .map_err(|e| e.to_string())?;
+    let out = serde_json::to_string_pretty(&serde_json::Value::Object(claims))
+        .map_err(|e| format!("cannot print the claims: {e}"))?;
+    println!("{out}");
+    Ok(())
+}
