@@ -1,0 +1,258 @@
+//! The async flavour: the same names as [`crate::blocking`], on oauth-core's async
+//! transport and tokio timers.
+
+use std::sync::Arc;
+
+use oauth_core::Credentials;
+use oauth_core::exchange::{Exchange, Input, Step};
+use oauth_core::transport::{AsyncHttpClient, ReqwestClient};
+use serde::de::DeserializeOwned;
+
+use crate::fetch::FetchDocument;
+use crate::flavour::call_builder_methods;
+use crate::paging::Pages;
+use crate::{Api, ApiResponse, BuildOptions, CallOptions, Error, Request};
+
+/// Fetches (or takes from the cache) the discovery document of `api` `version` and
+/// returns a service that calls it with `credentials` (googleapiclient's `build`).
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// use oauth_core::{AuthorizedUser, Credentials};
+/// let creds = Credentials::new(AuthorizedUser::from_file("authorized_user.json")?);
+/// let service = discovery_client::build("calendar", "v3", creds).await?;
+/// let events = service.method("events.list")?.param("calendarId", "primary").execute().await?;
+/// # Ok(()) }
+/// ```
+pub async fn build(api: &str, version: &str, credentials: Credentials) -> Result<Service, Error> {
+    build_with(api, version, Some(credentials), &BuildOptions::default()).await
+}
+
+/// [`build`] with options; without credentials calls go unauthenticated.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), discovery_client::Error> {
+/// let options = discovery_client::BuildOptions::default().root_url("http://127.0.0.1:8080/");
+/// let service = discovery_client::build_with("oauth2", "v2", None, &options).await?;
+/// # Ok(()) }
+/// ```
+pub async fn build_with(
+    api: &str,
+    version: &str,
+    credentials: Option<Credentials>,
+    options: &BuildOptions,
+) -> Result<Service, Error> {
+    let client: Arc<dyn AsyncHttpClient> = match &credentials {
+        Some(c) => Arc::clone(c.http_client()),
+        None => ReqwestClient::shared(),
+    };
+    let doc = match options.cached(api, version) {
+        Some(doc) => doc,
+        None => {
+            let mut fetch = FetchDocument::new(options.urls(api, version), options.call.retry);
+            let (origin, bytes) = drive(client.as_ref(), None, &mut fetch).await?;
+            options.store(api, version, &origin, &bytes)?
+        }
+    };
+    Ok(Service {
+        api: doc,
+        credentials,
+        client,
+        options: options.call,
+    })
+}
+
+/// Drives an exchange, applying credentials to every request it sends.
+async fn drive<T>(
+    client: &dyn AsyncHttpClient,
+    credentials: Option<&Credentials>,
+    exchange: &mut (dyn Exchange<Output = Result<T, Error>> + Send),
+) -> Result<T, Error> {
+    let mut input = Input::Start;
+    loop {
+        match exchange.step(input) {
+            Step::Send(mut request) => {
+                if let Some(c) = credentials {
+                    c.apply(&mut request).await?;
+                }
+                input = Input::Response(client.execute(request).await);
+            }
+            Step::Wait(d) => {
+                tokio::time::sleep(d).await;
+                input = Input::Waited;
+            }
+            Step::Done(result) => return result?,
+        }
+    }
+}
+
+/// An API with credentials and a transport: cheap to clone, `Send + Sync`. The blocking
+/// twin is [`crate::blocking::Service`].
+///
+/// ```
+/// # let doc = br#"{"name":"d","version":"v1","rootUrl":"http://127.0.0.1:1/","servicePath":"",
+/// #  "methods":{"ping":{"id":"d.ping","path":"ping","httpMethod":"GET","response":{"$ref":"P"}}}}"#;
+/// let api = discovery_client::Api::from_document(doc)?;
+/// let service = discovery_client::Service::new(api, None);
+/// assert_eq!(service.method("ping")?.prepare()?.url, "http://127.0.0.1:1/ping?alt=json");
+/// # Ok::<(), discovery_client::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Service {
+    api: Api,
+    credentials: Option<Credentials>,
+    client: Arc<dyn AsyncHttpClient>,
+    options: CallOptions,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("api", &self.api)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// A service over a parsed document, on the credentials' transport (or the shared
+    /// async one).
+    pub fn new(api: Api, credentials: Option<Credentials>) -> Service {
+        let client: Arc<dyn AsyncHttpClient> = match &credentials {
+            Some(c) => Arc::clone(c.http_client()),
+            None => ReqwestClient::shared(),
+        };
+        Service {
+            api,
+            credentials,
+            client,
+            options: CallOptions::default(),
+        }
+    }
+
+    /// Uses another transport.
+    pub fn with_http_client(mut self, client: Arc<dyn AsyncHttpClient>) -> Service {
+        self.client = client;
+        self
+    }
+
+    /// Default options for every call.
+    pub fn with_call_options(mut self, options: CallOptions) -> Service {
+        self.options = options;
+        self
+    }
+
+    /// The parsed document.
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// A method by dotted path (`files.list`).
+    pub fn method(&self, path: &str) -> Result<MethodCall, Error> {
+        Ok(self.call(self.api.method(path)?))
+    }
+
+    /// A resource by dotted path (`projects.locations`).
+    pub fn resource(&self, path: &str) -> Result<crate::Resource<'_>, Error> {
+        let mut parts = path.split('.');
+        let mut r = self.api.resource(parts.next().unwrap_or(""))?;
+        for p in parts {
+            r = r.resource(p)?;
+        }
+        Ok(r)
+    }
+
+    /// A call of a request built from the [`Api`].
+    pub fn call(&self, request: Request) -> MethodCall {
+        MethodCall {
+            request,
+            service: self.clone(),
+            options: self.options,
+        }
+    }
+}
+
+/// One call of a method, ready to execute.
+#[derive(Debug, Clone)]
+pub struct MethodCall {
+    request: Request,
+    service: Service,
+    options: CallOptions,
+}
+
+impl MethodCall {
+    call_builder_methods!();
+
+    /// Sends the call and returns the raw answer.
+    pub async fn execute_response(&self) -> Result<ApiResponse, Error> {
+        let mut call = self.call()?;
+        let s = &self.service;
+        drive(s.client.as_ref(), s.credentials.as_ref(), &mut call).await
+    }
+
+    /// Sends the call; the answer as JSON.
+    pub async fn execute(&self) -> Result<serde_json::Value, Error> {
+        Ok(self.execute_response().await?.json())
+    }
+
+    /// Sends the call; the answer deserialized into `T`.
+    pub async fn execute_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.execute_response().await?.decode()
+    }
+
+    /// Sends the call; the body's bytes.
+    pub async fn execute_bytes(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.execute_response().await?.body)
+    }
+
+    /// The pages of a listing: `while let Some(page) = pager.next_page().await`.
+    pub fn pages(self) -> Result<Pager, Error> {
+        Ok(Pager {
+            pages: Pages::new(self.request.clone())?,
+            call: self,
+        })
+    }
+
+    /// Every page's items, concatenated.
+    pub async fn collect_items(self) -> Result<Vec<serde_json::Value>, Error> {
+        let mut pager = self.pages()?;
+        let mut items = Vec::new();
+        while let Some(page) = pager.next_page().await {
+            items.extend(pager.pages.items_of(&page?));
+        }
+        Ok(items)
+    }
+}
+
+/// The pages of a listing (async).
+#[derive(Debug)]
+pub struct Pager {
+    call: MethodCall,
+    pages: Pages,
+}
+
+impl Pager {
+    /// The next page, or `None` after the last.
+    pub async fn next_page(&mut self) -> Option<Result<serde_json::Value, Error>> {
+        let request = self.pages.next_request()?;
+        let call = MethodCall {
+            request,
+            ..self.call.clone()
+        };
+        match call.execute().await {
+            Ok(page) => {
+                self.pages.on_page(&page);
+                Some(Ok(page))
+            }
+            Err(e) => {
+                self.pages.finish();
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// The field holding a page's items.
+    pub fn items_field(&self) -> Option<&str> {
+        self.pages.items_field()
+    }
+}

@@ -1,0 +1,262 @@
+//! The blocking flavour: the same names as the async API, on oauth-core's blocking
+//! transport, with no runtime.
+
+use std::sync::Arc;
+
+use oauth_core::blocking::Credentials;
+use oauth_core::exchange::{Exchange, Input, Step};
+use oauth_core::transport::{HttpClient, UreqClient};
+use serde::de::DeserializeOwned;
+
+use crate::fetch::FetchDocument;
+use crate::flavour::call_builder_methods;
+use crate::paging::Pages;
+use crate::{Api, ApiResponse, BuildOptions, CallOptions, Error, Request};
+
+/// Fetches (or takes from the cache) the discovery document of `api` `version` and
+/// returns a service that calls it with `credentials` (googleapiclient's `build`).
+///
+/// ```no_run
+/// use oauth_core::{AuthorizedUser, blocking::Credentials};
+/// let creds = Credentials::new(AuthorizedUser::from_file("authorized_user.json")?);
+/// let service = discovery_client::blocking::build("calendar", "v3", creds)?;
+/// let events = service.method("events.list")?.param("calendarId", "primary").execute()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn build(api: &str, version: &str, credentials: Credentials) -> Result<Service, Error> {
+    build_with(api, version, Some(credentials), &BuildOptions::default())
+}
+
+/// [`build`] with options (discovery URL, root URL, cache, retries); without credentials
+/// calls go unauthenticated (public APIs, API keys as the `key` parameter).
+///
+/// ```no_run
+/// let options = discovery_client::BuildOptions::default()
+///     .discovery_url("http://127.0.0.1:8080/discovery/v1/apis/{api}/{apiVersion}/rest");
+/// let service = discovery_client::blocking::build_with("oauth2", "v2", None, &options)?;
+/// # Ok::<(), discovery_client::Error>(())
+/// ```
+pub fn build_with(
+    api: &str,
+    version: &str,
+    credentials: Option<Credentials>,
+    options: &BuildOptions,
+) -> Result<Service, Error> {
+    let client: Arc<dyn HttpClient> = match &credentials {
+        Some(c) => Arc::clone(c.http_client()),
+        None => UreqClient::shared(),
+    };
+    let doc = match options.cached(api, version) {
+        Some(doc) => doc,
+        None => {
+            let mut fetch = FetchDocument::new(options.urls(api, version), options.call.retry);
+            let (origin, bytes) = drive(client.as_ref(), None, &mut fetch)?;
+            options.store(api, version, &origin, &bytes)?
+        }
+    };
+    Ok(Service {
+        api: doc,
+        credentials,
+        client,
+        options: options.call,
+    })
+}
+
+/// Drives an exchange, applying credentials to every request it sends.
+fn drive<T>(
+    client: &dyn HttpClient,
+    credentials: Option<&Credentials>,
+    exchange: &mut dyn Exchange<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let mut input = Input::Start;
+    loop {
+        match exchange.step(input) {
+            Step::Send(mut request) => {
+                if let Some(c) = credentials {
+                    c.apply(&mut request)?;
+                }
+                input = Input::Response(client.execute(request));
+            }
+            Step::Wait(d) => {
+                std::thread::sleep(d);
+                input = Input::Waited;
+            }
+            Step::Done(result) => return result?,
+        }
+    }
+}
+
+/// An API with credentials and a transport: cheap to clone, `Send + Sync`.
+///
+/// ```
+/// # let doc = br#"{"name":"d","version":"v1","rootUrl":"http://127.0.0.1:1/","servicePath":"",
+/// #  "methods":{"ping":{"id":"d.ping","path":"ping","httpMethod":"GET","response":{"$ref":"P"}}}}"#;
+/// let api = discovery_client::Api::from_document(doc)?;
+/// let service = discovery_client::blocking::Service::new(api, None);
+/// let call = service.method("ping")?;
+/// assert_eq!(call.prepare()?.url, "http://127.0.0.1:1/ping?alt=json");
+/// # Ok::<(), discovery_client::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Service {
+    api: Api,
+    credentials: Option<Credentials>,
+    client: Arc<dyn HttpClient>,
+    options: CallOptions,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("blocking::Service")
+            .field("api", &self.api)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// A service over a parsed document (googleapiclient's `build_from_document`), on the
+    /// credentials' transport (or the shared blocking one).
+    pub fn new(api: Api, credentials: Option<Credentials>) -> Service {
+        let client: Arc<dyn HttpClient> = match &credentials {
+            Some(c) => Arc::clone(c.http_client()),
+            None => UreqClient::shared(),
+        };
+        Service {
+            api,
+            credentials,
+            client,
+            options: CallOptions::default(),
+        }
+    }
+
+    /// Uses another transport (tests pass a closure or a local client).
+    pub fn with_http_client(mut self, client: Arc<dyn HttpClient>) -> Service {
+        self.client = client;
+        self
+    }
+
+    /// Default options for every call.
+    pub fn with_call_options(mut self, options: CallOptions) -> Service {
+        self.options = options;
+        self
+    }
+
+    /// The parsed document.
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// A method by dotted path (`files.list`).
+    pub fn method(&self, path: &str) -> Result<MethodCall, Error> {
+        Ok(self.call(self.api.method(path)?))
+    }
+
+    /// A resource by dotted path (`projects.locations`); its methods with
+    /// [`Service::call`] (`service.call(service.resource("files")?.method("list")?)`).
+    pub fn resource(&self, path: &str) -> Result<crate::Resource<'_>, Error> {
+        let mut parts = path.split('.');
+        let mut r = self.api.resource(parts.next().unwrap_or(""))?;
+        for p in parts {
+            r = r.resource(p)?;
+        }
+        Ok(r)
+    }
+
+    /// A call of a request built from the [`Api`].
+    pub fn call(&self, request: Request) -> MethodCall {
+        MethodCall {
+            request,
+            service: self.clone(),
+            options: self.options,
+        }
+    }
+}
+
+/// One call of a method, ready to execute.
+#[derive(Debug, Clone)]
+pub struct MethodCall {
+    request: Request,
+    service: Service,
+    options: CallOptions,
+}
+
+impl MethodCall {
+    call_builder_methods!();
+
+    /// Sends the call and returns the raw answer.
+    pub fn execute_response(&self) -> Result<ApiResponse, Error> {
+        let mut call = self.call()?;
+        let s = &self.service;
+        drive(s.client.as_ref(), s.credentials.as_ref(), &mut call)
+    }
+
+    /// Sends the call; the answer as JSON (googleapiclient's `execute()`).
+    pub fn execute(&self) -> Result<serde_json::Value, Error> {
+        Ok(self.execute_response()?.json())
+    }
+
+    /// Sends the call; the answer deserialized into `T`.
+    pub fn execute_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.execute_response()?.decode()
+    }
+
+    /// Sends the call; the body's bytes (media downloads with [`MethodCall::download`]).
+    pub fn execute_bytes(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.execute_response()?.body)
+    }
+
+    /// The pages of a listing, one request per page, following `nextPageToken`.
+    pub fn pages(self) -> Result<PageIter, Error> {
+        Ok(PageIter {
+            pages: Pages::new(self.request.clone())?,
+            call: self,
+        })
+    }
+
+    /// Every page's items, concatenated.
+    pub fn collect_items(self) -> Result<Vec<serde_json::Value>, Error> {
+        let mut it = self.pages()?;
+        let mut items = Vec::new();
+        while let Some(page) = it.next() {
+            items.extend(it.pages.items_of(&page?));
+        }
+        Ok(items)
+    }
+}
+
+/// The pages of a listing (blocking).
+#[derive(Debug)]
+pub struct PageIter {
+    call: MethodCall,
+    pages: Pages,
+}
+
+impl PageIter {
+    /// The field holding a page's items.
+    pub fn items_field(&self) -> Option<&str> {
+        self.pages.items_field()
+    }
+}
+
+impl Iterator for PageIter {
+    type Item = Result<serde_json::Value, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let request = self.pages.next_request()?;
+        let call = MethodCall {
+            request,
+            ..self.call.clone()
+        };
+        match call.execute() {
+            Ok(page) => {
+                self.pages.on_page(&page);
+                Some(Ok(page))
+            }
+            Err(e) => {
+                self.pages.finish();
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The one error type of `discovery-client`.
+
+use std::fmt;
+
+/// What went wrong. Invalid calls name the parameter at fault, as googleapiclient's
+/// `TypeError`s do; parameter *values* are never quoted (an API key is a parameter too).
+///
+/// ```
+/// use discovery_client::Error;
+/// let e = Error::MissingParameter { method: "drive.files.get".into(), param: "fileId".into() };
+/// assert_eq!(e.to_string(), "drive.files.get: missing required parameter `fileId`");
+/// assert_eq!(e.parameter(), Some("fileId"));
+/// assert!(!e.is_transient());
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The discovery document is not one this crate can use.
+    #[error("discovery document {origin}: {reason}")]
+    InvalidDocument {
+        /// Where the document came from (file, URL or "document value").
+        origin: String,
+        /// What is wrong, without quoting the document.
+        reason: String,
+    },
+    /// No resource of that name.
+    #[error("{api}: no resource `{name}`")]
+    UnknownResource {
+        /// The API (`drive:v3`).
+        api: String,
+        /// The resource path asked for.
+        name: String,
+    },
+    /// No method of that name.
+    #[error("{api}: no method `{name}`")]
+    UnknownMethod {
+        /// The API (`drive:v3`).
+        api: String,
+        /// The method path asked for.
+        name: String,
+    },
+    /// A parameter the method does not take (googleapiclient: "Got an unexpected keyword
+    /// argument").
+    #[error("{method}: unknown parameter `{param}`")]
+    UnknownParameter {
+        /// The method id.
+        method: String,
+        /// The parameter.
+        param: String,
+    },
+    /// A required parameter is absent.
+    #[error("{method}: missing required parameter `{param}`")]
+    MissingParameter {
+        /// The method id.
+        method: String,
+        /// The parameter.
+        param: String,
+    },
+    /// A value outside the parameter's enum.
+    #[error("{method}: parameter `{param}` is not one of the allowed values {allowed:?}")]
+    NotInEnum {
+        /// The method id.
+        method: String,
+        /// The parameter.
+        param: String,
+        /// The allowed values.
+        allowed: Vec<String>,
+    },
+    /// A value that does not match the parameter's pattern.
+    #[error("{method}: parameter `{param}` does not match the pattern `{pattern}`")]
+    PatternMismatch {
+        /// The method id.
+        method: String,
+        /// The parameter.
+        param: String,
+        /// The pattern from the document.
+        pattern: String,
+    },
+    /// A value that cannot be read as the parameter's type (`abc` for an integer).
+    #[error("{method}: parameter `{param}`: {reason}")]
+    InvalidValue {
+        /// The method id.
+        method: String,
+        /// The parameter.
+        param: String,
+        /// Why.
+        reason: String,
+    },
+    /// Media larger than the method's `maxSize`.
+    #[error("{method}: media of {size} bytes is larger than the maximum of {max} bytes")]
+    MediaTooLarge {
+        /// The method id.
+        method: String,
+        /// The media size.
+        size: u64,
+        /// The method's maximum.
+        max: u64,
+    },
+    /// A media type outside the method's accept list.
+    #[error("{method}: media type `{mime_type}` is not accepted (accepted: {accept:?})")]
+    UnacceptableMimeType {
+        /// The method id.
+        method: String,
+        /// The media type given.
+        mime_type: String,
+        /// What the method accepts.
+        accept: Vec<String>,
+    },
+    /// The API answered with an error (Google's JSON error body, when there was one).
+    #[error("{0}")]
+    Api(ApiError),
+    /// The response body is not what the caller asked to deserialize.
+    #[error("response from {endpoint}: {reason}")]
+    Decode {
+        /// The endpoint, without its query.
+        endpoint: String,
+        /// The category and position of the failure, never the body.
+        reason: String,
+    },
+    /// A file could not be read or written (media, the disk cache).
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        reason: String,
+    },
+    /// A failure below this crate: credentials, transport, timeouts.
+    #[error(transparent)]
+    Core(#[from] oauth_core::Error),
+}
+
+impl Error {
+    /// Whether trying again later may succeed: 429, 5xx, 403 rate-limit reasons, and the
+    /// transient failures of [`oauth_core::Error::is_transient`].
+    ///
+    /// ```
+    /// use discovery_client::{ApiError, Error};
+    /// assert!(Error::Api(ApiError::from_status(503)).is_transient());
+    /// assert!(!Error::Api(ApiError::from_status(404)).is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Api(e) => e.is_transient(),
+            Error::Core(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// The parameter at fault, for the invalid-call variants.
+    pub fn parameter(&self) -> Option<&str> {
+        match self {
+            Error::UnknownParameter { param, .. }
+            | Error::MissingParameter { param, .. }
+            | Error::NotInEnum { param, .. }
+            | Error::PatternMismatch { param, .. }
+            | Error::InvalidValue { param, .. } => Some(param),
+            _ => None,
+        }
+    }
+
+    /// The API error, when the server sent one.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(path: &std::path::Path, e: &std::io::Error) -> Self {
+        Error::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// An HTTP error from an API, with Google's error body when the server sent one:
+/// `{"error": {"code", "message", "status", "errors": [...], "details": [...]}}`.
+///
+/// ```
+/// use discovery_client::ApiError;
+/// let body = br#"{"error":{"code":404,"message":"File not found: x.","status":"NOT_FOUND",
+///   "errors":[{"reason":"notFound","domain":"global","message":"File not found: x."}]}}"#;
+/// let e = ApiError::from_response(404, "https://www.googleapis.com/drive/v3/files/x", body);
+/// assert_eq!(e.message.as_deref(), Some("File not found: x."));
+/// assert_eq!(e.status_name.as_deref(), Some("NOT_FOUND"));
+/// assert_eq!(e.reason(), Some("notFound"));
+/// assert_eq!(e.to_string(), "HTTP 404 NOT_FOUND from https://www.googleapis.com/drive/v3/files/x: File not found: x.");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The endpoint, without its query.
+    pub endpoint: String,
+    /// `error.code`, when given.
+    pub code: Option<i64>,
+    /// `error.message`, when given.
+    pub message: Option<String>,
+    /// `error.status` (`NOT_FOUND`, `PERMISSION_DENIED`, ...), when given.
+    pub status_name: Option<String>,
+    /// `error.errors` (the older `reason`/`domain` list).
+    pub errors: Vec<serde_json::Value>,
+    /// `error.details` (typed `google.rpc` details).
+    pub details: Vec<serde_json::Value>,
+}
+
+impl ApiError {
+    /// An error with a status and nothing else.
+    pub fn from_status(status: u16) -> Self {
+        ApiError {
+            status,
+            endpoint: String::new(),
+            code: None,
+            message: None,
+            status_name: None,
+            errors: Vec::new(),
+            details: Vec::new(),
+        }
+    }
+
+    /// Reads Google's error body; a body of another shape leaves the fields empty.
+    pub fn from_response(status: u16, endpoint: &str, body: &[u8]) -> Self {
+        let mut e = ApiError::from_status(status);
+        e.endpoint = endpoint.to_owned();
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return e;
+        };
+        match v.get("error") {
+            Some(serde_json::Value::Object(obj)) => {
+                e.code = obj.get("code").and_then(|c| c.as_i64());
+                e.message = obj
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned);
+                e.status_name = obj
+                    .get("status")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned);
+                let list = |k: &str| {
+                    obj.get(k)
+                        .and_then(|d| d.as_array())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                e.errors = list("errors");
+                e.details = list("details");
+            }
+            // OAuth-style bodies ({"error": "invalid_token", "error_description": ...}).
+            Some(serde_json::Value::String(s)) => {
+                e.status_name = Some(s.clone());
+                e.message = v
+                    .get("error_description")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned);
+            }
+            _ => {}
+        }
+        e
+    }
+
+    /// The first `errors[].reason` (`notFound`, `rateLimitExceeded`, ...).
+    pub fn reason(&self) -> Option<&str> {
+        self.errors
+            .iter()
+            .find_map(|e| e.get("reason").and_then(|r| r.as_str()))
+    }
+
+    /// googleapiclient's retry rule: 5xx, 429, and 403 with a rate-limit reason.
+    pub fn is_transient(&self) -> bool {
+        if self.status >= 500 || self.status == 429 || self.status == 408 {
+            return true;
+        }
+        self.status == 403
+            && self.errors.iter().any(|e| {
+                matches!(
+                    e.get("reason").and_then(|r| r.as_str()),
+                    Some("userRateLimitExceeded" | "rateLimitExceeded")
+                )
+            })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if let Some(s) = &self.status_name {
+            write!(f, " {s}")?;
+        }
+        if !self.endpoint.is_empty() {
+            write!(f, " from {}", self.endpoint)?;
+        }
+        if let Some(m) = &self.message {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_403s_are_transient_and_others_are_not() {
+        let body = br#"{"error":{"code":403,"errors":[{"reason":"userRateLimitExceeded"}]}}"#;
+        assert!(ApiError::from_response(403, "e", body).is_transient());
+        let body = br#"{"error":{"code":403,"errors":[{"reason":"forbidden"}]}}"#;
+        assert!(!ApiError::from_response(403, "e", body).is_transient());
+        assert!(ApiError::from_response(429, "e", b"").is_transient());
+    }
+
+    #[test]
+    fn details_are_kept() {
+        let body = br#"{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.BadRequest"}]}}"#;
+        let e = ApiError::from_response(400, "e", body);
+        assert_eq!(e.code, Some(400));
+        assert_eq!(e.details.len(), 1);
+        assert_eq!(e.reason(), None);
+    }
+}

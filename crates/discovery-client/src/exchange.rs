@@ -1,0 +1,413 @@
+//! Executing a prepared request as a sans-IO [`Exchange`]: retries with backoff on the
+//! statuses googleapiclient retries, the resumable upload protocol, and reading the
+//! answer. Both flavours drive this one state machine.
+
+use std::time::Duration;
+
+use http::header::{CONTENT_RANGE, LOCATION, RANGE};
+use oauth_core::exchange::{Exchange, Input, Step};
+use oauth_core::http::{HttpRequest, HttpResponse, ResponseLimit, endpoint_label};
+use oauth_core::{RetryPolicy, TransportErrorKind};
+use serde::de::DeserializeOwned;
+
+use crate::request::{ModelKind, PreparedRequest};
+use crate::{ApiError, Error};
+
+/// The default bound on an API response body.
+pub const DEFAULT_API_RESPONSE_LIMIT: usize = 256 << 20;
+
+/// How a call is executed: retries (googleapiclient's `num_retries`) and the response
+/// bound.
+///
+/// ```
+/// use discovery_client::CallOptions;
+/// let o = CallOptions::default().num_retries(3);
+/// assert_eq!(o.retry.max_attempts, 4);
+/// assert_eq!(CallOptions::default().retry.max_attempts, 1, "googleapiclient retries nothing by default");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// Retries of 429, 5xx, rate-limit 403s and transport failures.
+    pub retry: RetryPolicy,
+    /// The largest response body accepted.
+    pub response_limit: usize,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        CallOptions {
+            retry: RetryPolicy::none(),
+            response_limit: DEFAULT_API_RESPONSE_LIMIT,
+        }
+    }
+}
+
+impl CallOptions {
+    /// Retries up to `n` times (googleapiclient's `execute(num_retries=n)`), with
+    /// exponential backoff from 1 s.
+    pub fn num_retries(mut self, n: u32) -> Self {
+        self.retry = RetryPolicy::default().with_max_attempts(n.saturating_add(1));
+        self
+    }
+
+    /// A retry policy of your own.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The response bound (downloads of large media need more than the default).
+    pub fn response_limit(mut self, bytes: usize) -> Self {
+        self.response_limit = bytes;
+        self
+    }
+}
+
+/// A successful answer, before decoding.
+#[derive(Debug)]
+pub struct ApiResponse {
+    /// The status.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+    pub(crate) kind: ModelKind,
+    pub(crate) data_wrapper: bool,
+    pub(crate) endpoint: String,
+}
+
+impl ApiResponse {
+    /// The body as JSON, as googleapiclient's models return it: `{}` for 204, the `data`
+    /// member under the `dataWrapper` feature, a JSON string when the body is not JSON,
+    /// `null` for an empty body of a method without a response.
+    pub fn json(&self) -> serde_json::Value {
+        if self.status == 204 {
+            return match self.kind {
+                ModelKind::Json => serde_json::json!({}),
+                _ => serde_json::Value::Null,
+            };
+        }
+        if self.body.is_empty() && self.kind != ModelKind::Json {
+            return serde_json::Value::Null;
+        }
+        match serde_json::from_slice::<serde_json::Value>(&self.body) {
+            Ok(mut v) => {
+                if self.data_wrapper {
+                    if let Some(d) = v.get_mut("data") {
+                        return d.take();
+                    }
+                }
+                v
+            }
+            Err(_) => serde_json::Value::String(String::from_utf8_lossy(&self.body).into_owned()),
+        }
+    }
+
+    /// The body deserialized into `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let v = self.json();
+        serde_json::from_value(v).map_err(|e| Error::Decode {
+            endpoint: self.endpoint.clone(),
+            reason: oauth_core::Error::json("response", &e).to_string(),
+        })
+    }
+}
+
+enum Phase {
+    Initial,
+    /// A resumable session is open; the next chunk starts at `offset`.
+    Upload { session: String, offset: usize },
+    /// After a failed chunk: asking the server what it received.
+    Query { session: String },
+}
+
+/// One API call, retried and (for resumable uploads) continued across requests.
+pub struct ApiCall {
+    prepared: PreparedRequest,
+    options: CallOptions,
+    kind: ModelKind,
+    data_wrapper: bool,
+    phase: Phase,
+    attempts: u32,
+    endpoint: String,
+}
+
+impl ApiCall {
+    pub(crate) fn new(
+        prepared: PreparedRequest,
+        options: CallOptions,
+        kind: ModelKind,
+        data_wrapper: bool,
+    ) -> ApiCall {
+        let endpoint = prepared
+            .url
+            .parse::<http::Uri>()
+            .map(|u| endpoint_label(&u))
+            .unwrap_or_else(|_| prepared.method_id.clone());
+        ApiCall {
+            prepared,
+            options,
+            kind,
+            data_wrapper,
+            phase: Phase::Initial,
+            attempts: 0,
+            endpoint,
+        }
+    }
+
+    fn limited(&self, mut req: HttpRequest) -> HttpRequest {
+        req.extensions_mut()
+            .insert(ResponseLimit(self.options.response_limit));
+        req
+    }
+
+    fn send(&mut self) -> Step<Result<ApiResponse, Error>> {
+        self.attempts += 1;
+        let built = match &self.phase {
+            Phase::Initial => self.prepared.to_http(),
+            Phase::Upload { session, offset } => self.chunk(session, *offset),
+            Phase::Query { session } => self.query(session),
+        };
+        match built {
+            Ok(r) => Step::Send(self.limited(r)),
+            Err(e) => Step::Done(Ok(Err(e))),
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.prepared.resumable.as_ref().map_or(0, |(m, _)| m.len())
+    }
+
+    fn chunk(&self, session: &str, offset: usize) -> Result<HttpRequest, Error> {
+        let (media, chunk) = self
+            .prepared
+            .resumable
+            .as_ref()
+            .ok_or_else(|| self.malformed("no media for the upload"))?;
+        let total = media.len();
+        let end = offset.saturating_add(*chunk).min(total);
+        let body = media.bytes().get(offset..end).unwrap_or(&[]).to_vec();
+        let range = if total == 0 {
+            "bytes */0".to_owned()
+        } else {
+            format!("bytes {}-{}/{}", offset, end.saturating_sub(1), total)
+        };
+        let mut req = http::Request::new(body);
+        *req.method_mut() = http::Method::PUT;
+        *req.uri_mut() = session.parse().map_err(|_| self.malformed("invalid upload session URL"))?;
+        if let Ok(v) = range.parse() {
+            req.headers_mut().insert(CONTENT_RANGE, v);
+        }
+        Ok(req)
+    }
+
+    fn query(&self, session: &str) -> Result<HttpRequest, Error> {
+        let mut req = http::Request::new(Vec::new());
+        *req.method_mut() = http::Method::PUT;
+        *req.uri_mut() = session.parse().map_err(|_| self.malformed("invalid upload session URL"))?;
+        if let Ok(v) = format!("bytes */{}", self.total()).parse() {
+            req.headers_mut().insert(CONTENT_RANGE, v);
+        }
+        Ok(req)
+    }
+
+    fn malformed(&self, reason: &str) -> Error {
+        Error::Core(oauth_core::Error::MalformedResponse {
+            endpoint: self.endpoint.clone(),
+            reason: reason.to_owned(),
+        })
+    }
+
+    fn retry_or_fail(&mut self, error: Error, retry_after: Option<Duration>) -> Step<Result<ApiResponse, Error>> {
+        if error.is_transient() && self.attempts < self.options.retry.max_attempts {
+            let delay = retry_after
+                .map(|d| d.min(self.options.retry.max_delay))
+                .unwrap_or_else(|| self.options.retry.delay(self.attempts));
+            tracing::debug!(attempt = self.attempts, ?delay, %error, "retrying API call");
+            // A failed chunk is followed by asking the server what it has.
+            if let Phase::Upload { session, .. } = &self.phase {
+                self.phase = Phase::Query {
+                    session: session.clone(),
+                };
+            }
+            Step::Wait(delay)
+        } else {
+            Step::Done(Ok(Err(error)))
+        }
+    }
+
+    fn done(&self, resp: HttpResponse) -> Step<Result<ApiResponse, Error>> {
+        Step::Done(Ok(Ok(ApiResponse {
+            status: resp.status().as_u16(),
+            body: resp.into_body(),
+            kind: self.kind,
+            data_wrapper: self.data_wrapper,
+            endpoint: self.endpoint.clone(),
+        })))
+    }
+
+    fn session_of(&self) -> Option<String> {
+        match &self.phase {
+            Phase::Upload { session, .. } | Phase::Query { session } => Some(session.clone()),
+            Phase::Initial => None,
+        }
+    }
+}
+
+/// The next offset from a 308's `Range: bytes=0-N`.
+fn received(resp: &HttpResponse) -> usize {
+    resp.headers()
+        .get(RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit('-').next())
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .map_or(0, |n| n.saturating_add(1))
+}
+
+fn retry_after(resp: &HttpResponse) -> Option<Duration> {
+    let s = resp.status().as_u16();
+    if s != 429 && s != 503 {
+        return None;
+    }
+    let v = resp.headers().get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+impl Exchange for ApiCall {
+    type Output = Result<ApiResponse, Error>;
+
+    fn step(&mut self, input: Input) -> Step<Self::Output> {
+        match input {
+            Input::Start | Input::Waited => self.send(),
+            Input::Response(Err(e)) => {
+                let error = if e.kind == TransportErrorKind::TooLarge {
+                    Error::Core(oauth_core::Error::ResponseTooLarge {
+                        endpoint: self.endpoint.clone(),
+                        limit: self.options.response_limit,
+                    })
+                } else {
+                    Error::Core(oauth_core::Error::Transport {
+                        endpoint: self.endpoint.clone(),
+                        source: e,
+                    })
+                };
+                self.retry_or_fail(error, None)
+            }
+            Input::Response(Ok(resp)) => {
+                let status = resp.status().as_u16();
+                let resumable = self.prepared.resumable.is_some();
+                if resumable && status == 308 {
+                    if let Some(session) = self.session_of() {
+                        let session = resp
+                            .headers()
+                            .get(LOCATION)
+                            .and_then(|v| v.to_str().ok())
+                            .map_or(session, str::to_owned);
+                        let offset = received(&resp);
+                        self.phase = Phase::Upload { session, offset };
+                        self.attempts = 0;
+                        return self.send();
+                    }
+                }
+                if !(200..300).contains(&status) {
+                    let error = Error::Api(ApiError::from_response(status, &self.endpoint, resp.body()));
+                    return self.retry_or_fail(error, retry_after(&resp));
+                }
+                if resumable && matches!(self.phase, Phase::Initial) {
+                    let Some(session) = resp
+                        .headers()
+                        .get(LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                    else {
+                        return Step::Done(Ok(Err(self.malformed("no Location for the upload session"))));
+                    };
+                    self.phase = Phase::Upload { session, offset: 0 };
+                    self.attempts = 0;
+                    return self.send();
+                }
+                self.done(resp)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Api, Media, UploadProtocol};
+
+    const DOC: &str = r#"{"name":"u","version":"v1","rootUrl":"https://u.googleapis.com/","servicePath":"u/v1/",
+      "methods":{"insert":{"id":"u.insert","path":"files","httpMethod":"POST","request":{"$ref":"F"},
+      "response":{"$ref":"F"},"mediaUpload":{"accept":["*/*"],"maxSize":"1MB"}}}}"#;
+
+    fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> Input {
+        let mut b = http::Response::builder().status(status);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        Input::Response(Ok(b.body(body.as_bytes().to_vec()).unwrap()))
+    }
+
+    fn call(req: crate::Request, retries: u32) -> ApiCall {
+        let kind = req.model_kind();
+        ApiCall::new(req.prepare().unwrap(), CallOptions::default().num_retries(retries), kind, false)
+    }
+
+    #[test]
+    fn a_resumable_upload_resumes_from_what_the_server_received() {
+        let api = Api::from_document(DOC.as_bytes()).unwrap();
+        let media = Media::new(vec![b'x'; 600 * 1024], "text/plain");
+        let req = api
+            .method("insert")
+            .unwrap()
+            .body(serde_json::json!({"name": "f"}))
+            .media(media)
+            .upload_protocol(UploadProtocol::Resumable { chunk_size: 256 * 1024 });
+        let mut ex = call(req, 2);
+        let Step::Send(first) = ex.step(Input::Start) else { panic!() };
+        assert!(first.uri().to_string().ends_with("uploadType=resumable"), "{}", first.uri());
+        assert_eq!(first.headers()["x-upload-content-length"], "614400");
+        let Step::Send(c1) = ex.step(resp(200, &[("location", "https://u.googleapis.com/s?id=1")], "")) else { panic!() };
+        assert_eq!(c1.headers()["content-range"], "bytes 0-262143/614400");
+        // The chunk fails; the exchange waits and asks what arrived.
+        assert!(matches!(ex.step(resp(503, &[], "")), Step::Wait(_)));
+        let Step::Send(q) = ex.step(Input::Waited) else { panic!() };
+        assert_eq!(q.headers()["content-range"], "bytes */614400");
+        assert!(q.body().is_empty());
+        let Step::Send(c2) = ex.step(resp(308, &[("range", "bytes=0-99999")], "")) else { panic!() };
+        assert_eq!(c2.headers()["content-range"], "bytes 100000-362143/614400");
+        assert_eq!(c2.body().len(), 262144);
+        let Step::Send(c3) = ex.step(resp(308, &[("range", "bytes=0-362143")], "")) else { panic!() };
+        assert_eq!(c3.headers()["content-range"], "bytes 362144-614399/614400");
+        match ex.step(resp(200, &[], r#"{"id":"f1"}"#)) {
+            Step::Done(Ok(Ok(r))) => assert_eq!(r.json()["id"], "f1"),
+            _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn errors_keep_googles_body_after_the_last_retry() {
+        let api = Api::from_document(DOC.as_bytes()).unwrap();
+        let mut ex = call(api.method("insert").unwrap().body(serde_json::json!({})), 1);
+        ex.step(Input::Start);
+        let busy = r#"{"error":{"code":503,"message":"busy","status":"UNAVAILABLE"}}"#;
+        assert!(matches!(ex.step(resp(503, &[], busy)), Step::Wait(_)));
+        ex.step(Input::Waited);
+        match ex.step(resp(503, &[], busy)) {
+            Step::Done(Ok(Err(Error::Api(e)))) => {
+                assert_eq!(e.message.as_deref(), Some("busy"));
+                assert_eq!(e.status_name.as_deref(), Some("UNAVAILABLE"));
+            }
+            _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn a_404_is_not_retried() {
+        let api = Api::from_document(DOC.as_bytes()).unwrap();
+        let mut ex = call(api.method("insert").unwrap(), 5);
+        ex.step(Input::Start);
+        assert!(matches!(ex.step(resp(404, &[], "")), Step::Done(Ok(Err(Error::Api(_))))));
+    }
+}

@@ -1,0 +1,586 @@
+//! [`Request`]: one call of a method, validated and built exactly as googleapiclient
+//! builds it, without I/O.
+
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
+
+use crate::api::Api;
+use crate::document::{Location, MethodDesc, Model, Param};
+use crate::media::{Media, multipart_related};
+use crate::template::{join_path, quote_plus};
+use crate::value::{ParamValue, cast};
+use crate::Error;
+
+/// The `x-goog-api-client` value gauth sends.
+const API_CLIENT: &str = concat!("gl-rust gdcl/gauth-", env!("CARGO_PKG_VERSION"));
+
+/// How media goes up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadProtocol {
+    /// One request: `uploadType=media` without a body, `multipart` with one.
+    Simple,
+    /// A resumable session (`uploadType=resumable`) sent in chunks of this many bytes (a
+    /// multiple of 256 KiB, as Google requires; rounded up).
+    Resumable {
+        /// Bytes per chunk.
+        chunk_size: usize,
+    },
+}
+
+/// One call of a method: parameters, body and media, validated and turned into a
+/// [`PreparedRequest`] by [`Request::prepare`].
+///
+/// Parameters take the discovery document's names; setting a repeated parameter again
+/// adds values, setting another parameter again replaces its value.
+///
+/// ```
+/// # let doc = br#"{"name":"d","version":"v1","rootUrl":"https://d.googleapis.com/","servicePath":"d/v1/",
+/// #  "resources":{"files":{"methods":{"list":{"id":"d.files.list","path":"files","httpMethod":"GET",
+/// #  "parameters":{"q":{"type":"string","location":"query"},"tag":{"type":"string","location":"query","repeated":true},
+/// #  "pageSize":{"type":"integer","location":"query"},"all":{"type":"boolean","location":"query"}},
+/// #  "response":{"$ref":"L"}}}}}}"#;
+/// let api = discovery_client::Api::from_document(doc)?;
+/// let req = api.method("files.list")?
+///     .param("q", "name = 'a b'")
+///     .param("tag", "x").param("tag", "y")
+///     .param("pageSize", "10")
+///     .param("all", true)
+///     .prepare()?;
+/// assert_eq!(req.method, "GET");
+/// assert_eq!(req.url, "https://d.googleapis.com/d/v1/files?q=name+%3D+%27a+b%27&tag=x&tag=y&pageSize=10&all=true&alt=json");
+/// # Ok::<(), discovery_client::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub(crate) api: Api,
+    pub(crate) index: usize,
+    pub(crate) params: Vec<(String, ParamValue)>,
+    pub(crate) body: Option<serde_json::Value>,
+    pub(crate) media: Option<Media>,
+    pub(crate) protocol: UploadProtocol,
+    pub(crate) download: bool,
+}
+
+/// What [`Request::prepare`] produces: the request as it goes on the wire (before
+/// credentials are applied).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PreparedRequest {
+    /// The HTTP method.
+    pub method: http::Method,
+    /// The full URL.
+    pub url: String,
+    /// Headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The body (empty when none).
+    pub body: Vec<u8>,
+    /// The media of a resumable upload, sent after the session is opened.
+    pub resumable: Option<(Media, usize)>,
+    /// The method id (`drive.files.list`), for errors and logs.
+    pub method_id: String,
+}
+
+impl PreparedRequest {
+    /// The request as an `http::Request` value.
+    ///
+    /// ```
+    /// # let doc = br#"{"name":"d","version":"v1","rootUrl":"https://d.googleapis.com/","servicePath":"",
+    /// #  "methods":{"ping":{"path":"ping","httpMethod":"POST","request":{"$ref":"P"},"response":{"$ref":"P"}}}}"#;
+    /// let api = discovery_client::Api::from_document(doc)?;
+    /// let req = api.method("ping")?.body(serde_json::json!({"a": 1})).prepare()?.to_http()?;
+    /// assert_eq!(req.uri(), "https://d.googleapis.com/ping?alt=json");
+    /// assert_eq!(req.headers()["content-type"], "application/json");
+    /// assert_eq!(req.body(), br#"{"a":1}"#);
+    /// # Ok::<(), discovery_client::Error>(())
+    /// ```
+    pub fn to_http(&self) -> Result<oauth_core::http::HttpRequest, Error> {
+        let uri: http::Uri = self.url.parse().map_err(|_| Error::InvalidValue {
+            method: self.method_id.clone(),
+            param: "(url)".into(),
+            reason: "the built URL is not a valid URI".into(),
+        })?;
+        let mut req = http::Request::new(self.body.clone());
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = uri;
+        for (k, v) in &self.headers {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v)) {
+                req.headers_mut().append(k, v);
+            }
+        }
+        Ok(req)
+    }
+
+    /// The request as JSON for `gauth call --dry-run`: `{"method", "url", "headers",
+    /// "body"}`; a JSON body is shown parsed, other bodies as text (or their size).
+    pub fn to_json(&self) -> serde_json::Value {
+        let headers: serde_json::Map<String, serde_json::Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let body = if self.body.is_empty() {
+            serde_json::Value::Null
+        } else if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&self.body) {
+            v
+        } else {
+            match std::str::from_utf8(&self.body) {
+                Ok(s) => serde_json::Value::String(s.to_owned()),
+                Err(_) => serde_json::Value::String(format!("<{} bytes>", self.body.len())),
+            }
+        };
+        serde_json::json!({
+            "method": self.method.as_str(),
+            "url": self.url,
+            "headers": headers,
+            "body": body,
+        })
+    }
+}
+
+/// The response model googleapiclient picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ModelKind {
+    Json,
+    Raw,
+    Media,
+}
+
+impl Request {
+    pub(crate) fn new(api: Api, index: usize) -> Request {
+        Request {
+            api,
+            index,
+            params: Vec::new(),
+            body: None,
+            media: None,
+            protocol: UploadProtocol::Simple,
+            download: false,
+        }
+    }
+
+    /// Sets a parameter by its discovery name.
+    pub fn param(mut self, name: &str, value: impl Into<ParamValue>) -> Self {
+        self.set_param(name, value.into());
+        self
+    }
+
+    /// Sets a parameter in place (see [`Request::param`]).
+    pub fn set_param(&mut self, name: &str, value: ParamValue) {
+        let repeated = {
+            let m = self.desc();
+            self.api.model.param(m, name).is_some_and(|p| p.repeated)
+        };
+        match self.params.iter_mut().find(|(n, _)| n == name) {
+            Some((_, old)) if repeated => {
+                let mut list = match std::mem::replace(old, ParamValue::List(Vec::new())) {
+                    ParamValue::List(l) => l,
+                    one => vec![one],
+                };
+                match value {
+                    ParamValue::List(l) => list.extend(l),
+                    v => list.push(v),
+                }
+                *old = ParamValue::List(list);
+            }
+            Some((_, old)) => *old = value,
+            None => self.params.push((name.to_owned(), value)),
+        }
+    }
+
+    /// The JSON request body.
+    pub fn body(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Media to upload (simple, or multipart with a body).
+    pub fn media(mut self, media: Media) -> Self {
+        self.media = Some(media);
+        self
+    }
+
+    /// How media goes up.
+    pub fn upload_protocol(mut self, protocol: UploadProtocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Asks for the media itself (`alt=media`, googleapiclient's `*_media` methods).
+    pub fn download(mut self) -> Self {
+        self.download = true;
+        self
+    }
+
+    /// The method id (`drive.files.list`).
+    pub fn method_id(&self) -> &str {
+        &self.desc().id
+    }
+
+    pub(crate) fn desc(&self) -> &MethodDesc {
+        self.api.desc(self.index)
+    }
+
+    pub(crate) fn model_kind(&self) -> ModelKind {
+        if self.download {
+            ModelKind::Media
+        } else if self.desc().has_response {
+            ModelKind::Json
+        } else {
+            ModelKind::Raw
+        }
+    }
+
+    /// Validates and builds the request, as googleapiclient does, in its order: unknown
+    /// parameters, missing required ones, patterns, enums, then the values' types, then
+    /// media.
+    pub fn prepare(&self) -> Result<PreparedRequest, Error> {
+        let model: &Model = &self.api.model;
+        let m = self.desc();
+        let err_method = || m.id.to_string();
+
+        if self.download && !m.supports_media_download {
+            return Err(Error::UnknownMethod {
+                api: model.label(),
+                name: format!("{}_media", m.id),
+            });
+        }
+        // 1. unknown parameters, in the caller's order.
+        let mut params: Vec<(&str, &ParamValue, &Param)> = Vec::with_capacity(self.params.len());
+        for (name, value) in &self.params {
+            match model.param(m, name) {
+                Some(p) => params.push((name, value, p)),
+                None => {
+                    return Err(Error::UnknownParameter {
+                        method: err_method(),
+                        param: name.clone(),
+                    });
+                }
+            }
+        }
+        if self.body.is_some() && !m.takes_body {
+            return Err(Error::UnknownParameter {
+                method: err_method(),
+                param: "body".into(),
+            });
+        }
+        if self.media.is_some() && m.media.is_none() {
+            return Err(Error::UnknownParameter {
+                method: err_method(),
+                param: "media_body".into(),
+            });
+        }
+        // 2. required, sorted by name; googleapiclient excuses a required page token when
+        // the response does not page.
+        for name in m.required.iter() {
+            let given = if &**name == "body" {
+                self.body.is_some()
+            } else {
+                params.iter().any(|(n, _, _)| *n == &**name)
+            };
+            let excused =
+                matches!(&**name, "pageToken" | "nextPageToken") && !m.response_pages;
+            if !given && !excused {
+                return Err(Error::MissingParameter {
+                    method: err_method(),
+                    param: name.to_string(),
+                });
+            }
+        }
+        // 3. and 4. patterns, then enums, each in name order.
+        let mut sorted: Vec<usize> = (0..params.len()).collect();
+        sorted.sort_by(|&a, &b| params[a].0.cmp(params[b].0));
+        for &i in &sorted {
+            let (name, value, p) = params[i];
+            if let Some(pattern) = &p.pattern {
+                let ok = match value {
+                    ParamValue::Str(s) => pattern.matches(s),
+                    ParamValue::List(l) => l.iter().all(|v| match v {
+                        ParamValue::Str(s) => pattern.matches(s),
+                        _ => false,
+                    }),
+                    _ => false,
+                };
+                if !ok {
+                    return Err(Error::PatternMismatch {
+                        method: err_method(),
+                        param: name.to_owned(),
+                        pattern: pattern.source.to_string(),
+                    });
+                }
+            }
+        }
+        for &i in &sorted {
+            let (name, value, p) = params[i];
+            if let Some(allowed) = &p.enum_values {
+                let is_allowed = |v: &ParamValue| match v {
+                    ParamValue::Str(s) => allowed.iter().any(|a| **a == **s),
+                    _ => false,
+                };
+                let ok = match value {
+                    ParamValue::List(l) if p.repeated => l.iter().all(is_allowed),
+                    v => is_allowed(v),
+                };
+                if !ok {
+                    return Err(Error::NotInEnum {
+                        method: err_method(),
+                        param: name.to_owned(),
+                        allowed: allowed.iter().map(|a| a.to_string()).collect(),
+                    });
+                }
+            }
+        }
+        // 5. values as text, in the caller's order.
+        let mut path_values: Vec<(&str, Vec<String>)> = Vec::new();
+        let mut query: Vec<(&str, Vec<String>, bool)> = Vec::with_capacity(params.len() + 1);
+        for &(name, value, p) in &params {
+            let texts = match value {
+                ParamValue::List(l) if p.repeated => l
+                    .iter()
+                    .map(|v| cast(v, p.ty))
+                    .collect::<Result<Vec<_>, _>>(),
+                v => cast(v, p.ty).map(|s| vec![s]),
+            }
+            .map_err(|reason| Error::InvalidValue {
+                method: err_method(),
+                param: name.to_owned(),
+                reason,
+            })?;
+            let is_list = matches!(value, ParamValue::List(_)) && p.repeated;
+            let in_template = m.path.vars.iter().any(|v| **v == *name);
+            if in_template || p.location == Location::Path {
+                path_values.push((name, texts));
+            } else if p.location == Location::Query {
+                query.push((name, texts, is_list));
+            }
+        }
+        let kind = self.model_kind();
+        let alt = match kind {
+            ModelKind::Json => Some("json"),
+            ModelKind::Media => Some("media"),
+            ModelKind::Raw => None,
+        };
+        if let Some(alt) = alt {
+            match query.iter_mut().find(|(n, _, _)| *n == "alt") {
+                Some(entry) => *entry = ("alt", vec![alt.to_owned()], false),
+                None => query.push(("alt", vec![alt.to_owned()], false)),
+            }
+        }
+        let lookup = |n: &str| {
+            path_values
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.as_slice())
+        };
+
+        let mut headers: Vec<(String, String)> = Vec::with_capacity(4);
+        headers.push((
+            ACCEPT.as_str().into(),
+            if kind == ModelKind::Json { "application/json" } else { "*/*" }.into(),
+        ));
+        headers.push(("x-goog-api-client".into(), API_CLIENT.into()));
+        if let Some(v) = &m.api_version {
+            headers.push(("x-goog-api-version".into(), v.to_string()));
+        }
+        let mut body = match &self.body {
+            Some(b) => {
+                headers.push((CONTENT_TYPE.as_str().into(), "application/json".into()));
+                let wrapped;
+                let b = if model.data_wrapper && b.is_object() && b.get("data").is_none() {
+                    wrapped = serde_json::json!({ "data": b });
+                    &wrapped
+                } else {
+                    b
+                };
+                serde_json::to_vec(b).unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
+
+        let mut url = String::with_capacity(model.base_url.len() + 64);
+        let mut resumable = None;
+        match (&self.media, &m.media) {
+            (Some(media), Some(mu)) => {
+                media.check(&m.id, &mu.accept, mu.max_size)?;
+                let mut expanded = String::new();
+                mu.path.expand(&mut expanded, lookup);
+                url.push_str(&expanded);
+                // googleapiclient re-parses the query here (dropping empty values) and sets
+                // uploadType.
+                query.retain(|(n, v, _)| *n == "alt" || v.iter().any(|s| !s.is_empty()));
+                let upload_type = match self.protocol {
+                    UploadProtocol::Resumable { chunk_size } => {
+                        resumable = Some((media.clone(), round_chunk(chunk_size)));
+                        headers.push(("x-upload-content-type".into(), media.mime_type().into()));
+                        headers.push((
+                            "x-upload-content-length".into(),
+                            media.len().to_string(),
+                        ));
+                        "resumable"
+                    }
+                    UploadProtocol::Simple if self.body.is_none() => {
+                        headers.push((CONTENT_TYPE.as_str().into(), media.mime_type().into()));
+                        body = media.bytes().to_vec();
+                        "media"
+                    }
+                    UploadProtocol::Simple => {
+                        let (boundary, multipart) = multipart_related(&body, media);
+                        headers.retain(|(k, _)| k != CONTENT_TYPE.as_str());
+                        headers.push((
+                            CONTENT_TYPE.as_str().into(),
+                            format!("multipart/related; boundary=\"{boundary}\""),
+                        ));
+                        body = multipart;
+                        "multipart"
+                    }
+                };
+                match query.iter_mut().find(|(n, _, _)| *n == "uploadType") {
+                    Some(e) => *e = ("uploadType", vec![upload_type.into()], false),
+                    None => query.push(("uploadType", vec![upload_type.into()], false)),
+                }
+            }
+            _ => {
+                let mut expanded = String::with_capacity(64);
+                m.path.expand(&mut expanded, lookup);
+                if expanded.starts_with("http://") || expanded.starts_with("https://") {
+                    url.push_str(&expanded);
+                } else {
+                    join_path(&mut url, &model.base_url, &expanded);
+                }
+            }
+        }
+        let mut first = true;
+        for (name, values, _) in &query {
+            for v in values {
+                url.push(if first { '?' } else { '&' });
+                first = false;
+                quote_plus(&mut url, name);
+                url.push('=');
+                quote_plus(&mut url, v);
+            }
+        }
+        Ok(PreparedRequest {
+            method: m.http_method.clone(),
+            url,
+            headers,
+            body,
+            resumable,
+            method_id: m.id.to_string(),
+        })
+    }
+}
+
+/// Google wants chunks in multiples of 256 KiB.
+fn round_chunk(n: usize) -> usize {
+    const UNIT: usize = 256 * 1024;
+    n.max(1).div_ceil(UNIT).saturating_mul(UNIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r#"{
+      "name": "t", "version": "v1", "rootUrl": "https://t.googleapis.com/", "servicePath": "t/v1/",
+      "parameters": {"fields": {"type": "string", "location": "query"},
+                     "$.xgafv": {"type": "string", "location": "query", "enum": ["1", "2"]}},
+      "schemas": {"List": {"properties": {"nextPageToken": {"type": "string"}, "items": {"type": "array"}}}},
+      "resources": {"things": {"methods": {
+        "get": {"id": "t.things.get", "path": "v1/{+name}", "httpMethod": "GET",
+          "parameters": {"name": {"type": "string", "location": "path", "required": true, "pattern": "^things/[^/]+$"},
+                         "view": {"type": "string", "location": "query", "enum": ["BASIC", "FULL"]},
+                         "n": {"type": "number", "location": "query"}},
+          "response": {"$ref": "Thing"}},
+        "watch": {"id": "t.things.watch", "path": "watch", "httpMethod": "POST",
+          "parameters": {"pageToken": {"type": "string", "location": "query", "required": true}},
+          "request": {"$ref": "Thing"}, "response": {"$ref": "Thing"}},
+        "list": {"id": "t.things.list", "path": "things", "httpMethod": "GET",
+          "parameters": {"pageToken": {"type": "string", "location": "query", "required": true}},
+          "response": {"$ref": "List"}},
+        "delete": {"id": "t.things.delete", "path": "things/{id}", "httpMethod": "DELETE",
+          "parameters": {"id": {"type": "string", "location": "path", "required": true}}}
+      }}}
+    }"#;
+
+    fn api() -> Api {
+        Api::from_document(DOC.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn reserved_paths_and_global_params_build_like_googleapiclient() {
+        let r = api()
+            .method("things.get")
+            .unwrap()
+            .param("name", "things/a b+c")
+            .param("$.xgafv", "2")
+            .param("fields", "a,b")
+            .param("n", 3)
+            .prepare()
+            .unwrap();
+        assert_eq!(
+            r.url,
+            "https://t.googleapis.com/t/v1/v1/things/a%20b+c?%24.xgafv=2&fields=a%2Cb&n=3.0&alt=json"
+        );
+        assert!(r.body.is_empty());
+    }
+
+    #[test]
+    fn invalid_calls_name_the_parameter() {
+        let a = api();
+        let e = a.method("things.get").unwrap().param("nope", "x").prepare().unwrap_err();
+        assert!(matches!(&e, Error::UnknownParameter { param, .. } if param == "nope"), "{e}");
+        let e = a.method("things.get").unwrap().prepare().unwrap_err();
+        assert!(matches!(&e, Error::MissingParameter { param, .. } if param == "name"), "{e}");
+        let e = a.method("things.get").unwrap().param("name", "other/x").prepare().unwrap_err();
+        assert!(matches!(&e, Error::PatternMismatch { param, .. } if param == "name"), "{e}");
+        let e = a
+            .method("things.get")
+            .unwrap()
+            .param("name", "things/x")
+            .param("view", "ALL")
+            .prepare()
+            .unwrap_err();
+        assert!(matches!(&e, Error::NotInEnum { param, .. } if param == "view"), "{e}");
+        let e = a
+            .method("things.get")
+            .unwrap()
+            .param("name", "things/x")
+            .param("n", "x")
+            .prepare()
+            .unwrap_err();
+        assert!(matches!(&e, Error::InvalidValue { param, .. } if param == "n"), "{e}");
+        let e = a
+            .method("things.get")
+            .unwrap()
+            .param("name", "things/x")
+            .body(serde_json::json!({}))
+            .prepare()
+            .unwrap_err();
+        assert_eq!(e.parameter(), Some("body"));
+    }
+
+    #[test]
+    fn a_required_page_token_is_excused_when_the_response_does_not_page() {
+        let a = api();
+        assert!(a.method("things.watch").unwrap().prepare().is_ok());
+        let e = a.method("things.list").unwrap().prepare().unwrap_err();
+        assert_eq!(e.parameter(), Some("pageToken"));
+    }
+
+    #[test]
+    fn methods_without_a_response_send_no_alt() {
+        let r = api()
+            .method("things.delete")
+            .unwrap()
+            .param("id", "a/b")
+            .prepare()
+            .unwrap();
+        assert_eq!(r.url, "https://t.googleapis.com/t/v1/things/a%2Fb");
+        assert_eq!(r.method, http::Method::DELETE);
+    }
+
+    #[test]
+    fn chunks_round_up_to_256_kib() {
+        assert_eq!(round_chunk(1), 262144);
+        assert_eq!(round_chunk(262144), 262144);
+        assert_eq!(round_chunk(262145), 524288);
+    }
+}
