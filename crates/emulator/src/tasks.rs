@@ -430,10 +430,14 @@ fn insertion_index(
     previous: Option<&str>,
 ) -> Result<usize, Response> {
     match previous.filter(|p| !p.is_empty()) {
-        None => Ok(tasks
-            .iter()
-            .position(|t| &t.parent == parent)
-            .unwrap_or(tasks.len())),
+        None => Ok(match tasks.iter().position(|t| &t.parent == parent) {
+            Some(first_sibling) => first_sibling,
+            // The first child goes right under its parent.
+            None => parent
+                .as_ref()
+                .and_then(|p| tasks.iter().position(|t| &t.id == p))
+                .map_or(0, |i| i + 1),
+        }),
         Some(prev) => {
             let i = tasks
                 .iter()
