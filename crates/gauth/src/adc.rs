@@ -110,7 +110,12 @@ impl AdcEnv {
         AdcEnv {
             credentials_file: var("GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from),
             cloudsdk_config: var("CLOUDSDK_CONFIG").map(PathBuf::from),
-            home: if cfg!(windows) { var("APPDATA") } else { var("HOME") }.map(PathBuf::from),
+            home: if cfg!(windows) {
+                var("APPDATA")
+            } else {
+                var("HOME")
+            }
+            .map(PathBuf::from),
             metadata_host: text("GCE_METADATA_HOST"),
             metadata_ip: text("GCE_METADATA_IP"),
             no_gce_check: text("NO_GCE_CHECK").is_some_and(|v| v.eq_ignore_ascii_case("true")),
@@ -236,7 +241,11 @@ pub fn load_file<S: AsRef<str>>(
         }
         other => Err(oauth_core::Error::UnknownType {
             origin,
-            found: if other.is_empty() { "(none)".into() } else { other.into() },
+            found: if other.is_empty() {
+                "(none)".into()
+            } else {
+                other.into()
+            },
             supported: "authorized_user, service_account".into(),
         }
         .into()),
@@ -245,7 +254,10 @@ pub fn load_file<S: AsRef<str>>(
 
 /// The file steps of ADC (no network): the source from the first file found, or the
 /// list of what was tried.
-pub fn find_file(options: &AdcOptions, env: &AdcEnv) -> Result<Result<Found, Vec<String>>, AdcError> {
+pub fn find_file(
+    options: &AdcOptions,
+    env: &AdcEnv,
+) -> Result<Result<Found, Vec<String>>, AdcError> {
     let mut tried = Vec::new();
     if let Some(p) = &env.credentials_file {
         if !p.is_file() {
@@ -284,7 +296,10 @@ pub fn detection_exchange(env: &AdcEnv) -> impl Exchange<Output = bool> + use<> 
 
 fn metadata_found(options: &AdcOptions, env: &AdcEnv) -> (MetadataCredentials, AdcOrigin) {
     let m = env.metadata().with_scopes(options.scopes.clone());
-    let host = env.metadata_host.clone().unwrap_or_else(|| oauth_sa::METADATA_HOST.into());
+    let host = env
+        .metadata_host
+        .clone()
+        .unwrap_or_else(|| oauth_sa::METADATA_HOST.into());
     (m, AdcOrigin::MetadataServer(host))
 }
 
@@ -292,7 +307,10 @@ fn not_found(mut tried: Vec<String>, env: &AdcEnv, what: String) -> AdcError {
     if env.no_gce_check {
         tried.push("the metadata server (skipped: NO_GCE_CHECK)".into());
     } else {
-        tried.push(format!("the metadata server at {} ({what})", env.ping_host()));
+        tried.push(format!(
+            "the metadata server at {} ({what})",
+            env.ping_host()
+        ));
     }
     AdcError::NotFound { tried }
 }
@@ -315,7 +333,9 @@ pub mod blocking {
     }
 
     /// `google.auth.default(scopes)`: the process environment, Google's defaults.
-    pub fn default_credentials<S: AsRef<str>>(scopes: &[S]) -> Result<DefaultCredentials, AdcError> {
+    pub fn default_credentials<S: AsRef<str>>(
+        scopes: &[S],
+    ) -> Result<DefaultCredentials, AdcError> {
         find(&AdcOptions::new(scopes))
     }
 
@@ -340,7 +360,13 @@ pub mod blocking {
         let detect = UreqClient::with_timeouts(t, t);
         match oauth_core::blocking::run(&detect, &mut detection_exchange(&env)) {
             Ok(true) => {}
-            Ok(false) => return Err(not_found(tried, &env, "answered, but is not a metadata server".into())),
+            Ok(false) => {
+                return Err(not_found(
+                    tried,
+                    &env,
+                    "answered, but is not a metadata server".into(),
+                ));
+            }
             Err(e) => return Err(not_found(tried, &env, format!("not found: {e}"))),
         }
         let (m, origin) = metadata_found(options, &env);
@@ -354,7 +380,9 @@ pub mod blocking {
             .ok(),
         };
         Ok(DefaultCredentials {
-            credentials: oauth_core::blocking::Credentials::builder(m).http_client(http).build(),
+            credentials: oauth_core::blocking::Credentials::builder(m)
+                .http_client(http)
+                .build(),
             project_id,
             origin,
         })
@@ -413,7 +441,13 @@ pub mod asynchronous {
         let detect = ReqwestClient::with_timeouts(t, t);
         match oauth_core::run_async(&detect, &mut detection_exchange(&env)).await {
             Ok(true) => {}
-            Ok(false) => return Err(not_found(tried, &env, "answered, but is not a metadata server".into())),
+            Ok(false) => {
+                return Err(not_found(
+                    tried,
+                    &env,
+                    "answered, but is not a metadata server".into(),
+                ));
+            }
             Err(e) => return Err(not_found(tried, &env, format!("not found: {e}"))),
         }
         let (m, origin) = metadata_found(options, &env);
@@ -428,7 +462,9 @@ pub mod asynchronous {
             .ok(),
         };
         Ok(DefaultCredentials {
-            credentials: oauth_core::Credentials::builder(m).http_client(http).build(),
+            credentials: oauth_core::Credentials::builder(m)
+                .http_client(http)
+                .build(),
             project_id,
             origin,
         })
@@ -476,7 +512,10 @@ mod tests {
         assert_eq!(found.origin, AdcOrigin::EnvironmentFile(other));
         assert_eq!(found.project_id.as_deref(), Some("from-env"));
         env.credentials_file = Some(dir.path().join("missing.json"));
-        assert!(matches!(find_file(&opts, &env), Err(AdcError::MissingEnvironmentFile(_))));
+        assert!(matches!(
+            find_file(&opts, &env),
+            Err(AdcError::MissingEnvironmentFile(_))
+        ));
     }
 
     #[test]
@@ -487,17 +526,34 @@ mod tests {
             no_gce_check: true,
             ..Default::default()
         };
-        let e = blocking::find(&AdcOptions::new(&["s"]).env(env)).unwrap_err().to_string();
-        assert!(e.contains("GOOGLE_APPLICATION_CREDENTIALS (not set)"), "{e}");
-        assert!(e.contains("application_default_credentials.json (absent)"), "{e}");
+        let e = blocking::find(&AdcOptions::new(&["s"]).env(env))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("GOOGLE_APPLICATION_CREDENTIALS (not set)"),
+            "{e}"
+        );
+        assert!(
+            e.contains("application_default_credentials.json (absent)"),
+            "{e}"
+        );
         assert!(e.contains("metadata server (skipped: NO_GCE_CHECK)"), "{e}");
     }
 
     #[test]
     fn unsupported_file_types_are_named() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "x.json", serde_json::json!({"type": "external_account"}));
-        let e = load_file(&p, &["s"], &EndpointPolicy::default()).unwrap_err().to_string();
-        assert!(e.contains("unsupported credentials type `external_account`"), "{e}");
+        let p = write(
+            dir.path(),
+            "x.json",
+            serde_json::json!({"type": "external_account"}),
+        );
+        let e = load_file(&p, &["s"], &EndpointPolicy::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unsupported credentials type `external_account`"),
+            "{e}"
+        );
     }
 }

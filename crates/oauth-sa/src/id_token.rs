@@ -52,7 +52,10 @@ impl IdTokenCredentials {
         path: impl AsRef<std::path::Path>,
         target_audience: impl Into<String>,
     ) -> Result<Self, Error> {
-        Ok(Self::new(ServiceAccountKey::from_file(path)?, target_audience))
+        Ok(Self::new(
+            ServiceAccountKey::from_file(path)?,
+            target_audience,
+        ))
     }
 
     /// Extra claims for the assertion.
@@ -80,7 +83,10 @@ impl IdTokenCredentials {
         claims.insert("exp".into(), (iat + DEFAULT_LIFETIME.as_secs()).into());
         claims.insert("iss".into(), self.key.client_email().into());
         claims.insert("aud".into(), GOOGLE_TOKEN_URI.into());
-        claims.insert("target_audience".into(), self.target_audience.clone().into());
+        claims.insert(
+            "target_audience".into(),
+            self.target_audience.clone().into(),
+        );
         claims.extend(self.claims.clone());
         jwt::encode(self.key.signer(), &claims)
     }
@@ -161,7 +167,10 @@ pub(crate) fn id_token_response(id: Secret) -> TokenResponse {
 
 /// The token for an ID token, its expiry read from the token's own `exp` claim (the
 /// signature is the issuer's business; it arrived over TLS from the endpoint we asked).
-pub(crate) fn id_token_to_token(response: TokenResponse, endpoint: &str) -> Result<Token, CoreError> {
+pub(crate) fn id_token_to_token(
+    response: TokenResponse,
+    endpoint: &str,
+) -> Result<Token, CoreError> {
     let decoded = jwt::decode_unverified(response.access_token.expose()).map_err(|e| {
         CoreError::MalformedResponse {
             endpoint: endpoint.to_owned(),

@@ -10,9 +10,7 @@ use oauth_core::exchange::{BoxExchange, Call, Exchange, Input, Step};
 use oauth_core::fsutil::FileLock;
 use oauth_core::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, to_uri};
 use oauth_core::source::{Refresh, RefreshContext, TokenSource};
-use oauth_core::{
-    Clock, Error as CoreError, Retrying, Secret, Token, TokenResponse, apply_token,
-};
+use oauth_core::{Clock, Error as CoreError, Retrying, Secret, Token, TokenResponse, apply_token};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -51,7 +49,6 @@ pub struct ImpersonatedCredentials {
     id_token: Option<(String, bool)>,
     quota_project_id: Option<String>,
 }
-
 
 impl ImpersonatedCredentials {
     /// Impersonates `target_principal` (an email) with the `source` credential's tokens.
@@ -194,17 +191,25 @@ impl Call for IamCall {
         };
         let v: Value =
             serde_json::from_slice(response.body()).map_err(|_| malformed("not JSON"))?;
-        let field = |name: &str| v.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let field = |name: &str| {
+            v.get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
         if self.id_token {
             let t = field("token").ok_or_else(|| malformed("no `token` in the response"))?;
             return Ok(id_token_response(Secret::new(t)));
         }
-        let token = field("accessToken").ok_or_else(|| malformed("no `accessToken` in the response"))?;
-        let expire = field("expireTime").ok_or_else(|| malformed("no `expireTime` in the response"))?;
+        let token =
+            field("accessToken").ok_or_else(|| malformed("no `accessToken` in the response"))?;
+        let expire =
+            field("expireTime").ok_or_else(|| malformed("no `expireTime` in the response"))?;
         let at: SystemTime = humantime::parse_rfc3339_weak(expire)
             .or_else(|_| humantime::parse_rfc3339(expire))
             .map_err(|_| malformed("`expireTime` is not an RFC 3339 time"))?;
-        let left = at.duration_since(self.clock.now()).unwrap_or(Duration::ZERO);
+        let left = at
+            .duration_since(self.clock.now())
+            .unwrap_or(Duration::ZERO);
         Ok(TokenResponse {
             access_token: Secret::new(token),
             token_type: "Bearer".into(),
@@ -238,7 +243,9 @@ struct ImpersonationExchange {
 
 impl ImpersonationExchange {
     fn start_iam(&mut self, source_token: Secret) -> Step<TokenResponse> {
-        let call = self.creds.iam_call(source_token, Arc::clone(&self.ctx.clock));
+        let call = self
+            .creds
+            .iam_call(source_token, Arc::clone(&self.ctx.clock));
         let mut retrying = Retrying::new(call, self.ctx.retry);
         let step = retrying.step(Input::Start);
         self.stage = Stage::Iam(retrying);
@@ -379,10 +386,14 @@ mod tests {
                 }
                 _ => br#"{"token":"e30.eyJleHAiOjQxMDI0NDQ4MDB9.c2ln"}"#,
             };
-            Ok(http::Response::builder().status(200).body(body.to_vec()).unwrap())
+            Ok(http::Response::builder()
+                .status(200)
+                .body(body.to_vec())
+                .unwrap())
         };
         let client = Arc::new(client);
-        let source = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token")).with_scopes(["cp"]);
+        let source =
+            ServiceAccountCredentials::new(key("http://127.0.0.1:9/token")).with_scopes(["cp"]);
         let target = ImpersonatedCredentials::new(source, "target@p.iam.gserviceaccount.com")
             .with_scopes(["s1"])
             .with_delegates(["mid@p.iam.gserviceaccount.com"])
@@ -397,7 +408,10 @@ mod tests {
         .http_client(client)
         .build();
         let id = ids.token_details().unwrap();
-        assert_eq!(id.expiry, Some(SystemTime::UNIX_EPOCH + Duration::from_secs(4_102_444_800)));
+        assert_eq!(
+            id.expiry,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(4_102_444_800))
+        );
         let log = log.lock().unwrap();
         assert_eq!(log.len(), 3, "one source token for both: {log:?}");
         assert_eq!(log[0].0, "http://127.0.0.1:9/token");
@@ -431,7 +445,10 @@ mod tests {
         let r = http::Response::builder()
             .status(403)
             .header("content-type", "application/json")
-            .body(br#"{"error":{"code":403,"message":"denied","status":"PERMISSION_DENIED"}}"#.to_vec())
+            .body(
+                br#"{"error":{"code":403,"message":"denied","status":"PERMISSION_DENIED"}}"#
+                    .to_vec(),
+            )
             .unwrap();
         let e = call.parse(r).unwrap_err();
         assert_eq!(e.oauth().unwrap().error, "PERMISSION_DENIED");
@@ -439,6 +456,11 @@ mod tests {
             .status(200)
             .body(br#"{"accessToken":"a","expireTime":"yesterday"}"#.to_vec())
             .unwrap();
-        assert!(call.parse(ok).unwrap_err().to_string().contains("expireTime"));
+        assert!(
+            call.parse(ok)
+                .unwrap_err()
+                .to_string()
+                .contains("expireTime")
+        );
     }
 }

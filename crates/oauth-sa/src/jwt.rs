@@ -28,7 +28,10 @@ pub(crate) fn unb64(text: &str) -> Option<Vec<u8>> {
 /// assert_eq!(jwt.expose().split('.').count(), 3);
 /// # Ok::<(), oauth_sa::Error>(())
 /// ```
-pub fn encode(signer: &Signer, claims: &Map<String, Value>) -> Result<oauth_core::Secret, crate::Error> {
+pub fn encode(
+    signer: &Signer,
+    claims: &Map<String, Value>,
+) -> Result<oauth_core::Secret, crate::Error> {
     let mut header = Map::new();
     header.insert("typ".into(), "JWT".into());
     header.insert("alg".into(), "RS256".into());
@@ -73,9 +76,12 @@ pub struct Decoded {
 /// ```
 pub fn decode_unverified(token: &str) -> Result<Decoded, IdTokenError> {
     let mut parts = token.trim().split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(IdTokenError::Malformed("expected three dot-separated segments"));
+        return Err(IdTokenError::Malformed(
+            "expected three dot-separated segments",
+        ));
     };
     let object = |seg: &str, what: &'static str| -> Result<Map<String, Value>, IdTokenError> {
         let bytes = unb64(seg).ok_or(IdTokenError::Malformed(what))?;
@@ -96,7 +102,10 @@ pub fn decode_unverified(token: &str) -> Result<Decoded, IdTokenError> {
 }
 
 /// A numeric claim (seconds since the epoch); floats are truncated as Python's int() does.
-pub(crate) fn seconds(claims: &Map<String, Value>, name: &'static str) -> Result<i64, IdTokenError> {
+pub(crate) fn seconds(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<i64, IdTokenError> {
     match claims.get(name) {
         Some(Value::Number(n)) => n
             .as_i64()
@@ -120,7 +129,16 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_refused_not_panicked_on() {
-        for bad in ["", ".", "..", "a.b.c.d", "e30.e30", "eyJ.e30.", "e30.W10.", "e30.e30.***"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a.b.c.d",
+            "e30.e30",
+            "eyJ.e30.",
+            "e30.W10.",
+            "e30.e30.***",
+        ] {
             assert!(decode_unverified(bad).is_err(), "{bad}");
         }
         assert!(decode_unverified("e30.e30.").is_ok());
@@ -128,7 +146,8 @@ mod tests {
 
     #[test]
     fn numeric_claims_accept_integers_and_floats() {
-        let m: Map<String, Value> = serde_json::from_str(r#"{"a": 5, "b": 5.9, "c": "5"}"#).unwrap();
+        let m: Map<String, Value> =
+            serde_json::from_str(r#"{"a": 5, "b": 5.9, "c": "5"}"#).unwrap();
         assert_eq!(seconds(&m, "a"), Ok(5));
         assert_eq!(seconds(&m, "b"), Ok(5));
         assert_eq!(seconds(&m, "c"), Err(IdTokenError::MissingClaim("c")));

@@ -310,7 +310,10 @@ mod tests {
         assert_eq!(k.universe_domain(), "googleapis.com");
         assert_eq!(k.signer().signature_len(), 256);
         let dbg = format!("{k:?}");
-        assert!(dbg.contains("test-kid") && !dbg.contains("PRIVATE"), "{dbg}");
+        assert!(
+            dbg.contains("test-kid") && !dbg.contains("PRIVATE"),
+            "{dbg}"
+        );
     }
 
     #[test]
@@ -350,10 +353,14 @@ mod tests {
         let damaged = RSA_PKCS8.replace("MII", "MIJ");
         v["private_key"] = json!(damaged);
         let e = load(&v).unwrap_err().to_string();
-        assert!(e.starts_with("key.json: invalid field `private_key`"), "{e}");
+        assert!(
+            e.starts_with("key.json: invalid field `private_key`"),
+            "{e}"
+        );
         let body: String = RSA_PKCS8.lines().nth(3).unwrap().into();
         assert!(!e.contains(&body[..20]) && !e.contains("MIJ"), "{e}");
-        v["private_key"] = json!("-----BEGIN PRIVATE KEY-----\nMIIsecretsecret\n-----END PRIVATE KEY-----\n");
+        v["private_key"] =
+            json!("-----BEGIN PRIVATE KEY-----\nMIIsecretsecret\n-----END PRIVATE KEY-----\n");
         let e = load(&v).unwrap_err().to_string();
         assert!(!e.contains("secretsecret"), "{e}");
         v["private_key"] = json!(EC_PKCS8);
@@ -370,7 +377,10 @@ mod tests {
     fn token_uri_is_checked_against_the_endpoint_policy() {
         let v = key_json("https://evil.example/token");
         let e = load(&v).unwrap_err();
-        assert!(matches!(e, Error::Core(CoreError::UntrustedEndpoint { .. })), "{e}");
+        assert!(
+            matches!(e, Error::Core(CoreError::UntrustedEndpoint { .. })),
+            "{e}"
+        );
         let ok = ServiceAccountKey::from_value_with(
             &v,
             "key.json",

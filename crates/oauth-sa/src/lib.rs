@@ -47,7 +47,9 @@ pub use error::{Error, IdTokenError};
 pub use id_token::{IdTokenCall, IdTokenCredentials};
 pub use impersonated::{IAM_CREDENTIALS_ENDPOINT, ImpersonatedCredentials};
 pub use key::{GOOGLE_TOKEN_URI, ServiceAccountKey, Signer};
-pub use metadata::{METADATA_FLAVOR, METADATA_HOST, METADATA_IP, MetadataCall, MetadataCredentials};
+pub use metadata::{
+    METADATA_FLAVOR, METADATA_HOST, METADATA_IP, MetadataCall, MetadataCredentials,
+};
 pub use service_account::{DEFAULT_LIFETIME, JWT_BEARER_GRANT, ServiceAccountCredentials};
 pub use verify::{
     Certs, CertsCall, DEFAULT_CLOCK_SKEW, FetchedCerts, GOOGLE_ISSUERS, GOOGLE_OAUTH2_CERTS_URL,

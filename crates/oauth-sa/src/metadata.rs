@@ -7,7 +7,9 @@ use std::fmt;
 use http::HeaderValue;
 use oauth_core::exchange::{BoxExchange, Call};
 use oauth_core::fsutil::FileLock;
-use oauth_core::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, get, to_uri};
+use oauth_core::http::{
+    HttpRequest, HttpResponse, endpoint_label, error_from_response, get, to_uri,
+};
 use oauth_core::source::{Refresh, RefreshContext, TokenSource};
 use oauth_core::{Error as CoreError, Retrying, Secret, Token, TokenResponse};
 use url::Url;
@@ -309,7 +311,10 @@ mod tests {
         assert_eq!(req.headers()["metadata-flavor"], "Google");
         let r = m
             .token_call()
-            .parse(resp(200, r#"{"access_token":"ya29.m","expires_in":3599,"token_type":"Bearer"}"#))
+            .parse(resp(
+                200,
+                r#"{"access_token":"ya29.m","expires_in":3599,"token_type":"Bearer"}"#,
+            ))
             .unwrap();
         assert_eq!(r.access_token.expose(), "ya29.m");
     }
@@ -325,7 +330,9 @@ mod tests {
         let Refresh::Exchange { mut exchange, .. } = m.begin_refresh(&ctx).unwrap() else {
             panic!()
         };
-        let Step::Send(req) = exchange.step(Input::Start) else { panic!() };
+        let Step::Send(req) = exchange.step(Input::Start) else {
+            panic!()
+        };
         assert_eq!(
             req.uri(),
             "http://127.0.0.1:1/computeMetadata/v1/instance/service-accounts/default/identity?audience=https%3A%2F%2Faud&format=full"
@@ -335,7 +342,10 @@ mod tests {
             panic!()
         };
         let t = m.finish_refresh(r, None, &ctx).unwrap();
-        assert_eq!(t.expiry, Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
+        assert_eq!(
+            t.expiry,
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
         assert_eq!(t.access_token.expose(), jwt);
         let bad = m.identity_call("a").parse(resp(200, "<html>"));
         assert!(matches!(bad, Err(CoreError::MalformedResponse { .. })));
@@ -345,7 +355,10 @@ mod tests {
     fn detection_needs_the_flavor_header_in_the_answer() {
         let call = MetadataCredentials::ping_call("127.0.0.1:1");
         assert!(call.parse(resp(200, "")).unwrap());
-        let plain = http::Response::builder().status(200).body(Vec::new()).unwrap();
+        let plain = http::Response::builder()
+            .status(200)
+            .body(Vec::new())
+            .unwrap();
         assert!(!call.parse(plain).unwrap());
     }
 }

@@ -180,7 +180,10 @@ impl ServiceAccountCredentials {
     }
 
     /// ID-token credentials for `target_audience`, with the same key.
-    pub fn id_token_credentials(&self, target_audience: impl Into<String>) -> crate::IdTokenCredentials {
+    pub fn id_token_credentials(
+        &self,
+        target_audience: impl Into<String>,
+    ) -> crate::IdTokenCredentials {
         crate::IdTokenCredentials::new(self.key.clone(), target_audience)
     }
 
@@ -265,7 +268,10 @@ impl ServiceAccountCredentials {
     }
 
     /// The token request of the JWT-bearer grant, retried as `ctx` says.
-    pub fn token_exchange(&self, ctx: &RefreshContext) -> Result<BoxExchange<oauth_core::TokenResponse>, Error> {
+    pub fn token_exchange(
+        &self,
+        ctx: &RefreshContext,
+    ) -> Result<BoxExchange<oauth_core::TokenResponse>, Error> {
         let assertion = self.make_assertion(ctx.clock.now())?;
         let call = TokenCall::new(
             self.key.token_uri().clone(),
@@ -304,7 +310,10 @@ impl TokenSource for ServiceAccountCredentials {
     }
 
     fn begin_refresh(&self, ctx: &RefreshContext) -> Result<Refresh, CoreError> {
-        if let Some(token) = self.make_self_signed_jwt(ctx.clock.now()).map_err(to_core)? {
+        if let Some(token) = self
+            .make_self_signed_jwt(ctx.clock.now())
+            .map_err(to_core)?
+        {
             return Ok(Refresh::Ready(token));
         }
         Ok(Refresh::Exchange {
@@ -356,7 +365,9 @@ mod tests {
         let sa = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token"))
             .with_scopes(["s1", "s2"])
             .with_subject("user@example.com");
-        let jwt = sa.make_assertion(UNIX_EPOCH + Duration::from_secs(NOW)).unwrap();
+        let jwt = sa
+            .make_assertion(UNIX_EPOCH + Duration::from_secs(NOW))
+            .unwrap();
         let d = verify_rs256(jwt.expose(), &sa);
         assert_eq!(
             Value::Object(d.header),
@@ -377,9 +388,13 @@ mod tests {
     fn extra_claims_override_but_the_subject_does_not_replace_a_given_sub() {
         let sa = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token"))
             .with_default_scopes(["d"])
-            .with_claims(obj(json!({"aud": "https://other/token", "sub": "given", "x": 1})))
+            .with_claims(obj(
+                json!({"aud": "https://other/token", "sub": "given", "x": 1}),
+            ))
             .with_subject("ignored");
-        let jwt = sa.make_assertion(UNIX_EPOCH + Duration::from_secs(NOW)).unwrap();
+        let jwt = sa
+            .make_assertion(UNIX_EPOCH + Duration::from_secs(NOW))
+            .unwrap();
         let c = verify_rs256(jwt.expose(), &sa).claims;
         assert_eq!(c["aud"], "https://other/token");
         assert_eq!(c["sub"], "given");
@@ -394,7 +409,9 @@ mod tests {
             panic!("expected a request");
         };
         assert!(lock.is_none());
-        let Step::Send(req) = exchange.step(Input::Start) else { panic!() };
+        let Step::Send(req) = exchange.step(Input::Start) else {
+            panic!()
+        };
         assert_eq!(req.uri(), "http://127.0.0.1:9/token");
         let form: Vec<(String, String)> = form_urlencoded::parse(req.body()).into_owned().collect();
         assert_eq!(form[0], ("grant_type".into(), JWT_BEARER_GRANT.into()));
@@ -405,7 +422,9 @@ mod tests {
             .status(200)
             .body(br#"{"access_token":"ya29.sa","expires_in":3599,"token_type":"Bearer"}"#.to_vec())
             .unwrap();
-        let Step::Done(Ok(resp)) = exchange.step(Input::Response(Ok(ok))) else { panic!() };
+        let Step::Done(Ok(resp)) = exchange.step(Input::Response(Ok(ok))) else {
+            panic!()
+        };
         assert_eq!(resp.access_token.expose(), "ya29.sa");
     }
 
@@ -413,12 +432,28 @@ mod tests {
     fn self_signed_jwts_need_no_request() {
         let base = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token"));
         let cases = [
-            (base.clone().with_jwt_audience("https://pubsub.googleapis.com/"), json!({"aud": "https://pubsub.googleapis.com/"})),
-            (base.clone().with_always_use_jwt_access(true).with_scopes(["a", "b"]), json!({"scope": "a b"})),
-            (base.clone().with_always_use_jwt_access(true).with_default_scopes(["d"]), json!({"scope": "d"})),
+            (
+                base.clone()
+                    .with_jwt_audience("https://pubsub.googleapis.com/"),
+                json!({"aud": "https://pubsub.googleapis.com/"}),
+            ),
+            (
+                base.clone()
+                    .with_always_use_jwt_access(true)
+                    .with_scopes(["a", "b"]),
+                json!({"scope": "a b"}),
+            ),
+            (
+                base.clone()
+                    .with_always_use_jwt_access(true)
+                    .with_default_scopes(["d"]),
+                json!({"scope": "d"}),
+            ),
         ];
         for (sa, extra) in cases {
-            let Refresh::Ready(t) = sa.begin_refresh(&ctx()).unwrap() else { panic!("{sa:?}") };
+            let Refresh::Ready(t) = sa.begin_refresh(&ctx()).unwrap() else {
+                panic!("{sa:?}")
+            };
             assert_eq!(t.expiry, Some(UNIX_EPOCH + Duration::from_secs(NOW + 3600)));
             let c = verify_rs256(t.access_token.expose(), &sa).claims;
             let mut want = obj(json!({
@@ -431,11 +466,19 @@ mod tests {
         }
         // Scopes without always_use_jwt_access, or a subject, go to the token endpoint.
         for sa in [
-            base.clone().with_jwt_audience("https://x/").with_scopes(["s"]),
-            base.clone().with_always_use_jwt_access(true).with_scopes(["s"]).with_subject("u@x"),
+            base.clone()
+                .with_jwt_audience("https://x/")
+                .with_scopes(["s"]),
+            base.clone()
+                .with_always_use_jwt_access(true)
+                .with_scopes(["s"])
+                .with_subject("u@x"),
             base.clone(),
         ] {
-            assert!(matches!(sa.begin_refresh(&ctx()).unwrap(), Refresh::Exchange { .. }), "{sa:?}");
+            assert!(
+                matches!(sa.begin_refresh(&ctx()).unwrap(), Refresh::Exchange { .. }),
+                "{sa:?}"
+            );
         }
     }
 

@@ -46,9 +46,12 @@ pub fn es256_sign(message: &[u8]) -> Vec<u8> {
     use rustls_pki_types::pem::PemObject;
     let der = PrivatePkcs8KeyDer::from_pem_slice(EC_PKCS8.as_bytes()).unwrap();
     let rng = ring::rand::SystemRandom::new();
-    let kp =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der.secret_pkcs8_der(), &rng)
-            .unwrap();
+    let kp = EcdsaKeyPair::from_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        der.secret_pkcs8_der(),
+        &rng,
+    )
+    .unwrap();
     kp.sign(&rng, message).unwrap().as_ref().to_vec()
 }
 

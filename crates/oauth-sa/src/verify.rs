@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oauth_core::exchange::Call;
-use oauth_core::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, get, to_uri};
+use oauth_core::http::{
+    HttpRequest, HttpResponse, endpoint_label, error_from_response, get, to_uri,
+};
 use oauth_core::{Clock, Error as CoreError, RetryPolicy, Retrying, SystemClock};
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use rustls_pki_types::pem::PemObject;
@@ -30,8 +32,8 @@ pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(10);
 /// The DER prefix of a P-256 `SubjectPublicKeyInfo` with an uncompressed point: DER is
 /// canonical, so every such SPKI starts with exactly these bytes.
 const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-    0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
 #[derive(Clone)]
@@ -112,7 +114,11 @@ impl Certs {
             reason,
         };
         let v: Value = serde_json::from_slice(bytes).map_err(|e| {
-            invalid(format!("not JSON (line {} column {})", e.line(), e.column()))
+            invalid(format!(
+                "not JSON (line {} column {})",
+                e.line(),
+                e.column()
+            ))
         })?;
         let Value::Object(map) = v else {
             return Err(invalid("expected a JSON object".into()));
@@ -195,7 +201,11 @@ fn max_age(response: &HttpResponse) -> Option<Duration> {
                 return None;
             }
             if let Some(n) = lower.strip_prefix("max-age=") {
-                age = n.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+                age = n
+                    .trim_matches('"')
+                    .parse::<u64>()
+                    .ok()
+                    .map(Duration::from_secs);
             }
         }
     }
@@ -252,15 +262,14 @@ impl Call for CertsCall {
         if !response.status().is_success() {
             return Err(error_from_response(&endpoint, &response));
         }
-        let certs = Certs::parse(response.body(), &endpoint).map_err(|e| {
-            CoreError::MalformedResponse {
+        let certs =
+            Certs::parse(response.body(), &endpoint).map_err(|e| CoreError::MalformedResponse {
                 endpoint: endpoint.clone(),
                 reason: match e {
                     Error::InvalidCertificates { reason, .. } => reason,
                     other => other.to_string(),
                 },
-            }
-        })?;
+            })?;
         Ok(FetchedCerts {
             certs: Arc::new(certs),
             max_age: max_age(&response),
@@ -376,7 +385,11 @@ impl IdTokenVerifier {
     /// let e = v.verify_with_certs(none, &oauth_sa::Certs::default()).unwrap_err();
     /// assert_eq!(e.to_string(), "invalid ID token: algorithm `none` is not accepted (RS256 and ES256 are)");
     /// ```
-    pub fn verify_with_certs(&self, token: &str, certs: &Certs) -> Result<Map<String, Value>, Error> {
+    pub fn verify_with_certs(
+        &self,
+        token: &str,
+        certs: &Certs,
+    ) -> Result<Map<String, Value>, Error> {
         let d = jwt::decode_unverified(token)?;
         let alg = d.header.get("alg").and_then(Value::as_str).unwrap_or("");
         if alg != "RS256" && alg != "ES256" {
@@ -546,7 +559,9 @@ mod tests {
 
     fn jwks_certs() -> Certs {
         // The EC key's x and y, read from its certificate's SPKI.
-        let PublicKey::EcP256(point) = from_pem(EC_CERT).unwrap() else { panic!() };
+        let PublicKey::EcP256(point) = from_pem(EC_CERT).unwrap() else {
+            panic!()
+        };
         let jwks = json!({"keys": [
             rsa_jwk("rsa1"),
             {"kty": "EC", "crv": "P-256", "kid": "ec1", "alg": "ES256",
@@ -558,13 +573,19 @@ mod tests {
 
     fn rs256(kid: &str, claims: &Value) -> String {
         let signer = rsa_signer(kid);
-        raw_jwt(&json!({"alg": "RS256", "kid": kid, "typ": "JWT"}), claims, |m| {
-            signer.sign_bytes(m).unwrap()
-        })
+        raw_jwt(
+            &json!({"alg": "RS256", "kid": kid, "typ": "JWT"}),
+            claims,
+            |m| signer.sign_bytes(m).unwrap(),
+        )
     }
 
     fn es256(kid: &str, claims: &Value) -> String {
-        raw_jwt(&json!({"alg": "ES256", "kid": kid, "typ": "JWT"}), claims, es256_sign)
+        raw_jwt(
+            &json!({"alg": "ES256", "kid": kid, "typ": "JWT"}),
+            claims,
+            es256_sign,
+        )
     }
 
     fn refused(token: &str, certs: &Certs) -> IdTokenError {
@@ -577,9 +598,13 @@ mod tests {
     #[test]
     fn rs256_and_es256_verify_with_pem_and_jwks_certificates() {
         for certs in [pem_certs(), jwks_certs()] {
-            let c = verifier().verify_with_certs(&rs256("rsa1", &claims()), &certs).unwrap();
+            let c = verifier()
+                .verify_with_certs(&rs256("rsa1", &claims()), &certs)
+                .unwrap();
             assert_eq!(c["email"], "a@b.c");
-            let c = verifier().verify_with_certs(&es256("ec1", &claims()), &certs).unwrap();
+            let c = verifier()
+                .verify_with_certs(&es256("ec1", &claims()), &certs)
+                .unwrap();
             assert_eq!(c["sub"], "1");
         }
         let mut keys: Vec<_> = jwks_certs().key_ids().map(str::to_owned).collect();
@@ -605,13 +630,22 @@ mod tests {
             let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, RSA_CERT.as_bytes());
             ring::hmac::sign(&k, m).as_ref().to_vec()
         });
-        assert_eq!(refused(&hs, &certs), IdTokenError::UnsupportedAlgorithm("HS256".into()));
+        assert_eq!(
+            refused(&hs, &certs),
+            IdTokenError::UnsupportedAlgorithm("HS256".into())
+        );
         // Unknown kid; RS256 header naming the EC key.
-        assert_eq!(refused(&rs256("other", &claims()), &certs), IdTokenError::UnknownKeyId("other".into()));
+        assert_eq!(
+            refused(&rs256("other", &claims()), &certs),
+            IdTokenError::UnknownKeyId("other".into())
+        );
         let confused = raw_jwt(&json!({"alg": "RS256", "kid": "ec1"}), &claims(), |m| {
             rsa_signer("x").sign_bytes(m).unwrap()
         });
-        assert_eq!(refused(&confused, &certs), IdTokenError::KeyAlgorithmMismatch("ec1".into()));
+        assert_eq!(
+            refused(&confused, &certs),
+            IdTokenError::KeyAlgorithmMismatch("ec1".into())
+        );
         // Altered payload; altered signature.
         let mut evil = claims();
         evil["email"] = json!("admin@b.c");
@@ -619,27 +653,60 @@ mod tests {
         assert_eq!(refused(&altered, &certs), IdTokenError::BadSignature);
         let mut sig_bytes = jwt::unb64(sig).unwrap();
         sig_bytes[10] ^= 1;
-        assert_eq!(refused(&format!("{hp}.{}", jwt::b64(&sig_bytes)), &certs), IdTokenError::BadSignature);
+        assert_eq!(
+            refused(&format!("{hp}.{}", jwt::b64(&sig_bytes)), &certs),
+            IdTokenError::BadSignature
+        );
         // Time, audience, issuer.
         let with = |k: &str, v: Value| {
             let mut c = claims();
             c[k] = v;
             rs256("rsa1", &c)
         };
-        assert_eq!(refused(&with("exp", json!(NOW - 11)), &certs), IdTokenError::Expired);
-        assert!(verifier().verify_with_certs(&with("exp", json!(NOW - 9)), &certs).is_ok(), "skew");
-        assert_eq!(refused(&with("iat", json!(NOW + 11)), &certs), IdTokenError::NotYetValid);
-        assert!(verifier().verify_with_certs(&with("iat", json!(NOW + 9)), &certs).is_ok(), "skew");
-        assert_eq!(refused(&with("aud", json!("https://other")), &certs), IdTokenError::WrongAudience);
-        assert!(verifier().verify_with_certs(&with("aud", json!(["x", AUD])), &certs).is_ok());
+        assert_eq!(
+            refused(&with("exp", json!(NOW - 11)), &certs),
+            IdTokenError::Expired
+        );
+        assert!(
+            verifier()
+                .verify_with_certs(&with("exp", json!(NOW - 9)), &certs)
+                .is_ok(),
+            "skew"
+        );
+        assert_eq!(
+            refused(&with("iat", json!(NOW + 11)), &certs),
+            IdTokenError::NotYetValid
+        );
+        assert!(
+            verifier()
+                .verify_with_certs(&with("iat", json!(NOW + 9)), &certs)
+                .is_ok(),
+            "skew"
+        );
+        assert_eq!(
+            refused(&with("aud", json!("https://other")), &certs),
+            IdTokenError::WrongAudience
+        );
+        assert!(
+            verifier()
+                .verify_with_certs(&with("aud", json!(["x", AUD])), &certs)
+                .is_ok()
+        );
         assert_eq!(
             refused(&with("iss", json!("https://evil")), &certs),
             IdTokenError::WrongIssuer("https://evil".into())
         );
-        assert!(verifier().verify_with_certs(&with("iss", json!("accounts.google.com")), &certs).is_ok());
+        assert!(
+            verifier()
+                .verify_with_certs(&with("iss", json!("accounts.google.com")), &certs)
+                .is_ok()
+        );
         let mut c = claims();
         c.as_object_mut().unwrap().remove("exp");
-        assert_eq!(refused(&rs256("rsa1", &c), &certs), IdTokenError::MissingClaim("exp"));
+        assert_eq!(
+            refused(&rs256("rsa1", &c), &certs),
+            IdTokenError::MissingClaim("exp")
+        );
     }
 
     #[test]
@@ -647,19 +714,30 @@ mod tests {
         let mut c = claims();
         c["iss"] = json!("http://127.0.0.1:5/");
         let t = rs256("rsa1", &c);
-        assert!(matches!(refused(&t, &pem_certs()), IdTokenError::WrongIssuer(_)));
+        assert!(matches!(
+            refused(&t, &pem_certs()),
+            IdTokenError::WrongIssuer(_)
+        ));
         let v = verifier().with_issuers(["http://127.0.0.1:5/"]);
         assert!(v.verify_with_certs(&t, &pem_certs()).is_ok());
         let signer = rsa_signer("k");
-        let no_kid = raw_jwt(&json!({"alg": "RS256"}), &claims(), |m| signer.sign_bytes(m).unwrap());
+        let no_kid = raw_jwt(&json!({"alg": "RS256"}), &claims(), |m| {
+            signer.sign_bytes(m).unwrap()
+        });
         assert!(verifier().verify_with_certs(&no_kid, &pem_certs()).is_ok());
     }
 
     #[test]
     fn unreadable_certificates_are_errors_naming_the_key() {
-        let e = Certs::parse(br#"{"k1": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}"#, "u")
-            .unwrap_err();
-        assert_eq!(e.to_string(), "certificates from u: `k1` is not a readable certificate");
+        let e = Certs::parse(
+            br#"{"k1": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}"#,
+            "u",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "certificates from u: `k1` is not a readable certificate"
+        );
         assert!(Certs::parse(b"[]", "u").is_err());
         assert!(Certs::parse(br#"{"keys": 5}"#, "u").is_err());
         assert!(Certs::parse(b"{", "u").is_err());
@@ -679,7 +757,9 @@ mod tests {
                 .body(body.clone().into_bytes())
                 .unwrap())
         };
-        let clock = Arc::new(ManualClock::new(UNIX_EPOCH + Duration::from_secs(NOW as u64)));
+        let clock = Arc::new(ManualClock::new(
+            UNIX_EPOCH + Duration::from_secs(NOW as u64),
+        ));
         let v = IdTokenVerifier::new(AUD)
             .with_clock(clock.clone())
             .with_certs_url("http://127.0.0.1:7/certs".parse().unwrap());
@@ -695,10 +775,16 @@ mod tests {
     #[test]
     fn cache_control_is_read_as_http_says() {
         let r = |v: &str| {
-            http::Response::builder().header("cache-control", v).body(Vec::new()).unwrap()
+            http::Response::builder()
+                .header("cache-control", v)
+                .body(Vec::new())
+                .unwrap()
         };
         assert_eq!(max_age(&r("max-age=60")), Some(Duration::from_secs(60)));
-        assert_eq!(max_age(&r("public, MAX-AGE=5")), Some(Duration::from_secs(5)));
+        assert_eq!(
+            max_age(&r("public, MAX-AGE=5")),
+            Some(Duration::from_secs(5))
+        );
         assert_eq!(max_age(&r("no-store, max-age=60")), None);
         assert_eq!(max_age(&r("max-age=x")), None);
         assert_eq!(max_age(&http::Response::new(Vec::new())), None);
@@ -711,7 +797,10 @@ mod tests {
         #[async_trait::async_trait]
         impl AsyncHttpClient for Canned {
             async fn execute(&self, _: HttpRequest) -> Result<HttpResponse, TransportError> {
-                Ok(http::Response::builder().status(200).body(self.0.clone().into_bytes()).unwrap())
+                Ok(http::Response::builder()
+                    .status(200)
+                    .body(self.0.clone().into_bytes())
+                    .unwrap())
             }
         }
         let body = json!({"keys": [rsa_jwk("rsa1")]}).to_string();
