@@ -5,6 +5,8 @@
 //! environment and runs them with `--include-ignored`, passing its paths in
 //! `GAUTH_PYTHON` and `GAUTH_NODE_MODULES`.
 
+pub mod oidc;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

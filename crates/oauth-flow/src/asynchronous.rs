@@ -13,7 +13,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::revoke::CallRef;
 use crate::server::{
-    CONNECTION_DEADLINE, Handled, MAX_CONNECTIONS, MAX_REQUEST_HEAD, RedirectHandler,
+    CONNECTION_DEADLINE, Handled, LINGER, LINGER_BYTES, MAX_CONNECTIONS, MAX_REQUEST_HEAD,
+    RedirectHandler,
 };
 use crate::{
     ConsoleOptions, DeviceAuthorization, DeviceCode, Flow, FlowError, LocalServerOptions,
@@ -242,7 +243,13 @@ async fn connection(
         if let Handled::Reply { response, outcome } = handler.handle(&received) {
             let _ = stream.write_all(&response).await;
             let _ = stream.flush().await;
+            // A lingering close, as in the blocking server.
             let _ = stream.shutdown().await;
+            let drain = async {
+                let mut sink = tokio::io::sink();
+                let _ = tokio::io::copy(&mut (&mut stream).take(LINGER_BYTES), &mut sink).await;
+            };
+            let _ = tokio::time::timeout(LINGER, drain).await;
             return outcome;
         }
         match stream.read(&mut chunk).await {
@@ -365,4 +372,67 @@ pub async fn tokeninfo_with(
 ) -> Result<TokenInfo, FlowError> {
     let mut ex = Retrying::new(CallRef(call), RetryPolicy::default());
     Ok(run_async(http, &mut ex).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    async fn send(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let _ = s.write_all(bytes).await;
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn junk_and_stalled_clients_do_not_spoil_the_redirect() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(serve(
+            listener,
+            RedirectHandler::new("/", "good", "ok"),
+            Duration::from_secs(20),
+        ));
+        let mut silent = Vec::new();
+        for _ in 0..8 {
+            silent.push(TcpStream::connect(addr).await.unwrap());
+        }
+        let started = Instant::now();
+        assert!(
+            send(addr, b"GET /favicon.ico HTTP/1.1\r\n\r\n")
+                .await
+                .starts_with("HTTP/1.1 404")
+        );
+        assert!(send(addr, &[0u8; 100]).await.starts_with("HTTP/1.1 400"));
+        let mut long = b"GET /?".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 64 * 1024));
+        assert!(send(addr, &long).await.starts_with("HTTP/1.1 431"));
+        assert!(
+            send(addr, b"GET /?code=x&state=bad HTTP/1.1\r\n\r\n")
+                .await
+                .starts_with("HTTP/1.1 400")
+        );
+        assert!(!server.is_finished());
+        let page = send(addr, b"GET /?code=real&state=good HTTP/1.1\r\n\r\n").await;
+        assert!(page.starts_with("HTTP/1.1 200") && page.contains("Referrer-Policy: no-referrer"));
+        assert_eq!(server.await.unwrap().unwrap().expose(), "real");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        drop(silent);
+    }
+
+    #[tokio::test]
+    async fn the_wait_is_bounded() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let e = serve(
+            listener,
+            RedirectHandler::new("/", "s", "ok"),
+            Duration::from_millis(200),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, FlowError::Timeout { .. }));
+    }
 }

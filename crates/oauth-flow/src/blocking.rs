@@ -16,7 +16,8 @@ use oauth_core::{AuthorizedUser, ClientSecrets, RetryPolicy, Retrying, Secret};
 
 use crate::revoke::CallRef;
 use crate::server::{
-    CONNECTION_DEADLINE, Handled, MAX_CONNECTIONS, MAX_REQUEST_HEAD, RedirectHandler,
+    CONNECTION_DEADLINE, Handled, LINGER, LINGER_BYTES, MAX_CONNECTIONS, MAX_REQUEST_HEAD,
+    RedirectHandler,
 };
 use crate::{
     ConsoleOptions, DeviceAuthorization, DeviceCode, Flow, FlowError, LocalServerOptions,
@@ -272,7 +273,11 @@ fn connection(
         if let Handled::Reply { response, outcome } = handler.handle(&received) {
             let _ = stream.write_all(&response);
             let _ = stream.flush();
-            let _ = stream.shutdown(std::net::Shutdown::Both);
+            // A lingering close: closing with unread input would reset the connection and
+            // could destroy the page before the client reads it.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = stream.set_read_timeout(Some(LINGER));
+            let _ = std::io::copy(&mut (&mut stream).take(LINGER_BYTES), &mut std::io::sink());
             return outcome;
         }
         let left = deadline.checked_duration_since(Instant::now())?;
@@ -391,4 +396,134 @@ pub fn tokeninfo(call: &TokenInfoCall) -> Result<TokenInfo, FlowError> {
 pub fn tokeninfo_with(http: &dyn HttpClient, call: &TokenInfoCall) -> Result<TokenInfo, FlowError> {
     let mut ex = Retrying::new(CallRef(call), RetryPolicy::default());
     Ok(run(http, &mut ex)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn send(addr: SocketAddr, bytes: &[u8]) -> String {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(bytes);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Junk, probes, silent and slow clients, and a forged redirect arrive first; the
+    /// real redirect still ends the wait at once.
+    #[test]
+    fn junk_and_stalled_clients_do_not_spoil_the_redirect() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handler = RedirectHandler::new("/", "good-state", "ok");
+        let server = std::thread::spawn(move || serve(listener, handler, Duration::from_secs(20)));
+        // Clients that connect and say nothing, or dribble a byte now and then.
+        let silent: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let mut slow = TcpStream::connect(addr).unwrap();
+        slow.write_all(b"GET /?st").unwrap();
+        let started = Instant::now();
+        assert!(
+            send(addr, b"GET /favicon.ico HTTP/1.1\r\nHost: x\r\n\r\n").starts_with("HTTP/1.1 404")
+        );
+        assert!(
+            send(addr, b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03").starts_with("HTTP/1.1 400")
+        );
+        assert!(send(addr, &[0xff; 300]).starts_with("HTTP/1.1 400"));
+        let mut long = b"GET /?".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 64 * 1024));
+        assert!(send(addr, &long).starts_with("HTTP/1.1 431"));
+        assert!(
+            send(addr, b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc")
+                .starts_with("HTTP/1.1 405")
+        );
+        let forged = send(addr, b"GET /?code=forged&state=bad-state HTTP/1.1\r\n\r\n");
+        assert!(forged.starts_with("HTTP/1.1 400"), "{forged}");
+        let forged_error = send(
+            addr,
+            b"GET /?error=access_denied&state=nope HTTP/1.1\r\n\r\n",
+        );
+        assert!(forged_error.starts_with("HTTP/1.1 400"));
+        assert!(!server.is_finished(), "nothing so far may end the wait");
+        let page = send(
+            addr,
+            b"GET /?state=good-state&code=4%2Freal HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        );
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        assert!(
+            page.contains("Cache-Control: no-store")
+                && page.contains("Referrer-Policy: no-referrer")
+        );
+        assert!(!page.contains("4/real") && !page.contains("4%2Freal"));
+        let code = server.join().unwrap().unwrap();
+        assert_eq!(code.expose(), "4/real");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        drop((silent, slow));
+    }
+
+    #[test]
+    fn the_wait_is_bounded() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _silent = TcpStream::connect(addr).unwrap();
+        let e = serve(
+            listener,
+            RedirectHandler::new("/", "s", "ok"),
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+        assert!(matches!(e, FlowError::Timeout { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_refusal_ends_the_wait_with_the_oauth_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            serve(
+                listener,
+                RedirectHandler::new("/", "s", "ok"),
+                Duration::from_secs(10),
+            )
+        });
+        let page = send(
+            addr,
+            b"GET /?error=access_denied&error_description=No&state=s HTTP/1.1\r\n\r\n",
+        );
+        assert!(page.contains("access_denied"));
+        let e = server.join().unwrap().unwrap_err();
+        assert_eq!(e.oauth_error(), Some("access_denied"));
+    }
+
+    #[test]
+    fn console_mode_checks_the_pasted_redirect() {
+        let secrets = ClientSecrets::from_json(
+            br#"{"installed": {"client_id": "id", "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": "http://127.0.0.1:1/token"}}"#,
+            "cs.json",
+        )
+        .unwrap();
+        let mut flow = InstalledAppFlow::from_client_secrets(secrets, ["openid"]);
+        let e = flow
+            .run_console_with(
+                ConsoleOptions::default(),
+                &mut &b"/?error=access_denied\n"[..],
+            )
+            .unwrap_err();
+        assert!(matches!(e, FlowError::StateMismatch));
+        // The redirect URI must not be the removed out-of-band one.
+        let e = flow
+            .run_console_with(
+                ConsoleOptions::default().redirect_uri(crate::OOB_REDIRECT_URI),
+                &mut &b"\n"[..],
+            )
+            .unwrap_err();
+        assert!(matches!(e, FlowError::OutOfBand));
+    }
 }

@@ -79,7 +79,7 @@ impl std::str::FromStr for LoopbackHost {
 ///     .success_message("All set.");
 /// assert_eq!(o.redirect_uri(8085), "http://[::1]:8085/");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LocalServerOptions {
     host: LoopbackHost,
     port: u16,
@@ -87,6 +87,22 @@ pub struct LocalServerOptions {
     success_message: String,
     timeout: Duration,
     prompt: String,
+    on_url: Option<UrlCallback>,
+}
+
+/// A function shown the authorization URL.
+type UrlCallback = std::sync::Arc<dyn Fn(&Url) + Send + Sync>;
+
+impl std::fmt::Debug for LocalServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalServerOptions")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("open_browser", &self.open_browser)
+            .field("timeout", &self.timeout)
+            .field("on_url", &self.on_url.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for LocalServerOptions {
@@ -98,6 +114,7 @@ impl Default for LocalServerOptions {
             success_message: DEFAULT_SUCCESS_MESSAGE.into(),
             timeout: Duration::from_secs(300),
             prompt: "Please visit this URL to authorize this application:".into(),
+            on_url: None,
         }
     }
 }
@@ -139,6 +156,17 @@ impl LocalServerOptions {
         self
     }
 
+    /// Also hands the authorization URL to `f` once the server listens (a GUI shows it
+    /// its own way; a test plays the browser).
+    ///
+    /// ```
+    /// let o = oauth_flow::LocalServerOptions::default().on_url(|url| eprintln!("go to {url}"));
+    /// ```
+    pub fn on_url(mut self, f: impl Fn(&Url) + Send + Sync + 'static) -> Self {
+        self.on_url = Some(std::sync::Arc::new(f));
+        self
+    }
+
     /// The socket address to bind.
     pub fn bind_address(&self) -> SocketAddr {
         SocketAddr::new(self.host.ip(), self.port)
@@ -160,6 +188,9 @@ impl LocalServerOptions {
     /// Prints the URL to stderr (always) and opens the browser (unless told not to).
     pub(crate) fn announce(&self, url: &Url) {
         eprintln!("{}\n{}", self.prompt, url);
+        if let Some(f) = &self.on_url {
+            f(url);
+        }
         if self.open_browser {
             if let Err(e) = webbrowser::open(url.as_str()) {
                 tracing::info!(error = %e, "cannot open a browser; open the URL printed above");

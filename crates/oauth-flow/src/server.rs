@@ -10,6 +10,11 @@ use crate::flow::{Callback, read_callback};
 pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
 /// The most headers a request may carry.
 pub const MAX_HEADERS: usize = 48;
+/// How long unread input is drained before a connection is closed (a lingering close:
+/// closing with unread input resets the connection and can destroy the page in flight).
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(250);
+/// How much unread input is drained at most before closing.
+pub const LINGER_BYTES: u64 = 256 * 1024;
 /// Connections the redirect server handles at once; more are closed at once.
 pub const MAX_CONNECTIONS: usize = 32;
 /// The most a single connection may take, from accept to response: a client that stalls
