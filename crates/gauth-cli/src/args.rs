@@ -20,6 +20,9 @@ pub enum Command {
     Header(TokenArgs),
     /// Verify an ID token's signature, issuer, audience and expiry; print its claims.
     VerifyIdToken(VerifyArgs),
+    /// Run the local Google stand-in (OAuth endpoints, discovery, a few APIs) until
+    /// interrupted.
+    Emulator(EmulatorArgs),
 }
 
 /// Where credentials come from.
@@ -66,4 +69,11 @@ pub struct VerifyArgs {
     /// An accepted issuer (repeatable); Google's by default.
     #[arg(long = "issuer", value_name = "ISS")]
     pub issuers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// The loopback port to listen on (any free port when absent or 0).
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
 }

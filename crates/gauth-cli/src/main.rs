@@ -3,6 +3,7 @@
 
 mod args;
 mod credentials;
+mod emulator;
 mod token;
 mod verify;
 
@@ -34,6 +35,7 @@ fn run(cli: args::Cli) -> Result<(), String> {
         args::Command::Token(a) => token::token(&a, token::Output::Token),
         args::Command::Header(a) => token::token(&a, token::Output::Header),
         args::Command::VerifyIdToken(a) => verify::verify_id_token(&a),
+        args::Command::Emulator(a) => emulator::emulator(&a),
     }
 }
 
