@@ -10,8 +10,13 @@ use crate::args::EmulatorArgs;
 /// service-account key for it to a temp dir, prints the base URL and the client-secrets path
 /// on stdout, and serves until the process is interrupted.
 pub fn emulator(a: &EmulatorArgs) -> Result<(), String> {
-    let emu = Emulator::start(EmulatorConfig::default().port(a.port.unwrap_or(0)))
-        .map_err(|e| format!("cannot start the emulator on port {}: {e}", a.port.unwrap_or(0)))?;
+    let emu =
+        Emulator::start(EmulatorConfig::default().port(a.port.unwrap_or(0))).map_err(|e| {
+            format!(
+                "cannot start the emulator on port {}: {e}",
+                a.port.unwrap_or(0)
+            )
+        })?;
     let dir = std::env::temp_dir().join(format!("gauth-emulator-{}", emu.addr().port()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let secrets = emu
