@@ -184,15 +184,15 @@ impl ServiceAccountKey {
         policy: &EndpointPolicy,
     ) -> Result<Self, Error> {
         let f = Fields::new(value, origin, "")?;
-        if let Some(t) = f.optional_str("type")? {
-            if t != "service_account" {
-                return Err(CoreError::UnknownType {
-                    origin: origin.to_owned(),
-                    found: t.to_owned(),
-                    supported: "service_account".into(),
-                }
-                .into());
+        if let Some(t) = f.optional_str("type")?
+            && t != "service_account"
+        {
+            return Err(CoreError::UnknownType {
+                origin: origin.to_owned(),
+                found: t.to_owned(),
+                supported: "service_account".into(),
             }
+            .into());
         }
         let client_email = f.required_str("client_email")?.to_owned();
         let key_id = f.optional_str("private_key_id")?.map(str::to_owned);

@@ -272,7 +272,7 @@ impl TokenSource for MetadataCredentials {
     ) -> Result<Token, CoreError> {
         drop(lock);
         match &self.target_audience {
-            Some(_) => id_token_to_token(response, &self.root.to_string()),
+            Some(_) => id_token_to_token(response, self.root.as_ref()),
             None => Ok(response.to_token(ctx.clock.now())),
         }
     }
