@@ -9,7 +9,9 @@ use gauth_tests::run_python;
 fn setup() -> (Emulator, tempfile::TempDir, String, String) {
     let emu = Emulator::start(EmulatorConfig::default()).expect("emulator starts");
     let dir = tempfile::tempdir().expect("temp dir");
-    let secrets = emu.write_client_secrets(dir.path()).expect("client secrets");
+    let secrets = emu
+        .write_client_secrets(dir.path())
+        .expect("client secrets");
     let key = dir.path().join("service_account.json");
     std::fs::write(&key, emu.service_account_key().to_string()).expect("key file");
     assert!(emu.client_secrets(ClientKind::Web).is_some());
