@@ -14,6 +14,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Sign in with the installed-app flow on a loopback server; write the credentials.
+    Login(LoginArgs),
+    /// Sign in with the device authorization grant (RFC 8628); write the credentials.
+    Device(DeviceArgs),
+    /// Revoke a token (the refresh token where there is one).
+    Revoke(RevokeArgs),
+    /// Ask the tokeninfo endpoint about a token and print its JSON.
+    Info(InfoArgs),
     /// Print a valid access token (refreshing when needed).
     Token(TokenArgs),
     /// Print `Authorization: Bearer <token>`.
@@ -76,4 +84,75 @@ pub struct EmulatorArgs {
     /// The loopback port to listen on (any free port when absent or 0).
     #[arg(long, value_name = "N")]
     pub port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The OAuth client's client_secrets.json (installed or web).
+    #[arg(long = "client-secrets", value_name = "FILE")]
+    pub client_secrets: PathBuf,
+    /// A scope to ask for (repeatable).
+    #[arg(long = "scope", value_name = "S", required = true)]
+    pub scopes: Vec<String>,
+    /// The loopback port (0 or none: any free port).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub port: u16,
+    /// The loopback host: 127.0.0.1 (default), localhost or ::1.
+    #[arg(long, value_name = "H", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Do not open the browser (the URL is printed either way).
+    #[arg(long = "no-browser")]
+    pub no_browser: bool,
+    /// Where to write the authorized-user file (default: the user's gauth credential store).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// How long to wait for the browser's redirect, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+    /// Trust this host for endpoints named in the client-secrets file (repeatable).
+    #[arg(long = "allow-endpoint", value_name = "HOST")]
+    pub allow_endpoint: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeviceArgs {
+    /// The OAuth client's client_secrets.json.
+    #[arg(long = "client-secrets", value_name = "FILE")]
+    pub client_secrets: PathBuf,
+    /// A scope to ask for (repeatable).
+    #[arg(long = "scope", value_name = "S", required = true)]
+    pub scopes: Vec<String>,
+    /// Where to write the authorized-user file (default: the user's gauth credential store).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The device authorization endpoint (default: Google's).
+    #[arg(long = "device-url", value_name = "URL")]
+    pub device_url: Option<String>,
+    /// Trust this host for endpoints named in the client-secrets file (repeatable).
+    #[arg(long = "allow-endpoint", value_name = "HOST")]
+    pub allow_endpoint: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The token to revoke.
+    #[arg(long, value_name = "T", conflicts_with = "credentials")]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub creds: CredentialArgs,
+    /// The revocation endpoint (default: Google's).
+    #[arg(long = "revoke-url", value_name = "URL")]
+    pub revoke_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The access token to ask about.
+    #[arg(long, value_name = "T", conflicts_with = "credentials")]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub creds: CredentialArgs,
+    /// The tokeninfo endpoint (default: Google's).
+    #[arg(long = "tokeninfo-url", value_name = "URL")]
+    pub tokeninfo_url: Option<String>,
 }

@@ -3,7 +3,11 @@
 
 mod args;
 mod credentials;
+mod device;
 mod emulator;
+mod info;
+mod login;
+mod revoke;
 mod token;
 mod verify;
 
@@ -32,6 +36,10 @@ fn main() -> ExitCode {
 
 fn run(cli: args::Cli) -> Result<(), String> {
     match cli.command {
+        args::Command::Login(a) => login::login(&a),
+        args::Command::Device(a) => device::device(&a),
+        args::Command::Revoke(a) => revoke::revoke(&a),
+        args::Command::Info(a) => info::info(&a),
         args::Command::Token(a) => token::token(&a, token::Output::Token),
         args::Command::Header(a) => token::token(&a, token::Output::Header),
         args::Command::VerifyIdToken(a) => verify::verify_id_token(&a),
