@@ -299,15 +299,14 @@ impl Shared {
             let digest = ring::digest::digest(&ring::digest::SHA256, at.as_bytes());
             claims["at_hash"] = b64url(&digest.as_ref()[..16]).into();
         }
-        if let Subject::User(i) = grant.subject {
-            if has_profile_scope(&grant.scopes) {
-                if let Some(u) = self.config.users.get(i) {
-                    claims["name"] = u.name.clone().into();
-                    claims["given_name"] = u.given_name.clone().into();
-                    claims["family_name"] = u.family_name.clone().into();
-                    claims["picture"] = u.picture.clone().into();
-                }
-            }
+        if let Subject::User(i) = grant.subject
+            && has_profile_scope(&grant.scopes)
+            && let Some(u) = self.config.users.get(i)
+        {
+            claims["name"] = u.name.clone().into();
+            claims["given_name"] = u.given_name.clone().into();
+            claims["family_name"] = u.family_name.clone().into();
+            claims["picture"] = u.picture.clone().into();
         }
         self.key.sign_jwt(&claims)
     }

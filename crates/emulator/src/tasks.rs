@@ -544,10 +544,10 @@ pub(crate) async fn tasks(
         }
         let m = body_object(&body)?;
         let parent = q.get("parent").filter(|p| !p.is_empty()).cloned();
-        if let Some(p) = &parent {
-            if !list.tasks.iter().any(|t| &t.id == p) {
-                return Err(invalid("Invalid value for: parent"));
-            }
+        if let Some(p) = &parent
+            && !list.tasks.iter().any(|t| &t.id == p)
+        {
+            return Err(invalid("Invalid value for: parent"));
         }
         let mut task = Task {
             id: shared.random(16),
@@ -665,10 +665,10 @@ pub(crate) async fn move_task(
         if parent.as_ref().is_some_and(|p| moving.contains(p)) {
             return Err(invalid("Invalid value for: parent"));
         }
-        if let Some(p) = &parent {
-            if !data.lists[to].tasks.iter().any(|t| &t.id == p) {
-                return Err(invalid("Invalid value for: parent"));
-            }
+        if let Some(p) = &parent
+            && !data.lists[to].tasks.iter().any(|t| &t.id == p)
+        {
+            return Err(invalid("Invalid value for: parent"));
         }
         if q.get("previous").is_some_and(|p| moving.contains(p)) {
             return Err(invalid("Invalid value for: previous"));
