@@ -15,6 +15,9 @@ use oauth_flow::{
 
 const SCOPES: [&str; 2] = ["openid", "email"];
 
+/// The pages the browser was shown by the loopback server: (status, body).
+type Pages = Arc<Mutex<Vec<(u16, String)>>>;
+
 fn secrets(p: &OidcProvider) -> ClientSecrets {
     ClientSecrets::from_value_with(&p.client_secrets(), "oidc", &EndpointPolicy::default()).unwrap()
 }
@@ -25,7 +28,7 @@ fn browser_options(
     p: &OidcProvider,
     refuse: bool,
     forge_first: bool,
-) -> (LocalServerOptions, Arc<Mutex<Vec<(u16, String)>>>) {
+) -> (LocalServerOptions, Pages) {
     let issuer = p.issuer.clone();
     let pages = Arc::new(Mutex::new(Vec::new()));
     let seen = pages.clone();

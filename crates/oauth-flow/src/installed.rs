@@ -191,10 +191,10 @@ impl LocalServerOptions {
         if let Some(f) = &self.on_url {
             f(url);
         }
-        if self.open_browser {
-            if let Err(e) = webbrowser::open(url.as_str()) {
-                tracing::info!(error = %e, "cannot open a browser; open the URL printed above");
-            }
+        if self.open_browser
+            && let Err(e) = webbrowser::open(url.as_str())
+        {
+            tracing::info!(error = %e, "cannot open a browser; open the URL printed above");
         }
     }
 }

@@ -46,6 +46,11 @@
 //! Features: `blocking` (ureq, std threads; no tokio) and `async` (reqwest, tokio), both
 //! on by default.
 
+#![cfg_attr(
+    not(any(feature = "blocking", feature = "async")),
+    allow(dead_code)
+)]
+
 pub mod device;
 mod error;
 pub mod flow;
