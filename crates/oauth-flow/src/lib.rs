@@ -46,10 +46,7 @@
 //! Features: `blocking` (ureq, std threads; no tokio) and `async` (reqwest, tokio), both
 //! on by default.
 
-#![cfg_attr(
-    not(any(feature = "blocking", feature = "async")),
-    allow(dead_code)
-)]
+#![cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 
 pub mod device;
 mod error;
