@@ -1,20 +1,4 @@
-//! # gauth
-//!
-//! Google OAuth 2.0 for Rust: what google-auth, google-auth-oauthlib and
-//! google-api-python-client give Python programs. This facade re-exports the workspace's
-//! crates behind features, so a program depends on one crate and compiles only what it
-//! uses.
-//!
-//! ```no_run
-//! use gauth::{AuthorizedUser, blocking::Credentials};
-//! let creds = Credentials::new(AuthorizedUser::from_file("authorized_user.json")?);
-//! println!("{}", creds.token()?.expose().len());
-//! # Ok::<(), gauth::Error>(())
-//! ```
-//!
-//! Features: `blocking` (ureq) and `async` (reqwest), `service-account` (service accounts,
-//! ID tokens, impersonation, the metadata server) and `adc` (Application Default
-//! Credentials), all on by default.
+#![doc = include_str!("../GUIDE.md")]
 
 pub use oauth_core::*;
 
@@ -28,5 +12,42 @@ pub use oauth_sa::{
     ServiceAccountCredentials, ServiceAccountKey,
 };
 
+/// Sign-in flows: `Flow`, `InstalledAppFlow`, the device flow, the token store (the
+/// `oauth-flow` crate).
+#[cfg(feature = "flow")]
+pub use oauth_flow as flow;
+#[cfg(feature = "flow")]
+pub use oauth_flow::{
+    ConsoleOptions, FileStore, Flow, FlowError, LocalServerOptions, LoopbackHost, TokenStore,
+};
+#[cfg(all(feature = "flow", feature = "async"))]
+pub use oauth_flow::{DeviceFlow, InstalledAppFlow};
+
+/// Discovery-based calls to any Google API (the `discovery-client` crate).
+#[cfg(feature = "discovery")]
+pub use discovery_client as discovery;
+
 #[cfg(feature = "adc")]
 pub mod adc;
+
+/// The blocking flavour: oauth-core's blocking handle and driver, with the blocking halves
+/// of the sign-in flows and of discovery under the same names as the async ones.
+///
+/// ```no_run
+/// use gauth::blocking::{Credentials, InstalledAppFlow};
+/// use gauth::LocalServerOptions;
+/// let mut flow = InstalledAppFlow::from_client_secrets_file("client_secrets.json", ["openid", "email"])?;
+/// let user = flow.run_local_server(LocalServerOptions::default())?;
+/// let service = gauth::blocking::build("oauth2", "v2", Credentials::new(user))?;
+/// println!("{}", service.method("userinfo.get")?.execute()?["email"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "blocking")]
+pub mod blocking {
+    pub use oauth_core::blocking::*;
+
+    #[cfg(feature = "discovery")]
+    pub use discovery_client::blocking::{MethodCall, PageIter, Service, build, build_with};
+    #[cfg(feature = "flow")]
+    pub use oauth_flow::blocking::{DeviceFlow, InstalledAppFlow, revoke, tokeninfo};
+}
