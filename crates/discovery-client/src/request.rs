@@ -447,6 +447,11 @@ impl Request {
                 }
             }
         }
+        if query.is_empty() && self.media.is_none() {
+            // googleapiclient appends `"?" + urlencode({})`: a bare `?` (which matters
+            // when a `{+name}` value put a `?` in the path).
+            url.push('?');
+        }
         let mut first = true;
         for (name, values, _) in &query {
             for v in values {
@@ -573,7 +578,7 @@ mod tests {
             .param("id", "a/b")
             .prepare()
             .unwrap();
-        assert_eq!(r.url, "https://t.googleapis.com/t/v1/things/a%2Fb");
+        assert_eq!(r.url, "https://t.googleapis.com/t/v1/things/a%2Fb?");
         assert_eq!(r.method, http::Method::DELETE);
     }
 
