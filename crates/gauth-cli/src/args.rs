@@ -28,9 +28,14 @@ pub enum Command {
     Header(TokenArgs),
     /// Verify an ID token's signature, issuer, audience and expiry; print its claims.
     VerifyIdToken(VerifyArgs),
+    /// Call any Google API through its discovery document (`--dry-run` prints the request).
+    Call(CallArgs),
     /// Run the local Google stand-in (OAuth endpoints, discovery, a few APIs) until
     /// interrupted.
     Emulator(EmulatorArgs),
+    /// The whole walkthrough against an embedded emulator, offline: sign-in, discovery
+    /// calls, refresh, a service account, an ID token, revocation.
+    Demo,
 }
 
 /// Where credentials come from.
@@ -155,4 +160,43 @@ pub struct InfoArgs {
     /// The tokeninfo endpoint (default: Google's).
     #[arg(long = "tokeninfo-url", value_name = "URL")]
     pub tokeninfo_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The API (`drive`, `calendar`, `oauth2`).
+    pub api: String,
+    /// The API version (`v3`).
+    pub version: String,
+    /// The dotted resource path and method (`files.list`, `events.insert`).
+    pub method: String,
+    /// A parameter by its discovery name (repeat for repeated parameters).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// The JSON request body.
+    #[arg(long, value_name = "JSON")]
+    pub body: Option<String>,
+    /// A file to upload as the method's media.
+    #[arg(long, value_name = "FILE")]
+    pub media: Option<PathBuf>,
+    /// The media's MIME type (guessed from the extension when absent).
+    #[arg(long = "media-type", value_name = "MIME", requires = "media")]
+    pub media_type: Option<String>,
+    #[command(flatten)]
+    pub creds: CredentialArgs,
+    /// Read the discovery document from a file.
+    #[arg(long = "discovery-file", value_name = "FILE", conflicts_with = "discovery_url")]
+    pub discovery_file: Option<PathBuf>,
+    /// Fetch the discovery document from this URL (`{api}`, `{apiVersion}` replaced).
+    #[arg(long = "discovery-url", value_name = "URL")]
+    pub discovery_url: Option<String>,
+    /// Send calls to this root URL instead of the document's `rootUrl`.
+    #[arg(long = "root-url", value_name = "URL")]
+    pub root_url: Option<String>,
+    /// Follow nextPageToken and print every page's items.
+    #[arg(long = "all-pages")]
+    pub all_pages: bool,
+    /// Print the request as JSON instead of sending it.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
 }

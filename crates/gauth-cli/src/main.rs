@@ -2,7 +2,9 @@
 //! one clear line on stderr when something fails, exit 0 / 1 / 2, no secret printed.
 
 mod args;
+mod call;
 mod credentials;
+mod demo;
 mod device;
 mod emulator;
 mod info;
@@ -43,7 +45,9 @@ fn run(cli: args::Cli) -> Result<(), String> {
         args::Command::Token(a) => token::token(&a, token::Output::Token),
         args::Command::Header(a) => token::token(&a, token::Output::Header),
         args::Command::VerifyIdToken(a) => verify::verify_id_token(&a),
+        args::Command::Call(a) => call::call(&a),
         args::Command::Emulator(a) => emulator::emulator(&a),
+        args::Command::Demo => demo::demo(),
     }
 }
 
