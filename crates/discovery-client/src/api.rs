@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::Error;
 use crate::document::{self, MethodDesc, Model};
 use crate::request::Request;
-use crate::Error;
 
 /// A parsed discovery document: cheap to clone, shared between threads, free of I/O.
 /// Requests are built from it without walking the document again.

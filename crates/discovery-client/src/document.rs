@@ -46,7 +46,9 @@ impl Pattern {
     pub(crate) fn matches(&self, value: &str) -> bool {
         let re = self.compiled.get_or_init(|| {
             regex::Regex::new(&format!("^(?:{})", self.source))
-                .map_err(|e| tracing::debug!(pattern = %self.source, error = %e, "pattern not checked"))
+                .map_err(
+                    |e| tracing::debug!(pattern = %self.source, error = %e, "pattern not checked"),
+                )
                 .ok()
         });
         re.as_ref().is_none_or(|r| r.is_match(value))
@@ -555,7 +557,11 @@ impl Builder<'_> {
 }
 
 /// Parses a document; `root_url` replaces the document's `rootUrl` when given.
-pub(crate) fn parse(bytes: &[u8], origin: &str, root_url: Option<&str>) -> Result<Arc<Model>, Error> {
+pub(crate) fn parse(
+    bytes: &[u8],
+    origin: &str,
+    root_url: Option<&str>,
+) -> Result<Arc<Model>, Error> {
     let raw: RawDoc = serde_json::from_slice(bytes).map_err(|e| Error::InvalidDocument {
         origin: origin.to_owned(),
         reason: oauth_core::Error::json("document", &e).to_string(),

@@ -113,12 +113,20 @@ impl ApiResponse {
     }
 }
 
+/// Why an upload session on another host is refused.
+const FOREIGN_SESSION: &str = "the upload session URL is on another host than the call";
+
 enum Phase {
     Initial,
     /// A resumable session is open; the next chunk starts at `offset`.
-    Upload { session: String, offset: usize },
+    Upload {
+        session: String,
+        offset: usize,
+    },
     /// After a failed chunk: asking the server what it received.
-    Query { session: String },
+    Query {
+        session: String,
+    },
 }
 
 /// One API call, retried and (for resumable uploads) continued across requests.
@@ -194,7 +202,9 @@ impl ApiCall {
         };
         let mut req = http::Request::new(body);
         *req.method_mut() = http::Method::PUT;
-        *req.uri_mut() = session.parse().map_err(|_| self.malformed("invalid upload session URL"))?;
+        *req.uri_mut() = session
+            .parse()
+            .map_err(|_| self.malformed("invalid upload session URL"))?;
         if let Ok(v) = range.parse() {
             req.headers_mut().insert(CONTENT_RANGE, v);
         }
@@ -204,7 +214,9 @@ impl ApiCall {
     fn query(&self, session: &str) -> Result<HttpRequest, Error> {
         let mut req = http::Request::new(Vec::new());
         *req.method_mut() = http::Method::PUT;
-        *req.uri_mut() = session.parse().map_err(|_| self.malformed("invalid upload session URL"))?;
+        *req.uri_mut() = session
+            .parse()
+            .map_err(|_| self.malformed("invalid upload session URL"))?;
         if let Ok(v) = format!("bytes */{}", self.total()).parse() {
             req.headers_mut().insert(CONTENT_RANGE, v);
         }
@@ -218,7 +230,11 @@ impl ApiCall {
         })
     }
 
-    fn retry_or_fail(&mut self, error: Error, retry_after: Option<Duration>) -> Step<Result<ApiResponse, Error>> {
+    fn retry_or_fail(
+        &mut self,
+        error: Error,
+        retry_after: Option<Duration>,
+    ) -> Step<Result<ApiResponse, Error>> {
         if error.is_transient() && self.attempts < self.options.retry.max_attempts {
             let delay = retry_after
                 .map(|d| d.min(self.options.retry.max_delay))
@@ -246,6 +262,24 @@ impl ApiCall {
         })))
     }
 
+    /// Whether an upload session URL is on the call's own scheme, host and port: the
+    /// session's requests carry the Authorization header, which must not go elsewhere.
+    fn same_origin(&self, session: &str) -> bool {
+        let origin = |u: &str| {
+            let uri = u.parse::<http::Uri>().ok()?;
+            let scheme = uri.scheme_str()?.to_ascii_lowercase();
+            let authority = uri.authority()?;
+            if authority.as_str().contains('@') {
+                return None;
+            }
+            let port = authority
+                .port_u16()
+                .unwrap_or(if scheme == "https" { 443 } else { 80 });
+            Some((scheme, authority.host().to_ascii_lowercase(), port))
+        };
+        matches!((origin(&self.prepared.url), origin(session)), (Some(a), Some(b)) if a == b)
+    }
+
     fn session_of(&self) -> Option<String> {
         match &self.phase {
             Phase::Upload { session, .. } | Phase::Query { session } => Some(session.clone()),
@@ -269,7 +303,11 @@ fn retry_after(resp: &HttpResponse) -> Option<Duration> {
     if s != 429 && s != 503 {
         return None;
     }
-    let v = resp.headers().get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    let v = resp
+        .headers()
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
@@ -303,6 +341,9 @@ impl Exchange for ApiCall {
                             .get(LOCATION)
                             .and_then(|v| v.to_str().ok())
                             .map_or(session, str::to_owned);
+                        if !self.same_origin(&session) {
+                            return Step::Done(Ok(Err(self.malformed(FOREIGN_SESSION))));
+                        }
                         let offset = received(&resp);
                         self.phase = Phase::Upload { session, offset };
                         self.attempts = 0;
@@ -310,7 +351,8 @@ impl Exchange for ApiCall {
                     }
                 }
                 if !(200..300).contains(&status) {
-                    let error = Error::Api(ApiError::from_response(status, &self.endpoint, resp.body()));
+                    let error =
+                        Error::Api(ApiError::from_response(status, &self.endpoint, resp.body()));
                     return self.retry_or_fail(error, retry_after(&resp));
                 }
                 if resumable && matches!(self.phase, Phase::Initial) {
@@ -320,8 +362,13 @@ impl Exchange for ApiCall {
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_owned)
                     else {
-                        return Step::Done(Ok(Err(self.malformed("no Location for the upload session"))));
+                        return Step::Done(Ok(Err(
+                            self.malformed("no Location for the upload session")
+                        )));
                     };
+                    if !self.same_origin(&session) {
+                        return Step::Done(Ok(Err(self.malformed(FOREIGN_SESSION))));
+                    }
                     self.phase = Phase::Upload { session, offset: 0 };
                     self.attempts = 0;
                     return self.send();
@@ -351,7 +398,12 @@ mod tests {
 
     fn call(req: crate::Request, retries: u32) -> ApiCall {
         let kind = req.model_kind();
-        ApiCall::new(req.prepare().unwrap(), CallOptions::default().num_retries(retries), kind, false)
+        ApiCall::new(
+            req.prepare().unwrap(),
+            CallOptions::default().num_retries(retries),
+            kind,
+            false,
+        )
     }
 
     #[test]
@@ -363,22 +415,42 @@ mod tests {
             .unwrap()
             .body(serde_json::json!({"name": "f"}))
             .media(media)
-            .upload_protocol(UploadProtocol::Resumable { chunk_size: 256 * 1024 });
+            .upload_protocol(UploadProtocol::Resumable {
+                chunk_size: 256 * 1024,
+            });
         let mut ex = call(req, 2);
-        let Step::Send(first) = ex.step(Input::Start) else { panic!() };
-        assert!(first.uri().to_string().ends_with("uploadType=resumable"), "{}", first.uri());
+        let Step::Send(first) = ex.step(Input::Start) else {
+            panic!()
+        };
+        assert!(
+            first.uri().to_string().ends_with("uploadType=resumable"),
+            "{}",
+            first.uri()
+        );
         assert_eq!(first.headers()["x-upload-content-length"], "614400");
-        let Step::Send(c1) = ex.step(resp(200, &[("location", "https://u.googleapis.com/s?id=1")], "")) else { panic!() };
+        let Step::Send(c1) = ex.step(resp(
+            200,
+            &[("location", "https://u.googleapis.com/s?id=1")],
+            "",
+        )) else {
+            panic!()
+        };
         assert_eq!(c1.headers()["content-range"], "bytes 0-262143/614400");
         // The chunk fails; the exchange waits and asks what arrived.
         assert!(matches!(ex.step(resp(503, &[], "")), Step::Wait(_)));
-        let Step::Send(q) = ex.step(Input::Waited) else { panic!() };
+        let Step::Send(q) = ex.step(Input::Waited) else {
+            panic!()
+        };
         assert_eq!(q.headers()["content-range"], "bytes */614400");
         assert!(q.body().is_empty());
-        let Step::Send(c2) = ex.step(resp(308, &[("range", "bytes=0-99999")], "")) else { panic!() };
+        let Step::Send(c2) = ex.step(resp(308, &[("range", "bytes=0-99999")], "")) else {
+            panic!()
+        };
         assert_eq!(c2.headers()["content-range"], "bytes 100000-362143/614400");
         assert_eq!(c2.body().len(), 262144);
-        let Step::Send(c3) = ex.step(resp(308, &[("range", "bytes=0-362143")], "")) else { panic!() };
+        let Step::Send(c3) = ex.step(resp(308, &[("range", "bytes=0-362143")], "")) else {
+            panic!()
+        };
         assert_eq!(c3.headers()["content-range"], "bytes 362144-614399/614400");
         match ex.step(resp(200, &[], r#"{"id":"f1"}"#)) {
             Step::Done(Ok(Ok(r))) => assert_eq!(r.json()["id"], "f1"),
@@ -404,10 +476,51 @@ mod tests {
     }
 
     #[test]
+    fn an_upload_session_on_another_host_is_refused() {
+        let api = Api::from_document(DOC.as_bytes()).unwrap();
+        for location in [
+            "https://evil.example/s?id=1",
+            "http://u.googleapis.com/s",
+            "https://u.googleapis.com:8443/s",
+        ] {
+            let req = api
+                .method("insert")
+                .unwrap()
+                .media(Media::new(vec![b'x'; 10], "text/plain"))
+                .upload_protocol(UploadProtocol::Resumable { chunk_size: 1 });
+            let mut ex = call(req, 0);
+            ex.step(Input::Start);
+            match ex.step(resp(200, &[("location", location)], "")) {
+                Step::Done(Ok(Err(e))) => assert!(e.to_string().contains("another host"), "{e}"),
+                _ => panic!("{location} accepted"),
+            }
+        }
+        // The same origin, in another case and with the default port spelled out, is fine.
+        let req = api
+            .method("insert")
+            .unwrap()
+            .media(Media::new(vec![b'x'; 10], "text/plain"))
+            .upload_protocol(UploadProtocol::Resumable { chunk_size: 1 });
+        let mut ex = call(req, 0);
+        ex.step(Input::Start);
+        assert!(matches!(
+            ex.step(resp(
+                200,
+                &[("location", "https://U.googleapis.com:443/s?id=1")],
+                ""
+            )),
+            Step::Send(_)
+        ));
+    }
+
+    #[test]
     fn a_404_is_not_retried() {
         let api = Api::from_document(DOC.as_bytes()).unwrap();
         let mut ex = call(api.method("insert").unwrap(), 5);
         ex.step(Input::Start);
-        assert!(matches!(ex.step(resp(404, &[], "")), Step::Done(Ok(Err(Error::Api(_))))));
+        assert!(matches!(
+            ex.step(resp(404, &[], "")),
+            Step::Done(Ok(Err(Error::Api(_))))
+        ));
     }
 }

@@ -133,13 +133,24 @@ impl BuildOptions {
             return None;
         }
         let bytes = std::fs::read(&path).ok()?;
-        let doc = Api::from_document_with(&bytes, &path.display().to_string(), self.root_url.as_deref()).ok()?;
+        let doc = Api::from_document_with(
+            &bytes,
+            &path.display().to_string(),
+            self.root_url.as_deref(),
+        )
+        .ok()?;
         self.remember(&key, &doc);
         Some(doc)
     }
 
     /// Parses fetched bytes and caches them.
-    pub(crate) fn store(&self, api: &str, version: &str, origin: &str, bytes: &[u8]) -> Result<Api, Error> {
+    pub(crate) fn store(
+        &self,
+        api: &str,
+        version: &str,
+        origin: &str,
+        bytes: &[u8],
+    ) -> Result<Api, Error> {
         let doc = Api::from_document_with(bytes, origin, self.root_url.as_deref())?;
         let key = self.key(api, version);
         self.remember(&key, &doc);
@@ -175,7 +186,13 @@ impl BuildOptions {
         let url = key.split('|').next().unwrap_or(key);
         let name: String = url
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(200)
             .collect();
         Some(Path::new(dir).join(format!("{name}.json")))
@@ -283,13 +300,31 @@ mod tests {
     #[test]
     fn a_404_moves_on_to_the_next_url() {
         let mut f = FetchDocument::new(discovery_urls("x", "v1"), oauth_core::RetryPolicy::none());
-        let Step::Send(r) = f.step(Input::Start) else { panic!() };
-        assert_eq!(r.uri(), "https://www.googleapis.com/discovery/v1/apis/x/v1/rest");
-        let nf = http::Response::builder().status(404).body(Vec::new()).unwrap();
-        let Step::Send(r) = f.step(Input::Response(Ok(nf))) else { panic!() };
-        assert_eq!(r.uri(), "https://x.googleapis.com/$discovery/rest?version=v1");
-        let nf = http::Response::builder().status(404).body(Vec::new()).unwrap();
-        assert!(matches!(f.step(Input::Response(Ok(nf))), Step::Done(Ok(Err(Error::Api(e)))) if e.status == 404));
+        let Step::Send(r) = f.step(Input::Start) else {
+            panic!()
+        };
+        assert_eq!(
+            r.uri(),
+            "https://www.googleapis.com/discovery/v1/apis/x/v1/rest"
+        );
+        let nf = http::Response::builder()
+            .status(404)
+            .body(Vec::new())
+            .unwrap();
+        let Step::Send(r) = f.step(Input::Response(Ok(nf))) else {
+            panic!()
+        };
+        assert_eq!(
+            r.uri(),
+            "https://x.googleapis.com/$discovery/rest?version=v1"
+        );
+        let nf = http::Response::builder()
+            .status(404)
+            .body(Vec::new())
+            .unwrap();
+        assert!(
+            matches!(f.step(Input::Response(Ok(nf))), Step::Done(Ok(Err(Error::Api(e)))) if e.status == 404)
+        );
     }
 
     #[test]
@@ -305,6 +340,11 @@ mod tests {
         memory().lock().unwrap().clear();
         assert_eq!(o.cached("c", "v1").unwrap().name(), "c");
         memory().lock().unwrap().clear();
-        assert!(o.clone().max_age(Duration::ZERO).cached("c", "v1").is_none());
+        assert!(
+            o.clone()
+                .max_age(Duration::ZERO)
+                .cached("c", "v1")
+                .is_none()
+        );
     }
 }

@@ -92,7 +92,12 @@ impl Media {
     /// googleapiclient's checks: the type against the accept list (mimeparse's
     /// `best_match`; an empty list accepts nothing), then the size against `max_size`
     /// (0 = no limit).
-    pub(crate) fn check(&self, method: &str, accept: &[Box<str>], max_size: u64) -> Result<(), Error> {
+    pub(crate) fn check(
+        &self,
+        method: &str,
+        accept: &[Box<str>],
+        max_size: u64,
+    ) -> Result<(), Error> {
         if !acceptable(&self.mime_type, accept) {
             return Err(Error::UnacceptableMimeType {
                 method: method.to_owned(),
@@ -145,7 +150,8 @@ fn acceptable(mime: &str, accept: &[Box<str>]) -> bool {
             .iter()
             .filter(|(k, v)| k != "q" && rparams.iter().any(|(rk, rv)| rk == k && rv == v))
             .count() as i32;
-        let fitness = if rt == tt { 100 } else { 0 } + if rs == ts { 10 } else { 0 } + param_matches;
+        let fitness =
+            if rt == tt { 100 } else { 0 } + if rs == ts { 10 } else { 0 } + param_matches;
         if fitness > best_fitness {
             best_fitness = fitness;
             best_q = rparams
@@ -244,7 +250,10 @@ mod tests {
         assert!(acceptable("text/plain", &acc(&["*/*"])));
         assert!(!acceptable("text/plain", &acc(&["image/*", "video/*"])));
         assert!(!acceptable("text/plain", &acc(&[])));
-        assert!(!acceptable("image/png", &acc(&["image/*;q=0"])) || acceptable("image/png", &acc(&["image/*;q=0"])));
+        assert!(
+            !acceptable("image/png", &acc(&["image/*;q=0"]))
+                || acceptable("image/png", &acc(&["image/*;q=0"]))
+        );
         assert!(acceptable("message/rfc822", &acc(&["message/rfc822"])));
     }
 
@@ -252,7 +261,10 @@ mod tests {
     fn size_and_type_are_checked_with_the_method_named() {
         let m = Media::new(vec![0u8; 11], "image/png");
         let e = m.check("x.upload", &acc(&["image/*"]), 10).unwrap_err();
-        assert_eq!(e.to_string(), "x.upload: media of 11 bytes is larger than the maximum of 10 bytes");
+        assert_eq!(
+            e.to_string(),
+            "x.upload: media of 11 bytes is larger than the maximum of 10 bytes"
+        );
         let e = m.check("x.upload", &acc(&["text/*"]), 0).unwrap_err();
         assert!(matches!(e, Error::UnacceptableMimeType { .. }));
         assert!(m.check("x.upload", &acc(&["image/png"]), 11).is_ok());

@@ -68,7 +68,11 @@ impl Pages {
         match page.get(&*self.next).and_then(|t| t.as_str()) {
             Some(t) if !t.is_empty() => {
                 if self.in_body {
-                    let mut body = self.request.body.take().unwrap_or_else(|| serde_json::json!({}));
+                    let mut body = self
+                        .request
+                        .body
+                        .take()
+                        .unwrap_or_else(|| serde_json::json!({}));
                     if let Some(obj) = body.as_object_mut() {
                         obj.insert(self.token.to_string(), t.into());
                     }

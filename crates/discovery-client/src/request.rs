@@ -3,12 +3,12 @@
 
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
 
+use crate::Error;
 use crate::api::Api;
 use crate::document::{Location, MethodDesc, Model, Param};
 use crate::media::{Media, multipart_related};
 use crate::template::{join_path, quote_plus};
 use crate::value::{ParamValue, cast};
-use crate::Error;
 
 /// The `x-goog-api-client` value gauth sends.
 const API_CLIENT: &str = concat!("gl-rust gdcl/gauth-", env!("CARGO_PKG_VERSION"));
@@ -276,8 +276,7 @@ impl Request {
             } else {
                 params.iter().any(|(n, _, _)| *n == &**name)
             };
-            let excused =
-                matches!(&**name, "pageToken" | "nextPageToken") && !m.response_pages;
+            let excused = matches!(&**name, "pageToken" | "nextPageToken") && !m.response_pages;
             if !given && !excused {
                 return Err(Error::MissingParameter {
                     method: err_method(),
@@ -374,7 +373,12 @@ impl Request {
         let mut headers: Vec<(String, String)> = Vec::with_capacity(4);
         headers.push((
             ACCEPT.as_str().into(),
-            if kind == ModelKind::Json { "application/json" } else { "*/*" }.into(),
+            if kind == ModelKind::Json {
+                "application/json"
+            } else {
+                "*/*"
+            }
+            .into(),
         ));
         headers.push(("x-goog-api-client".into(), API_CLIENT.into()));
         if let Some(v) = &m.api_version {
@@ -410,10 +414,7 @@ impl Request {
                     UploadProtocol::Resumable { chunk_size } => {
                         resumable = Some((media.clone(), round_chunk(chunk_size)));
                         headers.push(("x-upload-content-type".into(), media.mime_type().into()));
-                        headers.push((
-                            "x-upload-content-length".into(),
-                            media.len().to_string(),
-                        ));
+                        headers.push(("x-upload-content-length".into(), media.len().to_string()));
                         "resumable"
                     }
                     UploadProtocol::Simple if self.body.is_none() => {
@@ -530,12 +531,31 @@ mod tests {
     #[test]
     fn invalid_calls_name_the_parameter() {
         let a = api();
-        let e = a.method("things.get").unwrap().param("nope", "x").prepare().unwrap_err();
-        assert!(matches!(&e, Error::UnknownParameter { param, .. } if param == "nope"), "{e}");
+        let e = a
+            .method("things.get")
+            .unwrap()
+            .param("nope", "x")
+            .prepare()
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::UnknownParameter { param, .. } if param == "nope"),
+            "{e}"
+        );
         let e = a.method("things.get").unwrap().prepare().unwrap_err();
-        assert!(matches!(&e, Error::MissingParameter { param, .. } if param == "name"), "{e}");
-        let e = a.method("things.get").unwrap().param("name", "other/x").prepare().unwrap_err();
-        assert!(matches!(&e, Error::PatternMismatch { param, .. } if param == "name"), "{e}");
+        assert!(
+            matches!(&e, Error::MissingParameter { param, .. } if param == "name"),
+            "{e}"
+        );
+        let e = a
+            .method("things.get")
+            .unwrap()
+            .param("name", "other/x")
+            .prepare()
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::PatternMismatch { param, .. } if param == "name"),
+            "{e}"
+        );
         let e = a
             .method("things.get")
             .unwrap()
@@ -543,7 +563,10 @@ mod tests {
             .param("view", "ALL")
             .prepare()
             .unwrap_err();
-        assert!(matches!(&e, Error::NotInEnum { param, .. } if param == "view"), "{e}");
+        assert!(
+            matches!(&e, Error::NotInEnum { param, .. } if param == "view"),
+            "{e}"
+        );
         let e = a
             .method("things.get")
             .unwrap()
@@ -551,7 +574,10 @@ mod tests {
             .param("n", "x")
             .prepare()
             .unwrap_err();
-        assert!(matches!(&e, Error::InvalidValue { param, .. } if param == "n"), "{e}");
+        assert!(
+            matches!(&e, Error::InvalidValue { param, .. } if param == "n"),
+            "{e}"
+        );
         let e = a
             .method("things.get")
             .unwrap()

@@ -44,7 +44,10 @@ const PASS_THROUGH: &AsciiSet = &RESERVED.remove(b'%');
 pub(crate) enum Segment {
     Literal(Box<str>),
     /// Variables of one expression, `reserved` for the `+` operator.
-    Expr { names: Box<[Box<str>]>, reserved: bool },
+    Expr {
+        names: Box<[Box<str>]>,
+        reserved: bool,
+    },
 }
 
 /// A parsed path template.
@@ -69,15 +72,17 @@ impl Template {
                 segments.push(Segment::Literal(rest[..open].into()));
             }
             let inner = &rest[open + 1..close];
-            for tok in inner.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            {
+            for tok in inner.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
                 if !tok.is_empty() {
                     vars.push(Box::<str>::from(tok));
                 }
             }
             let (reserved, body) = match inner.strip_prefix('+') {
                 Some(b) => (true, b),
-                None => (false, inner.trim_start_matches(['#', '.', '/', ';', '?', '&'])),
+                None => (
+                    false,
+                    inner.trim_start_matches(['#', '.', '/', ';', '?', '&']),
+                ),
             };
             let names = body
                 .split(',')

@@ -185,7 +185,11 @@ pub struct CallArgs {
     #[command(flatten)]
     pub creds: CredentialArgs,
     /// Read the discovery document from a file.
-    #[arg(long = "discovery-file", value_name = "FILE", conflicts_with = "discovery_url")]
+    #[arg(
+        long = "discovery-file",
+        value_name = "FILE",
+        conflicts_with = "discovery_url"
+    )]
     pub discovery_file: Option<PathBuf>,
     /// Fetch the discovery document from this URL (`{api}`, `{apiVersion}` replaced).
     #[arg(long = "discovery-url", value_name = "URL")]
