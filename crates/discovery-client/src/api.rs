@@ -149,7 +149,7 @@ impl Api {
 /// let locations = api.resource("projects")?.resource("locations")?;
 /// assert_eq!(locations.method_names(), ["list"]);
 /// let req = locations.method("list")?.param("name", "projects/p").prepare()?;
-/// assert_eq!(req.url, "https://d.googleapis.com/v1/projects/p/locations");
+/// assert_eq!(req.url, "https://d.googleapis.com/v1/projects/p/locations?"); // no response: no alt, a bare `?` as googleapiclient
 /// # Ok::<(), discovery_client::Error>(())
 /// ```
 #[derive(Debug, Clone)]

@@ -108,7 +108,7 @@ pub enum Error {
     },
     /// The API answered with an error (Google's JSON error body, when there was one).
     #[error("{0}")]
-    Api(ApiError),
+    Api(Box<ApiError>),
     /// The response body is not what the caller asked to deserialize.
     #[error("response from {endpoint}: {reason}")]
     Decode {
@@ -136,8 +136,8 @@ impl Error {
     ///
     /// ```
     /// use discovery_client::{ApiError, Error};
-    /// assert!(Error::Api(ApiError::from_status(503)).is_transient());
-    /// assert!(!Error::Api(ApiError::from_status(404)).is_transient());
+    /// assert!(Error::Api(Box::new(ApiError::from_status(503))).is_transient());
+    /// assert!(!Error::Api(Box::new(ApiError::from_status(404))).is_transient());
     /// ```
     pub fn is_transient(&self) -> bool {
         match self {

@@ -92,10 +92,10 @@ impl ApiResponse {
         }
         match serde_json::from_slice::<serde_json::Value>(&self.body) {
             Ok(mut v) => {
-                if self.data_wrapper {
-                    if let Some(d) = v.get_mut("data") {
-                        return d.take();
-                    }
+                if self.data_wrapper
+                    && let Some(d) = v.get_mut("data")
+                {
+                    return d.take();
                 }
                 v
             }
@@ -334,25 +334,29 @@ impl Exchange for ApiCall {
             Input::Response(Ok(resp)) => {
                 let status = resp.status().as_u16();
                 let resumable = self.prepared.resumable.is_some();
-                if resumable && status == 308 {
-                    if let Some(session) = self.session_of() {
-                        let session = resp
-                            .headers()
-                            .get(LOCATION)
-                            .and_then(|v| v.to_str().ok())
-                            .map_or(session, str::to_owned);
-                        if !self.same_origin(&session) {
-                            return Step::Done(Ok(Err(self.malformed(FOREIGN_SESSION))));
-                        }
-                        let offset = received(&resp);
-                        self.phase = Phase::Upload { session, offset };
-                        self.attempts = 0;
-                        return self.send();
+                if resumable
+                    && status == 308
+                    && let Some(session) = self.session_of()
+                {
+                    let session = resp
+                        .headers()
+                        .get(LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .map_or(session, str::to_owned);
+                    if !self.same_origin(&session) {
+                        return Step::Done(Ok(Err(self.malformed(FOREIGN_SESSION))));
                     }
+                    let offset = received(&resp);
+                    self.phase = Phase::Upload { session, offset };
+                    self.attempts = 0;
+                    return self.send();
                 }
                 if !(200..300).contains(&status) {
-                    let error =
-                        Error::Api(ApiError::from_response(status, &self.endpoint, resp.body()));
+                    let error = Error::Api(Box::new(ApiError::from_response(
+                        status,
+                        &self.endpoint,
+                        resp.body(),
+                    )));
                     return self.retry_or_fail(error, retry_after(&resp));
                 }
                 if resumable && matches!(self.phase, Phase::Initial) {

@@ -117,12 +117,11 @@ impl BuildOptions {
     /// A cached document, from memory or disk, when one is fresh.
     pub(crate) fn cached(&self, api: &str, version: &str) -> Option<Api> {
         let key = self.key(api, version);
-        if let Ok(mem) = memory().lock() {
-            if let Some((at, doc)) = mem.get(&key) {
-                if at.elapsed() < self.max_age {
-                    return Some(doc.clone());
-                }
-            }
+        if let Ok(mem) = memory().lock()
+            && let Some((at, doc)) = mem.get(&key)
+            && at.elapsed() < self.max_age
+        {
+            return Some(doc.clone());
         }
         let path = self.disk_path(&key)?;
         let age = std::fs::metadata(&path)
@@ -284,7 +283,11 @@ impl Exchange for FetchDocument {
                     return self.send();
                 }
                 if !resp.status().is_success() {
-                    let e = Error::Api(ApiError::from_response(status, &self.label(), resp.body()));
+                    let e = Error::Api(Box::new(ApiError::from_response(
+                        status,
+                        &self.label(),
+                        resp.body(),
+                    )));
                     return self.fail(e);
                 }
                 Step::Done(Ok(Ok((self.label(), resp.into_body()))))

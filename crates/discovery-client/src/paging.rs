@@ -17,7 +17,7 @@ use crate::Request;
 /// let first = pages.next_request().unwrap();
 /// assert_eq!(first.prepare()?.url, "https://d.googleapis.com/files?alt=json");
 /// pages.on_page(&serde_json::json!({"files": [1], "nextPageToken": "t 2"}));
-/// assert_eq!(pages.next_request().unwrap().prepare()?.url, "https://d.googleapis.com/files?alt=json&pageToken=t+2");
+/// assert_eq!(pages.next_request().unwrap().prepare()?.url, "https://d.googleapis.com/files?pageToken=t+2&alt=json");
 /// pages.on_page(&serde_json::json!({"files": [2]}));
 /// assert!(pages.next_request().is_none());
 /// # Ok::<(), discovery_client::Error>(())

@@ -301,7 +301,7 @@ mod tests {
         assert!(cast(&"yes".into(), ParamType::Boolean).is_err());
         assert_eq!(s(true.into(), ParamType::String), "True");
         assert_eq!(s(1.5.into(), ParamType::String), "1.5");
-        assert_eq!(s(123456789012.into(), ParamType::String), "123456789012");
+        assert_eq!(s(123456789012i64.into(), ParamType::String), "123456789012");
     }
 
     #[test]
