@@ -210,9 +210,10 @@ fn googleapiclient_is_wrong(rec: &Value, ours: &Result<Value, Error>) -> Option<
     if let Ok(got) = ours {
         let base = got["base"].as_str().unwrap_or("");
         let path_has_query_or_fragment = base.contains('#')
-            || got["query"]
-                .as_array()
-                .is_some_and(|q| q.iter().any(|p| p[0].as_str().is_some_and(|k| k.contains('?'))));
+            || got["query"].as_array().is_some_and(|q| {
+                q.iter()
+                    .any(|p| p[0].as_str().is_some_and(|k| k.contains('?')))
+            });
         if path_has_query_or_fragment {
             // googleapiclient re-parses upload URLs (`_add_query_parameter`): a `?` or `#`
             // that a `{+name}` value put in the path becomes query or fragment, and parts
@@ -220,7 +221,9 @@ fn googleapiclient_is_wrong(rec: &Value, ours: &Result<Value, Error>) -> Option<
             return Some("upload URL re-parsed");
         }
         if expect["error"] == "value"
-            && media["file"].as_str().is_some_and(|f| f.ends_with("mail-8bit.eml"))
+            && media["file"]
+                .as_str()
+                .is_some_and(|f| f.ends_with("mail-8bit.eml"))
         {
             // Python's email generator cannot encode a UTF-8 mail in a multipart upload
             // (UnicodeEncodeError), so Gmail's insert/import/send with metadata fail.

@@ -83,7 +83,12 @@ async fn list(State(w): S, h: HeaderMap, Query(q): Query<HashMap<String, String>
     axum::Json(page).into_response()
 }
 
-async fn item(State(w): S, h: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn item(
+    State(w): S,
+    h: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if !authorized(&w, &h) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
@@ -101,29 +106,55 @@ async fn item(State(w): S, h: HeaderMap, axum::extract::Path(id): axum::extract:
 
 async fn flaky(State(w): S) -> Response {
     if w.flaky.fetch_add(1, Ordering::SeqCst) < 2 {
-        let body = json!({"error": {"code": 503, "message": "backend busy", "status": "UNAVAILABLE"}});
+        let body =
+            json!({"error": {"code": 503, "message": "backend busy", "status": "UNAVAILABLE"}});
         return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     }
     axum::Json(json!({"id": "steady", "size": 1})).into_response()
 }
 
-async fn start_upload(State(w): S, h: HeaderMap, Query(q): Query<HashMap<String, String>>, body: Bytes) -> Response {
+async fn start_upload(
+    State(w): S,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
     if !authorized(&w, &h) || q.get("uploadType").map(String::as_str) != Some("resumable") {
         return StatusCode::BAD_REQUEST.into_response();
     }
     let meta: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     assert_eq!(meta["id"], "up");
-    let host = h.get("host").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    (StatusCode::OK, [("location", format!("http://{host}/session/1"))]).into_response()
+    let host = h
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (
+        StatusCode::OK,
+        [("location", format!("http://{host}/session/1"))],
+    )
+        .into_response()
 }
 
 async fn session(State(w): S, h: HeaderMap, body: Bytes) -> Response {
-    let range = h.get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let range = h
+        .get("content-range")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let mut got = w.received.lock().unwrap();
-    let total: usize = range.rsplit('/').next().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let total: usize = range
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     if range.starts_with("bytes */") {
         // Status query: report what arrived.
-        return (StatusCode::PERMANENT_REDIRECT, [("range", format!("bytes=0-{}", got.len() - 1))]).into_response();
+        return (
+            StatusCode::PERMANENT_REDIRECT,
+            [("range", format!("bytes=0-{}", got.len() - 1))],
+        )
+            .into_response();
     }
     let start: usize = range
         .trim_start_matches("bytes ")
@@ -133,7 +164,11 @@ async fn session(State(w): S, h: HeaderMap, body: Bytes) -> Response {
         .unwrap_or(usize::MAX);
     assert_eq!(start, got.len(), "chunks resume where the server stopped");
     // The second chunk: keep half of it, then fail, as a dropped connection would.
-    if start > 0 && w.chunk_failures.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+    if start > 0
+        && w.chunk_failures
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    {
         got.extend_from_slice(&body[..body.len() / 2]);
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
@@ -141,7 +176,11 @@ async fn session(State(w): S, h: HeaderMap, body: Bytes) -> Response {
     if got.len() == total {
         return axum::Json(json!({"id": "up", "size": total})).into_response();
     }
-    (StatusCode::PERMANENT_REDIRECT, [("range", format!("bytes=0-{}", got.len() - 1))]).into_response()
+    (
+        StatusCode::PERMANENT_REDIRECT,
+        [("range", format!("bytes=0-{}", got.len() - 1))],
+    )
+        .into_response()
 }
 
 async fn serve(world: Arc<World>) -> String {
@@ -161,7 +200,12 @@ async fn serve(world: Arc<World>) -> String {
 }
 
 fn user(base: &str) -> AuthorizedUser {
-    AuthorizedUser::new("id", Some(Secret::new("s")), Some(Secret::new("r")), format!("{base}/token").parse().unwrap())
+    AuthorizedUser::new(
+        "id",
+        Some(Secret::new("s")),
+        Some(Secret::new("r")),
+        format!("{base}/token").parse().unwrap(),
+    )
 }
 
 fn options(base: &str, dir: &std::path::Path) -> BuildOptions {
@@ -169,7 +213,13 @@ fn options(base: &str, dir: &std::path::Path) -> BuildOptions {
         .discovery_url(format!("{base}/discovery/{{api}}/{{apiVersion}}"))
         .root_url(format!("{base}/"))
         .cache_dir(dir)
-        .call_options(CallOptions::default().retry(gauth::RetryPolicy::default().with_max_attempts(3).with_initial_delay(std::time::Duration::from_millis(5))))
+        .call_options(
+            CallOptions::default().retry(
+                gauth::RetryPolicy::default()
+                    .with_max_attempts(3)
+                    .with_initial_delay(std::time::Duration::from_millis(5)),
+            ),
+        )
 }
 
 #[derive(serde::Deserialize, Debug, PartialEq)]
@@ -184,24 +234,59 @@ async fn async_calls_page_retry_upload_and_keep_error_bodies() {
     let base = serve(Arc::clone(&world)).await;
     let dir = tempfile::tempdir().unwrap();
     let creds = gauth::Credentials::new(user(&base));
-    let service = discovery_client::build_with("demo", "v1", Some(creds.clone()), &options(&base, dir.path())).await.unwrap();
+    let service = discovery_client::build_with(
+        "demo",
+        "v1",
+        Some(creds.clone()),
+        &options(&base, dir.path()),
+    )
+    .await
+    .unwrap();
 
     // Typed response, credentials applied.
-    let item: Item = service.method("items.get").unwrap().param("id", "x y").execute_as().await.unwrap();
-    assert_eq!(item, Item { id: "x y".into(), size: 7 });
+    let item: Item = service
+        .method("items.get")
+        .unwrap()
+        .param("id", "x y")
+        .execute_as()
+        .await
+        .unwrap();
+    assert_eq!(
+        item,
+        Item {
+            id: "x y".into(),
+            size: 7
+        }
+    );
 
     // Paging: every page, every item.
-    let items = service.method("items.list").unwrap().collect_items().await.unwrap();
+    let items = service
+        .method("items.list")
+        .unwrap()
+        .collect_items()
+        .await
+        .unwrap();
     let ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["a", "b", "c", "d"]);
 
     // Retries: two 503s, then the answer.
-    let v = service.method("items.flaky").unwrap().execute().await.unwrap();
+    let v = service
+        .method("items.flaky")
+        .unwrap()
+        .execute()
+        .await
+        .unwrap();
     assert_eq!(v["id"], "steady");
     assert_eq!(world.flaky.load(Ordering::SeqCst), 3);
 
     // Errors keep Google's body; a 404 is not retried.
-    let e = service.method("items.get").unwrap().param("id", "missing").execute().await.unwrap_err();
+    let e = service
+        .method("items.get")
+        .unwrap()
+        .param("id", "missing")
+        .execute()
+        .await
+        .unwrap_err();
     let api = e.api().expect("an API error");
     assert_eq!((api.status, api.code), (404, Some(404)));
     assert_eq!(api.status_name.as_deref(), Some("NOT_FOUND"));
@@ -210,7 +295,14 @@ async fn async_calls_page_retry_upload_and_keep_error_bodies() {
     assert!(!e.is_transient());
 
     // Media download.
-    let bytes = service.method("items.get").unwrap().param("id", "m").download().execute_bytes().await.unwrap();
+    let bytes = service
+        .method("items.get")
+        .unwrap()
+        .param("id", "m")
+        .download()
+        .execute_bytes()
+        .await
+        .unwrap();
     assert_eq!(bytes, [0, 1, 2, 255]);
 
     // A resumable upload whose second chunk fails halfway resumes from what arrived.
@@ -220,7 +312,9 @@ async fn async_calls_page_retry_upload_and_keep_error_bodies() {
         .unwrap()
         .body(json!({"id": "up"}))
         .media(Media::new(data.clone(), "application/octet-stream"))
-        .upload_protocol(UploadProtocol::Resumable { chunk_size: 256 * 1024 })
+        .upload_protocol(UploadProtocol::Resumable {
+            chunk_size: 256 * 1024,
+        })
         .execute()
         .await
         .unwrap();
@@ -229,7 +323,9 @@ async fn async_calls_page_retry_upload_and_keep_error_bodies() {
     assert_eq!(world.chunk_failures.load(Ordering::SeqCst), 1);
 
     // The document was fetched once; a second build is served by the cache.
-    discovery_client::build_with("demo", "v1", Some(creds), &options(&base, dir.path())).await.unwrap();
+    discovery_client::build_with("demo", "v1", Some(creds), &options(&base, dir.path()))
+        .await
+        .unwrap();
     assert_eq!(world.discovery_fetches.load(Ordering::SeqCst), 1);
     assert_eq!(world.unauthorized.load(Ordering::SeqCst), 0);
 }
@@ -242,23 +338,54 @@ fn blocking_calls_match_the_async_ones() {
     let dir = tempfile::tempdir().unwrap();
     let creds = gauth::blocking::Credentials::new(user(&base));
     // A fresh discovery URL per test keeps the process-wide memory cache out of the way.
-    let o = options(&base, dir.path()).discovery_url(format!("{base}/discovery/{{api}}/{{apiVersion}}?blocking"));
+    let o = options(&base, dir.path())
+        .discovery_url(format!("{base}/discovery/{{api}}/{{apiVersion}}?blocking"));
     let service = discovery_client::blocking::build_with("demo", "v1", Some(creds), &o).unwrap();
 
-    let item: Item = service.method("items.get").unwrap().param("id", "a/b").execute_as().unwrap();
+    let item: Item = service
+        .method("items.get")
+        .unwrap()
+        .param("id", "a/b")
+        .execute_as()
+        .unwrap();
     assert_eq!(item.id, "a/b");
-    let pages: Vec<_> = service.method("items.list").unwrap().pages().unwrap().collect::<Result<_, _>>().unwrap();
+    let pages: Vec<_> = service
+        .method("items.list")
+        .unwrap()
+        .pages()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(pages.len(), 3);
-    assert_eq!(service.method("items.flaky").unwrap().execute().unwrap()["id"], "steady");
-    let e = service.method("items.get").unwrap().param("id", "missing").execute().unwrap_err();
-    assert!(matches!(&e, Error::Api(a) if a.message.as_deref() == Some("Item missing not found.")), "{e}");
+    assert_eq!(
+        service.method("items.flaky").unwrap().execute().unwrap()["id"],
+        "steady"
+    );
+    let e = service
+        .method("items.get")
+        .unwrap()
+        .param("id", "missing")
+        .execute()
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Api(a) if a.message.as_deref() == Some("Item missing not found.")),
+        "{e}"
+    );
     // Invalid calls fail before anything is sent.
     let e = service.method("items.get").unwrap().execute().unwrap_err();
     assert_eq!(e.parameter(), Some("id"));
     // No retries when asked for none: the 503 comes back with its body.
     world.flaky.store(0, Ordering::SeqCst);
-    let e = service.method("items.flaky").unwrap().options(CallOptions::default()).execute().unwrap_err();
-    assert_eq!(e.api().and_then(|a| a.message.as_deref()), Some("backend busy"));
+    let e = service
+        .method("items.flaky")
+        .unwrap()
+        .options(CallOptions::default())
+        .execute()
+        .unwrap_err();
+    assert_eq!(
+        e.api().and_then(|a| a.message.as_deref()),
+        Some("backend busy")
+    );
     assert!(e.is_transient());
     assert_eq!(world.unauthorized.load(Ordering::SeqCst), 0);
 }
