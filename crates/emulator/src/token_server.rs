@@ -1,4 +1,5 @@
-//! A counting token endpoint for tests and benchmarks.
+//! A counting token endpoint for tests and benchmarks: the refresh-token grant (form or
+//! JSON body) and the JWT-bearer grant of service accounts (assertions accepted unverified).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -7,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Form, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
@@ -207,15 +210,46 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-async fn token(
-    State(shared): State<Arc<Shared>>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+/// The request's parameters: a form, or a JSON object (Google's endpoint takes both, and
+/// google-cloud-auth sends JSON).
+fn parameters(headers: &HeaderMap, body: &[u8]) -> HashMap<String, String> {
+    let json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return form_urlencoded::parse(body).into_owned().collect();
+    }
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) else {
+        return HashMap::new();
+    };
+    map.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => (k, s),
+            serde_json::Value::Array(list) => {
+                let words: Vec<&str> = list.iter().filter_map(|w| w.as_str()).collect();
+                (k, words.join(" "))
+            }
+            other => (k, other.to_string()),
+        })
+        .collect()
+}
+
+async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
+    let form = parameters(&headers, &body);
     if !shared.config.delay.is_zero() {
         tokio::time::sleep(shared.config.delay).await;
     }
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    if get("grant_type") == JWT_BEARER_GRANT {
+        // Service accounts (RFC 7523): any well-formed assertion is accepted, unverified;
+        // this server counts requests, it does not guard anything.
+        if get("assertion").split('.').count() != 3 {
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid JWT");
+        }
+        return issue(&shared, None, &form);
+    }
     if get("client_id") != shared.config.client_id
         || get("client_secret") != shared.config.client_secret
     {
@@ -262,6 +296,13 @@ async fn token(
             None
         }
     };
+    issue(&shared, new_refresh, &form)
+}
+
+/// The JWT-bearer grant type (RFC 7523 section 2.1).
+const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+fn issue(shared: &Shared, new_refresh: Option<String>, form: &HashMap<String, String>) -> Response {
     let n = shared.issued.fetch_add(1, Ordering::SeqCst);
     let mut body = json!({
         "access_token": format!("ya29.test-access-{n}"),

@@ -1,0 +1,175 @@
+//! `cargo xtask bench`: gauth against yup-oauth2, gcp_auth, google-cloud-auth, googleapiclient
+//! and the raw limits, on this machine, in one run. Timed results are printed and written as
+//! JSON lines; nothing here is a test and nothing asserts a time.
+//!
+//! usage: gauth-bench [--quick] [--json FILE] [--python PATH] [--docs DIR] [--only 1,2,..]
+
+mod crypto;
+mod discovery;
+mod fixtures;
+mod footprint;
+mod gauth_creds;
+mod harness;
+mod peers;
+mod report;
+mod tokens;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use harness::{Budget, Record};
+
+/// What every case needs.
+pub struct Ctx {
+    /// How long to measure.
+    pub budget: Budget,
+    /// The runtime of every async measurement: multi-threaded, one worker per core.
+    pub rt: tokio::runtime::Runtime,
+    /// Scratch files (key files).
+    pub dir: PathBuf,
+    /// The workspace root.
+    pub root: PathBuf,
+    /// The venv's Python, for googleapiclient.
+    pub python: Option<PathBuf>,
+    /// googleapiclient's shipped discovery documents.
+    pub docs: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// How long a throughput window lasts.
+    pub fn window(&self) -> Duration {
+        if self.budget.quick {
+            Duration::from_millis(150)
+        } else {
+            Duration::from_millis(500)
+        }
+    }
+}
+
+struct Args {
+    quick: bool,
+    json: Option<PathBuf>,
+    python: Option<PathBuf>,
+    docs: Option<PathBuf>,
+    only: Option<Vec<u32>>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        quick: false,
+        json: None,
+        python: None,
+        docs: None,
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--quick" => a.quick = true,
+            "--json" => a.json = Some(value("--json")?.into()),
+            "--python" => a.python = Some(value("--python")?.into()),
+            "--docs" => a.docs = Some(value("--docs")?.into()),
+            "--only" => {
+                let list = value("--only")?;
+                a.only = Some(
+                    list.split(',')
+                        .map(|s| s.trim().parse().map_err(|_| format!("bad case `{s}`")))
+                        .collect::<Result<_, _>>()?,
+                );
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    // google-cloud-auth without its default features needs a process-wide rustls provider;
+    // ring, as everywhere else here.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .ok_or("no workspace root")?;
+    let python = args
+        .python
+        .or_else(|| Some(root.join("target/interop/venv/bin/python")))
+        .filter(|p| p.exists());
+    let docs = args.docs.or_else(|| find_docs(&root));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let dir = root.join("target/bench-work");
+    let ctx = Ctx {
+        budget: Budget::new(args.quick),
+        rt,
+        dir,
+        root,
+        python,
+        docs,
+    };
+
+    type Case = fn(&Ctx) -> Result<Vec<Record>, String>;
+    let cases: [(u32, &str, Case); 8] = [
+        (1, "cached token", tokens::cached),
+        (2, "stampede", tokens::stampede),
+        (3, "cold start", tokens::cold_start),
+        (4, "service-account minting", crypto::minting),
+        (5, "ID-token verification", crypto::verification),
+        (6, "discovery", discovery::discovery),
+        (7, "footprint", footprint::footprint),
+        (0, "", |_| Ok(Vec::new())),
+    ];
+    let mut json = match &args.json {
+        Some(p) => Some(std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        None => None,
+    };
+    let started = Instant::now();
+    let mut all = Vec::new();
+    for (n, name, case) in cases {
+        if n == 0 || args.only.as_ref().is_some_and(|o| !o.contains(&n)) {
+            continue;
+        }
+        eprintln!("==> case {n}: {name}");
+        let t = Instant::now();
+        let records = case(&ctx).map_err(|e| format!("case {n} ({name}): {e}"))?;
+        eprintln!("    {:.1} s", t.elapsed().as_secs_f64());
+        if let Some(f) = json.as_mut() {
+            for r in &records {
+                let line = serde_json::to_string(r).map_err(|e| e.to_string())?;
+                writeln!(f, "{line}").map_err(|e| e.to_string())?;
+            }
+        }
+        all.extend(records);
+    }
+    print!("{}", report::table(&all));
+    eprintln!("total {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// googleapiclient's documents inside the test venv.
+fn find_docs(root: &std::path::Path) -> Option<PathBuf> {
+    let lib = root.join("target/interop/venv/lib");
+    std::fs::read_dir(lib).ok()?.flatten().find_map(|e| {
+        let d = e
+            .path()
+            .join("site-packages/googleapiclient/discovery_cache/documents");
+        d.is_dir().then_some(d)
+    })
+}

@@ -1,0 +1,400 @@
+//! Cases 1 to 3: the cached token, the stampede, the cold start; all against the counting
+//! token server on loopback.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use gauth_emulator::token_server::{TokenServer, TokenServerConfig};
+
+use crate::gauth_creds::{self, ASYNC, BLOCKING};
+use crate::harness::{Record, Stats, per_call, per_call_async};
+use crate::peers::{Peer, PeerCreds};
+use crate::{Ctx, fixtures};
+
+fn server(config: TokenServerConfig) -> Result<(TokenServer, String), String> {
+    let s = TokenServer::start(config).map_err(|e| format!("token server: {e}"))?;
+    let uri = s.token_uri();
+    Ok((s, uri))
+}
+
+/// Case 1: ns per `token()` on a valid token, and throughput with 2 and 64 callers.
+pub fn cached(ctx: &Ctx) -> Result<Vec<Record>, String> {
+    const CASE: &str = "1 cached token, 1 caller";
+    let (_server, uri) = server(TokenServerConfig::default())?;
+    let key = fixtures::write_key_file(&ctx.dir, &uri)?;
+    let mut out = Vec::new();
+
+    let b = gauth_creds::blocking(&key)?;
+    b.token().map_err(|e| e.to_string())?;
+    out.push(Record::new(
+        CASE,
+        BLOCKING,
+        per_call(&ctx.budget, || b.token()),
+    ));
+    for n in [2usize, 64] {
+        let s = throughput_threads(ctx, n, &b);
+        out.push(throughput_record(n, "threads", BLOCKING, s));
+    }
+
+    let a = gauth_creds::asynchronous(&key)?;
+    ctx.rt.block_on(a.token()).map_err(|e| e.to_string())?;
+    let s = ctx.rt.block_on(per_call_async(&ctx.budget, || a.token()));
+    out.push(Record::new(CASE, ASYNC, s));
+    for n in [2usize, 64] {
+        let a = a.clone();
+        let s = throughput_tasks(ctx, n, move || {
+            let a = a.clone();
+            async move { a.token().await.is_ok() }
+        });
+        out.push(throughput_record(n, "tasks", ASYNC, s));
+    }
+
+    for peer in Peer::ALL {
+        let p = ctx.rt.block_on(async {
+            let p = PeerCreds::build(peer, &key, &uri).await?;
+            p.token().await?;
+            Ok::<_, String>(p)
+        })?;
+        let s = ctx.rt.block_on(per_call_async(&ctx.budget, || p.token()));
+        out.push(Record::new(CASE, peer.name(), s).note(peer.credential_note()));
+        for n in [2usize, 64] {
+            let p = p.clone();
+            let s = throughput_tasks(ctx, n, move || {
+                let p = p.clone();
+                async move { p.token().await.is_ok() }
+            });
+            out.push(throughput_record(n, "tasks", peer.name(), s));
+        }
+    }
+    Ok(out)
+}
+
+fn throughput_record(n: usize, unit: &str, imp: &str, s: Stats) -> Record {
+    let per_sec = 1e9 / s.median_ns;
+    Record::new(
+        &format!("1 cached token, {n} {unit} (ns per call overall)"),
+        imp,
+        s,
+    )
+    .note(format!("{:.2} M calls/s", per_sec / 1e6))
+}
+
+/// Wall time per call over all threads: `n` threads call as fast as they can.
+fn throughput_threads(ctx: &Ctx, n: usize, creds: &oauth_core::blocking::Credentials) -> Stats {
+    let window = ctx.window();
+    let samples = (0..ctx.budget.runs.min(7))
+        .map(|_| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let calls = Arc::new(AtomicU64::new(0));
+            let start_line = Arc::new(Barrier::new(n + 1));
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    let (c, stop, calls, b) = (
+                        creds.clone(),
+                        Arc::clone(&stop),
+                        Arc::clone(&calls),
+                        Arc::clone(&start_line),
+                    );
+                    std::thread::spawn(move || {
+                        b.wait();
+                        let mut mine = 0u64;
+                        while !stop.load(Ordering::Relaxed) {
+                            for _ in 0..256 {
+                                std::hint::black_box(c.token().is_ok());
+                            }
+                            mine += 256;
+                        }
+                        calls.fetch_add(mine, Ordering::Relaxed);
+                    })
+                })
+                .collect();
+            start_line.wait();
+            let t = Instant::now();
+            std::thread::sleep(window);
+            stop.store(true, Ordering::Relaxed);
+            for h in handles {
+                let _ = h.join();
+            }
+            let took = t.elapsed();
+            took.as_nanos() as f64 / calls.load(Ordering::Relaxed).max(1) as f64
+        })
+        .collect();
+    Stats::of(samples)
+}
+
+/// Wall time per call over all tasks on the shared runtime: `n` tasks call in a loop,
+/// yielding every 256 calls so that every task gets its turn.
+fn throughput_tasks<F, Fut>(ctx: &Ctx, n: usize, f: F) -> Stats
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let window = ctx.window();
+    let f = Arc::new(f);
+    let samples = (0..ctx.budget.runs.min(7))
+        .map(|_| {
+            ctx.rt.block_on(async {
+                let stop = Arc::new(AtomicBool::new(false));
+                let calls = Arc::new(AtomicU64::new(0));
+                let t = Instant::now();
+                let tasks: Vec<_> = (0..n)
+                    .map(|_| {
+                        let (f, stop, calls) =
+                            (Arc::clone(&f), Arc::clone(&stop), Arc::clone(&calls));
+                        tokio::spawn(async move {
+                            let mut mine = 0u64;
+                            while !stop.load(Ordering::Relaxed) {
+                                for _ in 0..256 {
+                                    std::hint::black_box(f().await);
+                                }
+                                mine += 256;
+                                tokio::task::yield_now().await;
+                            }
+                            calls.fetch_add(mine, Ordering::Relaxed);
+                        })
+                    })
+                    .collect();
+                tokio::time::sleep(window).await;
+                stop.store(true, Ordering::Relaxed);
+                for task in tasks {
+                    let _ = task.await;
+                }
+                t.elapsed().as_nanos() as f64 / calls.load(Ordering::Relaxed).max(1) as f64
+            })
+        })
+        .collect();
+    Stats::of(samples)
+}
+
+/// The server's answer delay in the stampede.
+const STAMPEDE_DELAY: Duration = Duration::from_millis(200);
+/// Concurrent callers in the stampede.
+const CALLERS: usize = 1000;
+
+/// What one stampede run saw.
+struct Stampede {
+    wall: Duration,
+    latencies: Vec<Duration>,
+    requests: u64,
+}
+
+/// Case 2: 1000 callers at once on a credential with no token ("cold"), and on one whose
+/// token has just entered the refresh margin ("stale"); server delay 200 ms.
+pub fn stampede(ctx: &Ctx) -> Result<Vec<Record>, String> {
+    let mut out = Vec::new();
+    let runs = if ctx.budget.quick { 1 } else { 3 };
+    for stale in [false, true] {
+        let case = if stale {
+            "2 stampede, token inside the refresh margin (1000 callers, 200 ms server)"
+        } else {
+            "2 stampede, no token yet (1000 callers, 200 ms server)"
+        };
+        let imps: Vec<(&str, Option<Peer>, u64)> = [
+            (BLOCKING, None, oauth_core::DEFAULT_REFRESH_MARGIN.as_secs()),
+            (ASYNC, None, oauth_core::DEFAULT_REFRESH_MARGIN.as_secs()),
+        ]
+        .into_iter()
+        .chain(Peer::ALL.map(|p| (p.name(), Some(p), p.refresh_margin_secs())))
+        .collect();
+        for (name, peer, margin) in imps {
+            let mut seen = Vec::new();
+            for _ in 0..runs {
+                seen.push(stampede_once(ctx, name, peer, stale, margin)?);
+            }
+            let walls: Vec<Duration> = seen.iter().map(|s| s.wall).collect();
+            let requests = seen.iter().map(|s| s.requests).max().unwrap_or(0);
+            let mut lat: Vec<Duration> = seen.iter().flat_map(|s| s.latencies.clone()).collect();
+            lat.sort();
+            let p50 = lat.get(lat.len() / 2).copied().unwrap_or_default();
+            let max = lat.last().copied().unwrap_or_default();
+            out.push(
+                Record::new(case, name, Stats::of_durations(&walls))
+                    .requests(requests)
+                    .note(format!(
+                        "caller latency p50 {:.1} ms, max {:.1} ms{}",
+                        p50.as_secs_f64() * 1e3,
+                        max.as_secs_f64() * 1e3,
+                        peer.map(|p| format!("; {}", p.credential_note()))
+                            .unwrap_or_default()
+                    )),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn stampede_once(
+    ctx: &Ctx,
+    name: &str,
+    peer: Option<Peer>,
+    stale: bool,
+    margin: u64,
+) -> Result<Stampede, String> {
+    // Stale: tokens live 2 s longer than the margin; the run starts 2.5 s after the first
+    // token, when it is inside the margin but still valid.
+    let lifetime = if stale { margin + 2 } else { 3600 };
+    let (server, uri) = server(
+        TokenServerConfig::default()
+            .delay(STAMPEDE_DELAY)
+            .expires_in(lifetime),
+    )?;
+    let key = fixtures::write_key_file(&ctx.dir, &uri)?;
+    let settle = || {
+        if stale {
+            std::thread::sleep(Duration::from_millis(2500));
+        }
+    };
+    let result = match (name, peer) {
+        (BLOCKING, _) => {
+            let c = gauth_creds::blocking(&key)?;
+            if stale {
+                c.token().map_err(|e| e.to_string())?;
+            }
+            settle();
+            let before = server.requests() as u64;
+            let gate = Arc::new(Barrier::new(CALLERS + 1));
+            let handles: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    let (c, gate) = (c.clone(), Arc::clone(&gate));
+                    std::thread::Builder::new()
+                        .stack_size(256 * 1024)
+                        .spawn(move || {
+                            gate.wait();
+                            let t = Instant::now();
+                            let ok = c.token().is_ok();
+                            (t, t.elapsed(), ok)
+                        })
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("spawn: {e}"))?;
+            gate.wait();
+            let start = Instant::now();
+            let mut latencies = Vec::with_capacity(CALLERS);
+            let mut end = start;
+            for h in handles {
+                let (t, d, ok) = h.join().map_err(|_| "a caller panicked".to_string())?;
+                if !ok {
+                    return Err(format!("{name}: a caller got an error"));
+                }
+                end = end.max(t + d);
+                latencies.push(d);
+            }
+            Stampede {
+                wall: end.saturating_duration_since(start),
+                latencies,
+                requests: server.requests() as u64 - before,
+            }
+        }
+        _ => {
+            let creds: Caller = match peer {
+                None => Caller::Gauth(gauth_creds::asynchronous(&key)?),
+                Some(p) => Caller::Peer(ctx.rt.block_on(PeerCreds::build(p, &key, &uri))?),
+            };
+            if stale {
+                ctx.rt.block_on(creds.token())?;
+            }
+            settle();
+            let before = server.requests() as u64;
+            let (wall, latencies) = ctx.rt.block_on(async {
+                let gate = Arc::new(tokio::sync::Barrier::new(CALLERS + 1));
+                let tasks: Vec<_> = (0..CALLERS)
+                    .map(|_| {
+                        let (c, gate) = (creds.clone(), Arc::clone(&gate));
+                        tokio::spawn(async move {
+                            gate.wait().await;
+                            let t = Instant::now();
+                            let r = c.token().await;
+                            (t, t.elapsed(), r)
+                        })
+                    })
+                    .collect();
+                gate.wait().await;
+                let start = Instant::now();
+                let mut latencies = Vec::with_capacity(CALLERS);
+                let mut end = start;
+                for task in tasks {
+                    let (t, d, r) = task.await.map_err(|e| format!("caller task: {e}"))?;
+                    r?;
+                    end = end.max(t + d);
+                    latencies.push(d);
+                }
+                Ok::<_, String>((end.saturating_duration_since(start), latencies))
+            })?;
+            Stampede {
+                wall,
+                latencies,
+                requests: server.requests() as u64 - before,
+            }
+        }
+    };
+    Ok(result)
+}
+
+/// An async caller of either kind.
+#[derive(Clone)]
+enum Caller {
+    Gauth(oauth_core::Credentials),
+    Peer(PeerCreds),
+}
+
+impl Caller {
+    async fn token(&self) -> Result<(), String> {
+        match self {
+            Caller::Gauth(c) => c.token().await.map(drop).map_err(|e| e.to_string()),
+            Caller::Peer(p) => p.token().await,
+        }
+    }
+}
+
+/// Case 3: constructing the credential from its file plus the first token (server delay 0).
+pub fn cold_start(ctx: &Ctx) -> Result<Vec<Record>, String> {
+    const CASE: &str = "3 cold start: construct + first token";
+    let (server, uri) = server(TokenServerConfig::default())?;
+    let key = fixtures::write_key_file(&ctx.dir, &uri)?;
+    let runs = if ctx.budget.quick { 7 } else { 31 };
+    let mut out = Vec::new();
+    let time_runs = |f: &mut dyn FnMut() -> Result<(), String>| -> Result<Stats, String> {
+        f()?; // warm the process (first TLS root load, first connection)
+        let mut d = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = Instant::now();
+            f()?;
+            d.push(t.elapsed());
+        }
+        Ok(Stats::of_durations(&d))
+    };
+    let requests = || server.requests() as u64;
+
+    let r0 = requests();
+    let s = time_runs(&mut || {
+        let c = gauth_creds::blocking(&key)?;
+        c.token().map(drop).map_err(|e| e.to_string())
+    })?;
+    out.push(Record::new(CASE, BLOCKING, s).requests((requests() - r0) / (runs as u64 + 1)));
+
+    let r0 = requests();
+    let s = time_runs(&mut || {
+        ctx.rt.block_on(async {
+            let c = gauth_creds::asynchronous(&key)?;
+            c.token().await.map(drop).map_err(|e| e.to_string())
+        })
+    })?;
+    out.push(Record::new(CASE, ASYNC, s).requests((requests() - r0) / (runs as u64 + 1)));
+
+    for peer in Peer::ALL {
+        let r0 = requests();
+        let s = time_runs(&mut || {
+            ctx.rt.block_on(async {
+                let p = PeerCreds::build(peer, &key, &uri).await?;
+                p.token().await
+            })
+        })?;
+        out.push(
+            Record::new(CASE, peer.name(), s)
+                .requests((requests() - r0) / (runs as u64 + 1))
+                .note(peer.credential_note()),
+        );
+    }
+    Ok(out)
+}
