@@ -37,6 +37,18 @@ pub fn call(a: &CallArgs) -> Result<(), String> {
         );
         return Ok(());
     }
+    // The document names where the Authorization header goes: a rootUrl read from a file
+    // or a fetched document is held to the same policy as endpoints in credential files
+    // (an explicit --root-url is the caller's own choice).
+    if a.root_url.is_none() {
+        let origin = a.discovery_file.as_ref().map_or_else(
+            || format!("the {} {} discovery document", a.api, a.version),
+            |f| f.display().to_string(),
+        );
+        crate::credentials::policy(&a.creds)
+            .check(&origin, "rootUrl", api.root_url(), None)
+            .map_err(|e| e.to_string())?;
+    }
     let loaded = crate::credentials::load(&a.creds, &[])?;
     let service = discovery::blocking::Service::new(api, Some(loaded.credentials));
     let call = service.call(request);
