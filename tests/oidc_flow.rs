@@ -18,6 +18,21 @@ const SCOPES: [&str; 2] = ["openid", "email"];
 /// The pages the browser was shown by the loopback server: (status, body).
 type Pages = Arc<Mutex<Vec<(u16, String)>>>;
 
+/// The pages the browser saw, once it has seen `n` of them: the flow can return before the
+/// browser thread has stored the last page it received.
+fn wait_pages(pages: &Pages, n: usize) -> Vec<(u16, String)> {
+    for _ in 0..500 {
+        {
+            let seen = pages.lock().unwrap();
+            if seen.len() >= n {
+                return seen.clone();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the browser saw fewer than {n} pages");
+}
+
 fn secrets(p: &OidcProvider) -> ClientSecrets {
     ClientSecrets::from_value_with(&p.client_secrets(), "oidc", &EndpointPolicy::default()).unwrap()
 }
@@ -83,7 +98,7 @@ fn blocking_sign_in_through_the_loopback_server_then_refresh_with_rotation() {
         .refresh_token()
         .expect("a refresh token for access_type=offline");
     assert!(user.token().unwrap().is_valid(std::time::SystemTime::now()));
-    let page = pages.lock().unwrap().pop().unwrap();
+    let page = wait_pages(&pages, 1).pop().unwrap();
     assert_eq!(page.0, 200);
     assert!(page.1.contains("completed"), "{}", page.1);
     assert_eq!(p.grants("authorization_code"), 1);
@@ -139,7 +154,7 @@ async fn async_sign_in_through_the_loopback_server() {
     assert_eq!(info.aud.as_deref(), Some(CLIENT_ID));
     assert_eq!(info.sub.as_deref(), Some("alice"));
     assert!(info.scopes().contains(&"openid"), "{:?}", info.scope);
-    assert_eq!(pages.lock().unwrap().pop().unwrap().0, 200);
+    assert_eq!(wait_pages(&pages, 1).pop().unwrap().0, 200);
 }
 
 #[test]
@@ -153,7 +168,7 @@ fn a_refusal_is_a_typed_access_denied() {
         FlowError::Authorization(a) => assert!(a.is_access_denied(), "{a}"),
         other => panic!("{other:?}"),
     }
-    let page = pages.lock().unwrap().pop().unwrap();
+    let page = wait_pages(&pages, 1).pop().unwrap();
     assert!(
         page.1.contains("access_denied"),
         "the page says why: {}",
@@ -170,7 +185,7 @@ fn forged_redirects_arriving_first_do_not_spoil_the_sign_in() {
     let (options, pages) = browser_options(&p, false, true);
     let user = flow.run_local_server(options).unwrap();
     assert!(user.refresh_token().is_some());
-    let pages = pages.lock().unwrap();
+    let pages = wait_pages(&pages, 4);
     assert_eq!(pages.len(), 4);
     assert_eq!(pages[0].0, 400, "forged code: {}", pages[0].1);
     assert_eq!(pages[1].0, 400, "forged refusal: {}", pages[1].1);
