@@ -229,7 +229,9 @@ pub(crate) fn serve(
         match listener.accept() {
             Ok((stream, _)) => {
                 if active.load(Ordering::Acquire) >= MAX_CONNECTIONS {
-                    drop(stream);
+                    if let Some(outcome) = overflow(stream, &handler) {
+                        return outcome;
+                    }
                     continue;
                 }
                 active.fetch_add(1, Ordering::AcqRel);
@@ -253,6 +255,50 @@ pub(crate) fn serve(
             }
             // Aborted connections, descriptor exhaustion: wait and go on.
             Err(_) => std::thread::sleep(POLL),
+        }
+    }
+}
+
+/// How long a connection that arrives while every slot is taken is read on the accept
+/// loop.
+const OVERFLOW_WINDOW: Duration = Duration::from_millis(100);
+
+/// A connection that arrives while slow clients hold every slot. A browser's request is
+/// already in the socket when it is accepted, so it is read at once, briefly, on the
+/// accept loop: the redirect that ends the wait is answered, anything else dropped. Slow
+/// clients therefore cannot shut the real redirect out.
+fn overflow(mut stream: TcpStream, handler: &RedirectHandler) -> Option<Result<Secret, FlowError>> {
+    let deadline = Instant::now() + OVERFLOW_WINDOW;
+    stream.set_nonblocking(false).ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .ok()?;
+    let mut received = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        match handler.handle(&received) {
+            Handled::Reply {
+                response,
+                outcome: Some(outcome),
+            } => {
+                let _ = stream.write_all(&response);
+                let _ = stream.flush();
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                let _ = stream.set_read_timeout(Some(LINGER));
+                let _ = std::io::copy(&mut (&mut stream).take(LINGER_BYTES), &mut std::io::sink());
+                return Some(outcome);
+            }
+            Handled::Reply { outcome: None, .. } => return None,
+            Handled::NeedMore => {}
+        }
+        let left = deadline.checked_duration_since(Instant::now())?;
+        if left.is_zero() {
+            return None;
+        }
+        stream.set_read_timeout(Some(left)).ok()?;
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
         }
     }
 }
