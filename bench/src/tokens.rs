@@ -251,8 +251,8 @@ fn stampede_once(
             if stale {
                 c.token().map_err(|e| e.to_string())?;
             }
-            settle();
             let before = server.requests() as u64;
+            settle();
             let gate = Arc::new(Barrier::new(CALLERS + 1));
             let handles: Vec<_> = (0..CALLERS)
                 .map(|_| {
@@ -269,19 +269,23 @@ fn stampede_once(
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("spawn: {e}"))?;
             gate.wait();
-            let start = Instant::now();
             let mut latencies = Vec::with_capacity(CALLERS);
-            let mut end = start;
+            let (mut start, mut end) = (None::<Instant>, None::<Instant>);
             for h in handles {
                 let (t, d, ok) = h.join().map_err(|_| "a caller panicked".to_string())?;
                 if !ok {
                     return Err(format!("{name}: a caller got an error"));
                 }
-                end = end.max(t + d);
+                start = Some(start.map_or(t, |s| s.min(t)));
+                end = Some(end.map_or(t + d, |e| e.max(t + d)));
                 latencies.push(d);
             }
+            let wall = match (start, end) {
+                (Some(s), Some(e)) => e.saturating_duration_since(s),
+                _ => Duration::ZERO,
+            };
             Stampede {
-                wall: end.saturating_duration_since(start),
+                wall,
                 latencies,
                 requests: server.requests() as u64 - before,
             }
@@ -294,8 +298,8 @@ fn stampede_once(
             if stale {
                 ctx.rt.block_on(creds.token())?;
             }
-            settle();
             let before = server.requests() as u64;
+            settle();
             let (wall, latencies) = ctx.rt.block_on(async {
                 let gate = Arc::new(tokio::sync::Barrier::new(CALLERS + 1));
                 let tasks: Vec<_> = (0..CALLERS)
@@ -310,16 +314,20 @@ fn stampede_once(
                     })
                     .collect();
                 gate.wait().await;
-                let start = Instant::now();
                 let mut latencies = Vec::with_capacity(CALLERS);
-                let mut end = start;
+                let (mut start, mut end) = (None::<Instant>, None::<Instant>);
                 for task in tasks {
                     let (t, d, r) = task.await.map_err(|e| format!("caller task: {e}"))?;
                     r?;
-                    end = end.max(t + d);
+                    start = Some(start.map_or(t, |s| s.min(t)));
+                    end = Some(end.map_or(t + d, |e| e.max(t + d)));
                     latencies.push(d);
                 }
-                Ok::<_, String>((end.saturating_duration_since(start), latencies))
+                let wall = match (start, end) {
+                    (Some(s), Some(e)) => e.saturating_duration_since(s),
+                    _ => Duration::ZERO,
+                };
+                Ok::<_, String>((wall, latencies))
             })?;
             Stampede {
                 wall,

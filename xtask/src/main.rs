@@ -5,6 +5,10 @@
 //!   google-auth-oauthlib and google-api-python-client in a venv under `target/interop`,
 //!   node's oidc-provider in `target/interop/node`, both installed once).
 //! - `cargo xtask setup`: only the interop environment.
+//! - `cargo xtask bench [--quick] [--json FILE]`: gauth against its peers and the raw limits
+//!   (see `bench/` and `docs/performance.md`).
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -15,8 +19,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("setup") => setup().map(|_| ()),
+        Some("bench") => bench::bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test [--no-lint] | setup>");
+            eprintln!(
+                "usage: cargo xtask <test [--no-lint] | setup | bench [--quick] [--json FILE]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -95,7 +102,14 @@ fn test(args: &[String]) -> Result<(), String> {
         "cargo test (workspace, interop suites included)",
         cargo()
             // The bench crate's peers are measured by `cargo xtask bench`, not tested here.
-            .args(["test", "--workspace", "--exclude", "gauth-bench", "--", "--include-ignored"])
+            .args([
+                "test",
+                "--workspace",
+                "--exclude",
+                "gauth-bench",
+                "--",
+                "--include-ignored",
+            ])
             .env("GAUTH_PYTHON", &interop.python)
             .env("GAUTH_NODE_MODULES", &interop.node_modules)
             .env("GAUTH_CHROMIUM", &interop.chromium)
@@ -171,11 +185,21 @@ fn browser() -> Result<(PathBuf, PathBuf), String> {
     let chromium = PathBuf::from("/usr/bin/chromium");
     let driver = PathBuf::from("/usr/bin/chromedriver");
     if !(chromium.exists() && driver.exists()) {
-        run("apt-get update", Command::new("apt-get").args(["update", "-qq"]))?;
+        run(
+            "apt-get update",
+            Command::new("apt-get").args(["update", "-qq"]),
+        )?;
         run(
             "apt-get install chromium chromium-driver",
             Command::new("apt-get")
-                .args(["install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver"])
+                .args([
+                    "install",
+                    "-y",
+                    "-qq",
+                    "--no-install-recommends",
+                    "chromium",
+                    "chromium-driver",
+                ])
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )?;
     }

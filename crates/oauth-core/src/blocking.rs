@@ -150,7 +150,7 @@ impl Credentials {
     /// A valid access token: the cached one, or a new one when it is missing or inside
     /// the refresh margin. Concurrent callers share one refresh.
     pub fn token(&self) -> Result<Secret, Error> {
-        if let Some(t) = self.core.cache.with_fresh(|t| t.access_token.clone()) {
+        if let Some(t) = self.core.cache.fresh_access_token() {
             return Ok(t);
         }
         self.token_details().map(|t| t.access_token.clone())

@@ -8,6 +8,14 @@ use std::time::{Duration, SystemTime};
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Now.
     fn now(&self) -> SystemTime;
+
+    /// Now, read cheaply: may lag [`Clock::now`] by a few milliseconds (a scheduler tick).
+    /// The token cache judges freshness by it on every read, where a lag of milliseconds
+    /// against a refresh margin of minutes does not matter and the read's cost does.
+    /// Defaults to [`Clock::now`], so test clocks need not implement it.
+    fn now_coarse(&self) -> SystemTime {
+        self.now()
+    }
 }
 
 /// The system's wall clock.
@@ -16,6 +24,19 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    /// `CLOCK_REALTIME_COARSE` on Linux (a vDSO read of the last tick, a few ns instead of
+    /// about 20), [`SystemTime::now`] elsewhere.
+    fn now_coarse(&self) -> SystemTime {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+            if let (Ok(secs), Ok(nanos)) = (u64::try_from(t.tv_sec), u32::try_from(t.tv_nsec)) {
+                return SystemTime::UNIX_EPOCH + Duration::new(secs, nanos);
+            }
+        }
         SystemTime::now()
     }
 }
