@@ -7,8 +7,11 @@
 //! - `cargo xtask setup`: only the interop environment.
 //! - `cargo xtask bench [--quick] [--json FILE]`: gauth against its peers and the raw limits
 //!   (see `bench/` and `docs/performance.md`).
+//! - `cargo xtask fuzz [--time SECS] [TARGET]...`: the cargo-fuzz targets in `fuzz/`, with
+//!   executions and findings per target (see `docs/reliability.md`).
 
 mod bench;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -20,6 +23,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("setup") => setup().map(|_| ()),
         Some("bench") => bench::bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&root(), &args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <test [--no-lint] | setup | bench [--quick] [--json FILE]>"
@@ -97,6 +101,7 @@ fn test(args: &[String]) -> Result<(), String> {
                 .env("RUSTDOCFLAGS", "-D warnings"),
         )?;
     }
+    deny()?;
     let interop = setup()?;
     run(
         "cargo test (workspace, interop suites included)",
@@ -120,6 +125,30 @@ fn test(args: &[String]) -> Result<(), String> {
         total.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Licenses, duplicate versions and sources (`deny.toml`); no advisory download. Installs
+/// cargo-deny when missing (about 3.5 minutes of compiling on a fresh machine); set
+/// `GAUTH_SKIP_DENY=1` to leave the step out.
+fn deny() -> Result<(), String> {
+    if std::env::var_os("GAUTH_SKIP_DENY").is_some() {
+        eprintln!("==> cargo deny: skipped (GAUTH_SKIP_DENY)");
+        return Ok(());
+    }
+    let have = Command::new("cargo")
+        .args(["deny", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        run(
+            "cargo install --locked cargo-deny",
+            Command::new("cargo").args(["install", "--locked", "cargo-deny"]),
+        )?;
+    }
+    run(
+        "cargo deny check licenses bans sources",
+        cargo().args(["deny", "check", "licenses", "bans", "sources"]),
+    )
 }
 
 /// Creates the venv and node_modules once; reinstalls when the pinned lists change.

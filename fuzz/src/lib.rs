@@ -1,0 +1,120 @@
+//! The entry points the fuzz targets drive. `tests/fuzz_corpus.rs` includes this file and
+//! feeds it every saved corpus file, so the normal test suite replays what fuzzing found.
+//! Each takes arbitrary bytes and must return (a value or a typed error), never panic.
+
+/// The targets, by name (the names of `fuzz_targets/*.rs` and `corpus/*`).
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("client_secrets", client_secrets),
+    ("authorized_user", authorized_user),
+    ("service_account", service_account),
+    ("token_response", token_response),
+    ("redirect_request", redirect_request),
+    ("discovery", discovery),
+    ("jwt", jwt),
+    ("certs", certs),
+];
+
+/// client_secrets.json (`installed` / `web`), endpoints checked by the default policy.
+pub fn client_secrets(data: &[u8]) {
+    if let Ok(cs) = oauth_core::ClientSecrets::from_json(data, "fuzz") {
+        let again = cs.to_value();
+        let _ = oauth_core::ClientSecrets::from_value_with(&again, "again", &Default::default());
+    }
+}
+
+/// Authorized-user files (google-auth's and gcloud's), and writing them back.
+pub fn authorized_user(data: &[u8]) {
+    if let Ok(u) = oauth_core::AuthorizedUser::from_json(data, "fuzz") {
+        let written = u.to_json();
+        // What gauth writes, gauth reads.
+        assert!(oauth_core::AuthorizedUser::from_json(written.as_bytes(), "again").is_ok());
+    }
+}
+
+/// Service-account key files, the PEM private key included.
+pub fn service_account(data: &[u8]) {
+    let _ = oauth_sa::ServiceAccountKey::from_json(data, "fuzz");
+}
+
+/// Token endpoint answers and error answers: the first byte picks the status.
+pub fn token_response(data: &[u8]) {
+    let (status, body) = match data.split_first() {
+        Some((s, rest)) => (
+            [200u16, 400, 401, 429, 500, 502, 503, 302][usize::from(*s) % 8],
+            rest,
+        ),
+        None => (200, data),
+    };
+    let Ok(response) = http::Response::builder().status(status).body(body.to_vec()) else {
+        return;
+    };
+    let _ = oauth_core::TokenResponse::parse("https://t/token", &response);
+    let _ = oauth_core::http::error_from_response("https://t/token", &response);
+    let _ = oauth_core::http::safe_excerpt(body);
+}
+
+/// The loopback redirect server's request parsing, byte by byte as it arrives.
+pub fn redirect_request(data: &[u8]) {
+    let handler = oauth_flow::server::RedirectHandler::new("/", "st4te", "Signed in.");
+    for end in [data.len() / 2, data.len()] {
+        if let oauth_flow::server::Handled::Reply { response, .. } = handler.handle(&data[..end]) {
+            assert!(response.starts_with(b"HTTP/1.1 "));
+        }
+    }
+}
+
+/// Discovery documents together with request building: every method of the document
+/// is prepared with the parameters the input names.
+pub fn discovery(data: &[u8]) {
+    let Ok(api) = discovery_client::Api::from_document(data) else {
+        return;
+    };
+    let _ = api.base_url();
+    let _ = api.batch_url();
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let mut names = Vec::new();
+    collect_methods(&doc, "", &mut names, 0);
+    for name in names.iter().take(32) {
+        if let Ok(req) = api.method(name) {
+            let _ = req
+                .clone()
+                .param("id", "x/y")
+                .param("name", "a b")
+                .param("maxResults", 5)
+                .body(serde_json::json!({"k": "v"}))
+                .prepare()
+                .map(|p| p.to_http());
+            let _ = req.prepare();
+        }
+    }
+}
+
+fn collect_methods(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>, depth: u32) {
+    if depth > 8 {
+        return;
+    }
+    if let Some(methods) = v.get("methods").and_then(|m| m.as_object()) {
+        out.extend(methods.keys().map(|k| format!("{prefix}{k}")));
+    }
+    if let Some(resources) = v.get("resources").and_then(|r| r.as_object()) {
+        for (name, r) in resources {
+            collect_methods(r, &format!("{prefix}{name}."), out, depth + 1);
+        }
+    }
+}
+
+/// JWTs: decoding and verification against no keys (every path up to the signature).
+pub fn jwt(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = oauth_sa::jwt::decode_unverified(&text);
+    if let Ok(certs) = oauth_sa::Certs::parse(br#"{"keys": []}"#, "none") {
+        let _ = oauth_sa::IdTokenVerifier::new("aud").verify_with_certs(&text, &certs);
+    }
+}
+
+/// JWKS documents and PEM certificate maps.
+pub fn certs(data: &[u8]) {
+    let _ = oauth_sa::Certs::parse(data, "fuzz");
+}

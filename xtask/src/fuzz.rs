@@ -1,0 +1,149 @@
+//! `cargo xtask fuzz [--time SECS] [TARGET]...`: runs the cargo-fuzz targets in `fuzz/`
+//! (every parser of outside input), each for SECS seconds (60 by default), and reports the
+//! executions and findings per target.
+//!
+//! libFuzzer needs nightly's sanitizer flags: the `nightly` toolchain is used when rustup
+//! has it, else stable with `RUSTC_BOOTSTRAP=1`. cargo-fuzz is installed when missing. The
+//! committed corpus (`fuzz/corpus/TARGET`) is read, never written: new inputs go to
+//! `target/fuzz/corpus/TARGET`, crashes to `fuzz/artifacts/TARGET`. The normal test suite
+//! replays the committed corpus (`tests/fuzz_corpus.rs`).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const TARGETS: &[&str] = &[
+    "client_secrets",
+    "authorized_user",
+    "service_account",
+    "token_response",
+    "redirect_request",
+    "discovery",
+    "jwt",
+    "certs",
+];
+
+pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
+    let mut secs: u64 = 60;
+    let mut only = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--time" => {
+                secs = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--time needs a number of seconds")?;
+            }
+            t if TARGETS.contains(&t) => only.push(t),
+            other => {
+                return Err(format!(
+                    "fuzz: unknown argument `{other}`; targets: {TARGETS:?}"
+                ));
+            }
+        }
+    }
+    let targets: Vec<&str> = if only.is_empty() {
+        TARGETS.to_vec()
+    } else {
+        only
+    };
+    ensure_cargo_fuzz()?;
+    let nightly = Command::new("rustup")
+        .args(["toolchain", "list"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("nightly"))
+        .unwrap_or(false);
+    let dir = root.join("fuzz");
+    let mut rows = Vec::new();
+    let mut failed = Vec::new();
+    for t in &targets {
+        let out_corpus = root.join("target").join("fuzz").join("corpus").join(t);
+        std::fs::create_dir_all(&out_corpus).map_err(|e| e.to_string())?;
+        let mut cmd = Command::new("cargo");
+        if nightly {
+            cmd.arg("+nightly");
+        } else {
+            cmd.env("RUSTC_BOOTSTRAP", "1");
+        }
+        cmd.current_dir(&dir)
+            .args(["fuzz", "run", t])
+            .arg(&out_corpus)
+            .arg(dir.join("corpus").join(t))
+            .arg("--")
+            .arg(format!("-max_total_time={secs}"))
+            .arg("-rss_limit_mb=2048")
+            .arg("-max_len=65536")
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::piped());
+        eprintln!("==> fuzz {t} for {secs}s");
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run cargo fuzz: {e}"))?;
+        let log = String::from_utf8_lossy(&out.stderr);
+        let execs = executions(&log);
+        let corpus = std::fs::read_dir(&out_corpus)
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let finding = if out.status.success() {
+            "none".to_owned()
+        } else {
+            failed.push(*t);
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            eprintln!("{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            format!("CRASH (see fuzz/artifacts/{t})")
+        };
+        rows.push(format!(
+            "{t:18} {execs:>12} execs  {corpus:>6} new inputs  findings: {finding}"
+        ));
+    }
+    eprintln!("fuzz summary ({secs}s per target):");
+    for r in &rows {
+        eprintln!("  {r}");
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("fuzz: findings in {failed:?}"))
+    }
+}
+
+/// The last execution count libFuzzer printed (`#1234 ...` or `Done 1234 runs`).
+fn executions(log: &str) -> u64 {
+    let mut n = 0;
+    for line in log.lines() {
+        let rest = line
+            .strip_prefix('#')
+            .or_else(|| line.strip_prefix("Done "));
+        if let Some(v) = rest
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|s| s.parse().ok())
+        {
+            n = v;
+        }
+    }
+    n
+}
+
+fn ensure_cargo_fuzz() -> Result<(), String> {
+    let have = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if have {
+        return Ok(());
+    }
+    eprintln!("==> cargo install cargo-fuzz --locked");
+    let ok = Command::new("cargo")
+        .args(["install", "cargo-fuzz", "--locked"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err("cannot install cargo-fuzz".into())
+    }
+}
