@@ -385,6 +385,7 @@ struct Outcome {
 /// then once without: every attempt ends, the fault-free one succeeds, no error names a
 /// secret, transient faults are retried past when the step retries, and the thief sees
 /// nothing. `check` runs after every attempt (stored-token invariants).
+#[allow(clippy::too_many_arguments)] // one row of the matrix: step, server, expectations
 fn exercise(
     step: &str,
     server: &FaultServer,

@@ -2,8 +2,11 @@
 //! feeds it every saved corpus file, so the normal test suite replays what fuzzing found.
 //! Each takes arbitrary bytes and must return (a value or a typed error), never panic.
 
+/// A fuzz entry point.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name (the names of `fuzz_targets/*.rs` and `corpus/*`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("client_secrets", client_secrets),
     ("authorized_user", authorized_user),
     ("service_account", service_account),
