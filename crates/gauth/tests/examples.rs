@@ -1,0 +1,115 @@
+//! The programs in `examples/`, run against an in-process emulator: each example's logic
+//! (its `run`), called as its `main` would call it, with the emulator's files and URLs
+//! where a user would have Google's. The browser is played by an HTTP client; with
+//! `auto_approve` the emulator's authorization endpoint redirects at once, as Google does
+//! for a user who has already granted access.
+
+#[path = "../examples/installed_app.rs"]
+mod installed_app;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use gauth::discovery::BuildOptions;
+use gauth::{FileStore, LocalServerOptions, Secret};
+use gauth_emulator::{Emulator, EmulatorConfig};
+
+/// An emulator that approves every sign-in as its first user, alice@example.com.
+fn emulator() -> Emulator {
+    Emulator::start(EmulatorConfig::default().auto_approve(true)).expect("emulator starts")
+}
+
+/// Discovery documents from the emulator, kept in memory only.
+fn discovery(emu: &Emulator) -> BuildOptions {
+    BuildOptions::default()
+        .discovery_url(emu.discovery_url("{api}", "{apiVersion}"))
+        .no_disk_cache()
+}
+
+/// The user's browser: opens the authorization URL and follows the redirects, which lead
+/// to the program's loopback server. It runs on its own thread, as a browser would.
+fn browser() -> LocalServerOptions {
+    LocalServerOptions::default()
+        .open_browser(false)
+        // A bound on a broken test, not a timing assertion.
+        .timeout(Duration::from_secs(120))
+        .on_url(|url| {
+            let url = url.to_string();
+            std::thread::spawn(move || {
+                // ureq follows the emulator's redirect to the loopback server.
+                let page = ureq::get(&url)
+                    .call()
+                    .expect("the browser's requests succeed");
+                assert_eq!(page.status(), 200);
+            });
+        })
+}
+
+/// A browser that must not be needed: records that the program asked for one.
+fn no_browser(asked: Arc<AtomicBool>) -> LocalServerOptions {
+    LocalServerOptions::default()
+        .open_browser(false)
+        .timeout(Duration::from_secs(1))
+        .on_url(move |_| asked.store(true, Ordering::SeqCst))
+}
+
+#[test]
+fn installed_app_signs_in_once_then_reuses_the_stored_credentials() {
+    let emu = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = emu.write_client_secrets(dir.path()).unwrap();
+    let store = FileStore::new(dir.path().join("authorized_user.json"));
+
+    let first = installed_app::run(&secrets, &store, &discovery(&emu), browser()).unwrap();
+    assert_eq!(first.email, "alice@example.com");
+    assert!(first.signed_in);
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.path()).unwrap()).unwrap();
+    assert_eq!(saved["client_id"], gauth_emulator::INSTALLED_CLIENT_ID);
+    assert!(saved["refresh_token"].is_string());
+
+    // The second run finds the file: no browser, same user.
+    let asked = Arc::new(AtomicBool::new(false));
+    let second = installed_app::run(
+        &secrets,
+        &store,
+        &discovery(&emu),
+        no_browser(asked.clone()),
+    )
+    .unwrap();
+    assert_eq!(second.email, "alice@example.com");
+    assert!(!second.signed_in);
+    assert!(!asked.load(Ordering::SeqCst));
+}
+
+#[test]
+fn installed_app_signs_in_again_when_the_stored_grant_was_revoked() {
+    let emu = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = emu.write_client_secrets(dir.path()).unwrap();
+    let store = FileStore::new(dir.path().join("authorized_user.json"));
+    installed_app::run(&secrets, &store, &discovery(&emu), browser()).unwrap();
+
+    // The user revokes access, and the stored access token has expired: the next run's
+    // refresh gets invalid_grant and the program asks the user to sign in again.
+    let mut saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.path()).unwrap()).unwrap();
+    let refresh_token = saved["refresh_token"].as_str().unwrap().to_owned();
+    let revoke = gauth::flow::RevokeCall::new(
+        emu.revoke_uri().parse().unwrap(),
+        Secret::new(refresh_token),
+    );
+    gauth::blocking::revoke(&revoke).unwrap();
+    saved["expiry"] = "2000-01-01T00:00:00Z".into();
+    write_json(store.path(), &saved);
+
+    let again = installed_app::run(&secrets, &store, &discovery(&emu), browser()).unwrap();
+    assert!(again.signed_in);
+    assert_eq!(again.email, "alice@example.com");
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) {
+    std::fs::write(path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
+}
