@@ -6,6 +6,8 @@
 
 #[path = "../examples/installed_app.rs"]
 mod installed_app;
+#[path = "../examples/service_account.rs"]
+mod service_account;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -108,6 +110,27 @@ fn installed_app_signs_in_again_when_the_stored_grant_was_revoked() {
     let again = installed_app::run(&secrets, &store, &discovery(&emu), browser()).unwrap();
     assert!(again.signed_in);
     assert_eq!(again.email, "alice@example.com");
+}
+
+#[test]
+fn service_account_gets_an_access_token_and_a_verified_id_token() {
+    let emu = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    // The committed test key, with the emulator's token_uri: the file a user downloads.
+    let key_file = dir.path().join("key.json");
+    write_json(&key_file, &emu.service_account_key());
+    let audience = "https://tasks-api.example.com";
+
+    let out = service_account::run(&key_file, audience, Some(&emu.pem_certs_uri())).unwrap();
+
+    let email = emu.config().service_accounts[0].email.clone();
+    assert_eq!(out.email, email);
+    assert!(out.access_token_len > 0);
+    let claims = &out.id_token_claims;
+    assert_eq!(claims["aud"], audience);
+    assert_eq!(claims["iss"], emu.issuer());
+    assert_eq!(claims["email"], email.as_str());
+    assert!(claims["exp"].as_u64() > claims["iat"].as_u64());
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) {
