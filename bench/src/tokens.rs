@@ -1,7 +1,6 @@
 //! Cases 1 to 3: the cached token, the stampede, the cold start; all against the counting
 //! token server on loopback.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -80,87 +79,73 @@ fn throughput_record(n: usize, unit: &str, imp: &str, s: Stats) -> Record {
     .note(format!("{:.2} M calls/s", per_sec / 1e6))
 }
 
-/// Wall time per call over all threads: `n` threads call as fast as they can.
+/// Calls each caller makes in one throughput run: about `window` of work in all, if a call
+/// took 20 ns on one core; every caller makes the same number, and the wall time from the
+/// start line to the last caller's end is divided by the total. (A stop flag instead let
+/// descheduled threads skew the count.)
+fn calls_per_caller(ctx: &Ctx, n: usize) -> u64 {
+    let total = ctx.window().as_nanos() as u64 / 20;
+    (total / n as u64).max(256)
+}
+
+/// Wall time per call over all threads: `n` threads each make the same number of calls.
 fn throughput_threads(ctx: &Ctx, n: usize, creds: &oauth_core::blocking::Credentials) -> Stats {
-    let window = ctx.window();
+    let each = calls_per_caller(ctx, n);
     let samples = (0..ctx.budget.runs.min(7))
         .map(|_| {
-            let stop = Arc::new(AtomicBool::new(false));
-            let calls = Arc::new(AtomicU64::new(0));
             let start_line = Arc::new(Barrier::new(n + 1));
             let handles: Vec<_> = (0..n)
                 .map(|_| {
-                    let (c, stop, calls, b) = (
-                        creds.clone(),
-                        Arc::clone(&stop),
-                        Arc::clone(&calls),
-                        Arc::clone(&start_line),
-                    );
+                    let (c, b) = (creds.clone(), Arc::clone(&start_line));
                     std::thread::spawn(move || {
                         b.wait();
-                        let mut mine = 0u64;
-                        while !stop.load(Ordering::Relaxed) {
-                            for _ in 0..256 {
-                                std::hint::black_box(c.token().is_ok());
-                            }
-                            mine += 256;
+                        for _ in 0..each {
+                            std::hint::black_box(c.token().is_ok());
                         }
-                        calls.fetch_add(mine, Ordering::Relaxed);
                     })
                 })
                 .collect();
             start_line.wait();
             let t = Instant::now();
-            std::thread::sleep(window);
-            stop.store(true, Ordering::Relaxed);
             for h in handles {
                 let _ = h.join();
             }
-            let took = t.elapsed();
-            took.as_nanos() as f64 / calls.load(Ordering::Relaxed).max(1) as f64
+            t.elapsed().as_nanos() as f64 / (each * n as u64) as f64
         })
         .collect();
     Stats::of(samples)
 }
 
-/// Wall time per call over all tasks on the shared runtime: `n` tasks call in a loop,
-/// yielding every 256 calls so that every task gets its turn.
+/// Wall time per call over all tasks on the shared runtime: `n` tasks each make the same
+/// number of calls, yielding every 256 so that every task gets its turn.
 fn throughput_tasks<F, Fut>(ctx: &Ctx, n: usize, f: F) -> Stats
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = bool> + Send,
 {
-    let window = ctx.window();
+    let each = calls_per_caller(ctx, n);
     let f = Arc::new(f);
     let samples = (0..ctx.budget.runs.min(7))
         .map(|_| {
             ctx.rt.block_on(async {
-                let stop = Arc::new(AtomicBool::new(false));
-                let calls = Arc::new(AtomicU64::new(0));
                 let t = Instant::now();
                 let tasks: Vec<_> = (0..n)
                     .map(|_| {
-                        let (f, stop, calls) =
-                            (Arc::clone(&f), Arc::clone(&stop), Arc::clone(&calls));
+                        let f = Arc::clone(&f);
                         tokio::spawn(async move {
-                            let mut mine = 0u64;
-                            while !stop.load(Ordering::Relaxed) {
-                                for _ in 0..256 {
-                                    std::hint::black_box(f().await);
+                            for i in 0..each {
+                                std::hint::black_box(f().await);
+                                if i % 256 == 255 {
+                                    tokio::task::yield_now().await;
                                 }
-                                mine += 256;
-                                tokio::task::yield_now().await;
                             }
-                            calls.fetch_add(mine, Ordering::Relaxed);
                         })
                     })
                     .collect();
-                tokio::time::sleep(window).await;
-                stop.store(true, Ordering::Relaxed);
                 for task in tasks {
                     let _ = task.await;
                 }
-                t.elapsed().as_nanos() as f64 / calls.load(Ordering::Relaxed).max(1) as f64
+                t.elapsed().as_nanos() as f64 / (each * n as u64) as f64
             })
         })
         .collect();
