@@ -57,17 +57,13 @@ fn junk(addr: SocketAddr, n: usize) -> usize {
     made
 }
 
-#[test]
-fn the_sign_in_completes_under_abuse_and_the_page_is_safe() {
-    let emu = Emulator::start(EmulatorConfig::default().auto_approve(true)).unwrap();
-    let secrets = emu.client_secrets(ClientKind::Installed).unwrap();
-    let secrets =
-        gauth::ClientSecrets::from_value_with(&secrets, "emu", &Default::default()).unwrap();
-    let mut flow = InstalledAppFlow::from_client_secrets(secrets, ["openid", "email"]);
-    let page: Arc<Mutex<Option<(String, String)>>> = Arc::default();
-    let report: Arc<Mutex<Option<(usize, usize)>>> = Arc::default();
-    let before = rss_kib();
-    let options = LocalServerOptions::default()
+type Page = Arc<Mutex<Option<(String, String)>>>;
+type Report = Arc<Mutex<Option<(usize, usize)>>>;
+
+/// Loopback-server options whose "browser" first floods the server with slow clients and
+/// junk, then delivers the real redirect, and records what it saw.
+fn abusive_browser(page: &Page, report: &Report) -> LocalServerOptions {
+    LocalServerOptions::default()
         .open_browser(false)
         .timeout(Duration::from_secs(120))
         .on_url({
@@ -127,11 +123,11 @@ fn the_sign_in_completes_under_abuse_and_the_page_is_safe() {
                     *report.lock().unwrap() = Some((made + after, 64));
                 });
             }
-        });
-    let user = flow
-        .run_local_server(options)
-        .expect("the sign-in completes despite the abuse");
-    assert!(user.refresh_token().is_some());
+        })
+}
+
+/// What both flavours must show: the sign-in went through and the page is safe.
+fn check(page: &Page, report: &Report, before: u64) {
     // Let the helper thread record its figures.
     for _ in 0..200 {
         if report.lock().unwrap().is_some() {
@@ -157,4 +153,37 @@ fn the_sign_in_completes_under_abuse_and_the_page_is_safe() {
     assert!(junk_made >= 1000, "{junk_made}");
     // Bounded: the junk (over 13 MiB of oversized lines and headers) is not kept.
     assert!(grown < 64 * 1024, "RSS grew {grown} KiB");
+}
+
+#[test]
+fn the_sign_in_completes_under_abuse_and_the_page_is_safe() {
+    let emu = Emulator::start(EmulatorConfig::default().auto_approve(true)).unwrap();
+    let secrets = emu.client_secrets(ClientKind::Installed).unwrap();
+    let secrets =
+        gauth::ClientSecrets::from_value_with(&secrets, "emu", &Default::default()).unwrap();
+    let mut flow = InstalledAppFlow::from_client_secrets(secrets, ["openid", "email"]);
+    let (page, report): (Page, Report) = Default::default();
+    let before = rss_kib();
+    let user = flow
+        .run_local_server(abusive_browser(&page, &report))
+        .expect("the sign-in completes despite the abuse");
+    assert!(user.refresh_token().is_some());
+    check(&page, &report, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_async_sign_in_completes_under_abuse_and_the_page_is_safe() {
+    let emu = Emulator::start(EmulatorConfig::default().auto_approve(true)).unwrap();
+    let secrets = emu.client_secrets(ClientKind::Installed).unwrap();
+    let secrets =
+        gauth::ClientSecrets::from_value_with(&secrets, "emu", &Default::default()).unwrap();
+    let mut flow = oauth_flow::InstalledAppFlow::from_client_secrets(secrets, ["openid", "email"]);
+    let (page, report): (Page, Report) = Default::default();
+    let before = rss_kib();
+    let user = flow
+        .run_local_server(abusive_browser(&page, &report))
+        .await
+        .expect("the sign-in completes despite the abuse");
+    assert!(user.refresh_token().is_some());
+    check(&page, &report, before);
 }

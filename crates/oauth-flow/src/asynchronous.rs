@@ -204,6 +204,19 @@ pub(crate) async fn serve(
             match listener.accept().await {
                 Ok((stream, _)) => {
                     let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        // Slow clients hold every slot. A browser's request is already in
+                        // the socket when it is accepted, so give this connection a brief
+                        // look (bounded in time, so a flood costs little) rather than drop
+                        // what may be the real redirect.
+                        let (handler, tx) = (handler.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            let brief = overflow(stream, &handler);
+                            if let Ok(Some(outcome)) =
+                                tokio::time::timeout(CONNECTION_DEADLINE, brief).await
+                            {
+                                let _ = tx.try_send(outcome);
+                            }
+                        });
                         continue;
                     };
                     let (handler, tx) = (handler.clone(), tx.clone());
@@ -233,11 +246,43 @@ pub(crate) async fn serve(
     }
 }
 
-async fn connection(
-    mut stream: TcpStream,
+/// How long a connection that arrives while every slot is taken may take to send its
+/// request.
+const OVERFLOW_WINDOW: Duration = Duration::from_millis(100);
+
+/// A connection beyond the slots: its request must arrive within [`OVERFLOW_WINDOW`];
+/// answering it (and the lingering close) is not cut short.
+async fn overflow(
+    stream: TcpStream,
     handler: &RedirectHandler,
 ) -> Option<Result<Secret, FlowError>> {
+    let mut stream = stream;
     let mut received = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    let deadline = tokio::time::Instant::now() + OVERFLOW_WINDOW;
+    loop {
+        if let Handled::Reply { .. } = handler.handle(&received) {
+            return connection_with(stream, handler, received).await;
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => received.extend_from_slice(&chunk[..n]),
+            _ => return None,
+        }
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    handler: &RedirectHandler,
+) -> Option<Result<Secret, FlowError>> {
+    connection_with(stream, handler, Vec::with_capacity(1024)).await
+}
+
+async fn connection_with(
+    mut stream: TcpStream,
+    handler: &RedirectHandler,
+    mut received: Vec<u8>,
+) -> Option<Result<Secret, FlowError>> {
     let mut chunk = [0u8; 2048];
     loop {
         if let Handled::Reply { response, outcome } = handler.handle(&received) {
