@@ -4,6 +4,8 @@
 //! `auto_approve` the emulator's authorization endpoint redirects at once, as Google does
 //! for a user who has already granted access.
 
+#[path = "../examples/discovery_call.rs"]
+mod discovery_call;
 #[path = "../examples/installed_app.rs"]
 mod installed_app;
 #[path = "../examples/service_account.rs"]
@@ -15,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gauth::discovery::BuildOptions;
-use gauth::{FileStore, LocalServerOptions, Secret};
+use gauth::{FileStore, LocalServerOptions, Secret, TokenStore};
 use gauth_emulator::{Emulator, EmulatorConfig};
 
 /// An emulator that approves every sign-in as its first user, alice@example.com.
@@ -131,6 +133,93 @@ fn service_account_gets_an_access_token_and_a_verified_id_token() {
     assert_eq!(claims["iss"], emu.issuer());
     assert_eq!(claims["email"], email.as_str());
     assert!(claims["exp"].as_u64() > claims["iat"].as_u64());
+}
+
+#[test]
+fn discovery_call_creates_tasks_and_lists_them_page_by_page() {
+    let emu = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    let user_file = sign_in_to_file(&emu, dir.path(), &["https://www.googleapis.com/auth/tasks"]);
+    let titles = ["one", "two", "three", "four", "five"];
+
+    let runtime = runtime();
+    let out = runtime
+        .block_on(discovery_call::run(
+            &user_file,
+            &discovery(&emu),
+            &titles,
+            2,
+        ))
+        .unwrap();
+
+    // Five tasks, two per page: three pages, in the order they were added.
+    let pages: Vec<Vec<&str>> = out
+        .pages
+        .iter()
+        .map(|p| p.iter().map(|t| t.title.as_str()).collect())
+        .collect();
+    assert_eq!(
+        pages,
+        [vec!["one", "two"], vec!["three", "four"], vec!["five"]]
+    );
+    assert!(
+        out.pages
+            .iter()
+            .flatten()
+            .all(|t| t.status == "needsAction")
+    );
+
+    // The list was deleted at the end.
+    let tasks = runtime
+        .block_on(gauth::discovery::build_with(
+            "tasks",
+            "v1",
+            Some(gauth::Credentials::new(
+                FileStore::new(&user_file)
+                    .load(&Default::default())
+                    .unwrap()
+                    .unwrap(),
+            )),
+            &discovery(&emu),
+        ))
+        .unwrap();
+    let lists = runtime
+        .block_on(tasks.method("tasklists.list").unwrap().collect_items())
+        .unwrap();
+    assert!(lists.iter().all(|l| l["id"] != out.list_id.as_str()));
+}
+
+#[test]
+fn discovery_call_without_the_tasks_scope_fails_with_google_s_error() {
+    let emu = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    let user_file = sign_in_to_file(&emu, dir.path(), &installed_app::SCOPES);
+    let err = runtime()
+        .block_on(discovery_call::run(&user_file, &discovery(&emu), &["x"], 2))
+        .unwrap_err();
+    eprintln!("{err}");
+    assert!(err.to_string().contains("403"), "{err}");
+}
+
+/// Signs in with the installed-app flow for `scopes` and saves the credentials, as
+/// `gauth login --out` does.
+fn sign_in_to_file(emu: &Emulator, dir: &Path, scopes: &[&str]) -> std::path::PathBuf {
+    let secrets = emu.write_client_secrets(dir).unwrap();
+    let mut flow =
+        gauth::blocking::InstalledAppFlow::from_client_secrets_file(&secrets, scopes.to_vec())
+            .unwrap();
+    let user = flow.run_local_server(browser()).unwrap();
+    let path = dir.join("user.json");
+    FileStore::new(&path).save(&user).unwrap();
+    path
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) {
