@@ -8,6 +8,7 @@ use oauth_core::exchange::{Exchange, Input, Step};
 use oauth_core::transport::{AsyncHttpClient, ReqwestClient};
 use serde::de::DeserializeOwned;
 
+use crate::batch::{BatchRequest, BatchResult};
 use crate::fetch::FetchDocument;
 use crate::flavour::call_builder_methods;
 use crate::paging::Pages;
@@ -162,6 +163,25 @@ impl Service {
         Ok(r)
     }
 
+    /// An empty batch for this API's `batchPath` (googleapiclient's
+    /// `service.new_batch_http_request()`): up to 1000 calls in one HTTP request.
+    ///
+    /// ```
+    /// # let doc = br#"{"name":"d","version":"v1","rootUrl":"http://127.0.0.1:1/","servicePath":"",
+    /// #  "methods":{"ping":{"id":"d.ping","path":"ping","httpMethod":"GET","response":{"$ref":"P"}}}}"#;
+    /// let service = discovery_client::Service::new(discovery_client::Api::from_document(doc)?, None);
+    /// let mut batch = service.new_batch_http_request();
+    /// assert_eq!(batch.add(service.method("ping")?)?, "1");
+    /// assert_eq!(batch.request().url(), "http://127.0.0.1:1/batch");
+    /// # Ok::<(), discovery_client::Error>(())
+    /// ```
+    pub fn new_batch_http_request(&self) -> Batch {
+        Batch {
+            batch: BatchRequest::for_api(&self.api),
+            service: self.clone(),
+        }
+    }
+
     /// A call of a request built from the [`Api`].
     pub fn call(&self, request: Request) -> MethodCall {
         MethodCall {
@@ -254,5 +274,45 @@ impl Pager {
     /// The field holding a page's items.
     pub fn items_field(&self) -> Option<&str> {
         self.pages.items_field()
+    }
+}
+
+/// Calls sent together as one batch request (googleapiclient's `BatchHttpRequest`); made
+/// by [`Service::new_batch_http_request`]. The body and the answer are
+/// [`crate::batch::BatchRequest`]'s.
+#[derive(Debug)]
+pub struct Batch {
+    batch: BatchRequest,
+    service: Service,
+}
+
+impl Batch {
+    /// Adds a call under the next numeric id and returns the id; the call is validated
+    /// now (see [`BatchRequest::add`]).
+    pub fn add(&mut self, call: MethodCall) -> Result<String, Error> {
+        self.batch.add(&call.request)
+    }
+
+    /// Adds a call under an id of the caller's.
+    pub fn add_with_id(&mut self, call: MethodCall, id: &str) -> Result<(), Error> {
+        self.batch.add_with_id(&call.request, id)
+    }
+
+    /// The sans-IO batch.
+    pub fn request(&self) -> &BatchRequest {
+        &self.batch
+    }
+
+    /// Sends the batch (the outer request retried by the service's call options) and
+    /// returns each call's result in the order the calls were added. An empty batch
+    /// sends nothing.
+    pub async fn execute(&self) -> Result<Vec<BatchResult>, Error> {
+        let s = &self.service;
+        let mut probe = http::Request::new(Vec::new());
+        if let Some(c) = &s.credentials {
+            c.apply(&mut probe).await?;
+        }
+        let mut call = self.batch.exchange(probe.headers(), s.options);
+        drive(s.client.as_ref(), s.credentials.as_ref(), &mut call).await
     }
 }

@@ -125,6 +125,12 @@ pub enum Error {
         /// What the OS said.
         reason: String,
     },
+    /// A batch that cannot be built: full (1000 calls), an id used twice, media.
+    #[error("batch: {reason}")]
+    InvalidBatch {
+        /// What is wrong (ids are quoted; parameter values never).
+        reason: String,
+    },
     /// A failure below this crate: credentials, transport, timeouts.
     #[error(transparent)]
     Core(#[from] oauth_core::Error),

@@ -69,6 +69,8 @@ impl CallOptions {
 pub struct ApiResponse {
     /// The status.
     pub status: u16,
+    /// The response headers.
+    pub headers: http::HeaderMap,
     /// The body.
     pub body: Vec<u8>,
     pub(crate) kind: ModelKind,
@@ -253,9 +255,11 @@ impl ApiCall {
     }
 
     fn done(&self, resp: HttpResponse) -> Step<Result<ApiResponse, Error>> {
+        let (head, body) = resp.into_parts();
         Step::Done(Ok(Ok(ApiResponse {
-            status: resp.status().as_u16(),
-            body: resp.into_body(),
+            status: head.status.as_u16(),
+            headers: head.headers,
+            body,
             kind: self.kind,
             data_wrapper: self.data_wrapper,
             endpoint: self.endpoint.clone(),

@@ -31,6 +31,7 @@
 //! oauth-core.
 
 pub mod api;
+pub mod batch;
 pub mod error;
 pub mod exchange;
 pub mod fetch;
@@ -50,7 +51,7 @@ pub mod blocking;
 
 pub use api::{Api, Resource};
 #[cfg(feature = "async")]
-pub use asynchronous::{MethodCall, Pager, Service, build, build_with};
+pub use asynchronous::{Batch, MethodCall, Pager, Service, build, build_with};
 pub use error::{ApiError, Error};
 pub use exchange::{ApiResponse, CallOptions};
 pub use fetch::{BuildOptions, discovery_urls};
