@@ -10,6 +10,8 @@ mod discovery_call;
 mod installed_app;
 #[path = "../examples/service_account.rs"]
 mod service_account;
+#[path = "../examples/web_server.rs"]
+mod web_server;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use gauth::discovery::BuildOptions;
 use gauth::{FileStore, LocalServerOptions, Secret, TokenStore};
-use gauth_emulator::{Emulator, EmulatorConfig};
+use gauth_emulator::{ClientKind, Emulator, EmulatorConfig};
 
 /// An emulator that approves every sign-in as its first user, alice@example.com.
 fn emulator() -> Emulator {
@@ -220,6 +222,216 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// The web app on a loopback port, and an emulator whose web client has the app's
+/// `/oauth2callback` registered (Google checks redirect URIs of web clients exactly).
+struct WebApp {
+    emu: Emulator,
+    url: String,
+    _runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+fn start_web_app() -> WebApp {
+    let runtime = runtime();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+
+    let mut config = EmulatorConfig::default().auto_approve(true);
+    for client in &mut config.clients {
+        if client.kind == ClientKind::Web {
+            client.redirect_uris = vec![format!("{url}/oauth2callback")];
+        }
+    }
+    let emu = Emulator::start(config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("client_secret_web.json");
+    write_json(&secrets, &emu.client_secrets(ClientKind::Web).unwrap());
+
+    let config = web_server::Config::new(&secrets, &url, discovery(&emu)).unwrap();
+    let app = web_server::app(config);
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    WebApp {
+        emu,
+        url,
+        _runtime: runtime,
+        _dir: dir,
+    }
+}
+
+/// A browser as far as this app needs one: follows no redirects by itself (the test
+/// follows them, to see each step), keeps no cookies (the test carries the one cookie).
+struct Browser {
+    agent: ureq::Agent,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        let agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Browser { agent }
+    }
+
+    fn get(&self, url: &str, cookie: Option<&str>) -> Page {
+        let mut request = self.agent.get(url);
+        if let Some(c) = cookie {
+            request = request.header("cookie", c);
+        }
+        Self::page(request.call().unwrap())
+    }
+
+    fn post(&self, url: &str, cookie: Option<&str>) -> Page {
+        let mut request = self.agent.post(url);
+        if let Some(c) = cookie {
+            request = request.header("cookie", c);
+        }
+        Self::page(request.send_empty().unwrap())
+    }
+
+    fn page(mut response: ureq::http::Response<ureq::Body>) -> Page {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let location = header("location");
+        // The `name=value` part is what a browser sends back.
+        let set_cookie = header("set-cookie").map(|c| c.split(';').next().unwrap().to_owned());
+        Page {
+            status: response.status().as_u16(),
+            location,
+            set_cookie,
+            body: response.body_mut().read_to_string().unwrap(),
+        }
+    }
+}
+
+#[test]
+fn web_server_signs_a_user_in_through_the_whole_redirect_dance() {
+    let app = start_web_app();
+    let browser = Browser::new();
+
+    let home = browser.get(&format!("{}/", app.url), None);
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("href=\"/login\""), "{}", home.body);
+
+    // /login: a session cookie, and off to the authorization endpoint with the app's
+    // redirect URI, a state and a PKCE challenge.
+    let login = browser.get(&format!("{}/login", app.url), None);
+    assert_eq!(login.status, 303);
+    let cookie = login.set_cookie.expect("a session cookie");
+    let authorize = login.location.unwrap();
+    assert!(authorize.starts_with(&app.emu.auth_uri()), "{authorize}");
+    assert!(authorize.contains("code_challenge_method=S256"));
+    assert!(authorize.contains(&form_encode(&format!("{}/oauth2callback", app.url))));
+
+    // The emulator approves at once and sends the browser back to the app.
+    let consent = browser.get(&authorize, None);
+    assert_eq!(consent.status, 302);
+    let callback = consent.location.unwrap();
+    assert!(callback.starts_with(&format!("{}/oauth2callback?", app.url)));
+
+    // The callback exchanges the code and signs the user in under a new session id.
+    let signed_in = browser.get(&callback, Some(&cookie));
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    assert_eq!(signed_in.location.as_deref(), Some("/"));
+    let session = signed_in.set_cookie.expect("a new session cookie");
+    assert_ne!(session, cookie);
+
+    let home = browser.get(&format!("{}/", app.url), Some(&session));
+    assert!(
+        home.body.contains("Signed in as <b>alice@example.com</b>"),
+        "{}",
+        home.body
+    );
+    let me = browser.get(&format!("{}/me", app.url), Some(&session));
+    assert_eq!(me.status, 200);
+    let me: serde_json::Value = serde_json::from_str(&me.body).unwrap();
+    assert_eq!(me["email"], "alice@example.com");
+    assert_eq!(me["verified_email"], true);
+
+    // The pre-sign-in id is worth nothing now, and the callback cannot be replayed.
+    assert_eq!(
+        browser
+            .get(&format!("{}/me", app.url), Some(&cookie))
+            .status,
+        401
+    );
+    assert_eq!(browser.get(&callback, Some(&session)).status, 400);
+    assert_eq!(browser.get(&callback, Some(&cookie)).status, 400);
+
+    // Signing out forgets the session.
+    let out = browser.post(&format!("{}/logout", app.url), Some(&session));
+    assert_eq!(out.status, 303);
+    assert_eq!(
+        browser
+            .get(&format!("{}/me", app.url), Some(&session))
+            .status,
+        401
+    );
+}
+
+#[test]
+fn web_server_refuses_a_callback_with_another_state_and_reports_a_refusal() {
+    let app = start_web_app();
+    let browser = Browser::new();
+    let login = browser.get(&format!("{}/login", app.url), None);
+    let cookie = login.set_cookie.unwrap();
+    let authorize = url::Url::parse(&login.location.unwrap()).unwrap();
+    let state = authorize
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+
+    // A forged redirect (someone else's code, another state) is refused, and it uses up
+    // the sign-in: the flow is kept for one callback only.
+    let forged = browser.get(
+        &format!("{}/oauth2callback?code=4/forged&state=forged", app.url),
+        Some(&cookie),
+    );
+    assert_eq!(forged.status, 400);
+    assert!(forged.body.contains("state"), "{}", forged.body);
+
+    // The user clicks Cancel on Google's page: Google redirects with error=access_denied.
+    let login = browser.get(&format!("{}/login", app.url), Some(&cookie));
+    let cookie = login.set_cookie.unwrap();
+    let authorize = url::Url::parse(&login.location.unwrap()).unwrap();
+    let new_state = authorize
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_ne!(new_state, state);
+    let denied = browser.get(
+        &format!(
+            "{}/oauth2callback?error=access_denied&state={new_state}",
+            app.url
+        ),
+        Some(&cookie),
+    );
+    assert_eq!(denied.status, 403);
+    assert!(denied.body.contains("You declined"), "{}", denied.body);
+}
+
+fn form_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) {
