@@ -9,6 +9,7 @@ use oauth_core::transport::{AsyncHttpClient, ReqwestClient};
 use serde::de::DeserializeOwned;
 
 use crate::batch::{BatchRequest, BatchResult};
+use crate::download::{DownloadOptions, MediaDownload};
 use crate::fetch::FetchDocument;
 use crate::flavour::call_builder_methods;
 use crate::paging::Pages;
@@ -84,6 +85,13 @@ async fn drive<T>(
             }
             Step::Done(result) => return result?,
         }
+    }
+}
+
+fn writer_error(e: std::io::Error) -> Error {
+    Error::Io {
+        path: "(download writer)".into(),
+        reason: e.to_string(),
     }
 }
 
@@ -223,6 +231,71 @@ impl MethodCall {
     /// Sends the call; the body's bytes.
     pub async fn execute_bytes(&self) -> Result<Vec<u8>, Error> {
         Ok(self.execute_response().await?.body)
+    }
+
+    /// Streams the media (`alt=media`) into an async writer in `Range` chunks (see the
+    /// blocking [`crate::blocking::MethodCall::download_to`]); returns the media's size.
+    ///
+    /// ```no_run
+    /// # async fn f(service: discovery_client::Service) -> Result<(), discovery_client::Error> {
+    /// use discovery_client::download::DownloadOptions;
+    /// let mut out: Vec<u8> = Vec::new(); // or a tokio::fs::File
+    /// let size = service.method("files.get")?.param("fileId", "abc")
+    ///     .download_to(&mut out, DownloadOptions::default()).await?;
+    /// assert_eq!(size, out.len() as u64);
+    /// # Ok(()) }
+    /// ```
+    pub async fn download_to<W: tokio::io::AsyncWrite + Unpin + ?Sized>(
+        &self,
+        out: &mut W,
+        options: DownloadOptions,
+    ) -> Result<u64, Error> {
+        use tokio::io::AsyncWriteExt;
+        let mut download = self.media_download(options)?;
+        let s = &self.service;
+        while let Some(mut chunk) = download.next_chunk() {
+            let answer = drive(s.client.as_ref(), s.credentials.as_ref(), &mut chunk).await?;
+            let bytes = download.on_chunk(answer)?;
+            out.write_all(&bytes).await.map_err(writer_error)?;
+        }
+        out.flush().await.map_err(writer_error)?;
+        Ok(download.progress())
+    }
+
+    /// Streams the media chunk by chunk to `on_chunk` (which may stop the download by
+    /// returning an error); returns the media's size.
+    ///
+    /// ```no_run
+    /// # async fn f(service: discovery_client::Service) -> Result<(), discovery_client::Error> {
+    /// use discovery_client::download::DownloadOptions;
+    /// let mut digest = 0u64;
+    /// service.method("files.get")?.param("fileId", "abc")
+    ///     .download_each(DownloadOptions::default(), |chunk| {
+    ///         digest = chunk.iter().fold(digest, |d, b| d.wrapping_mul(31).wrapping_add(*b as u64));
+    ///         Ok(())
+    ///     }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn download_each(
+        &self,
+        options: DownloadOptions,
+        mut on_chunk: impl FnMut(&[u8]) -> Result<(), Error> + Send,
+    ) -> Result<u64, Error> {
+        let mut download = self.media_download(options)?;
+        let s = &self.service;
+        while let Some(mut chunk) = download.next_chunk() {
+            let answer = drive(s.client.as_ref(), s.credentials.as_ref(), &mut chunk).await?;
+            on_chunk(&download.on_chunk(answer)?)?;
+        }
+        Ok(download.progress())
+    }
+
+    fn media_download(&self, options: DownloadOptions) -> Result<MediaDownload, Error> {
+        let options = DownloadOptions {
+            call: options.call.or(Some(self.options)),
+            ..options
+        };
+        MediaDownload::new(&self.request, options)
     }
 
     /// The pages of a listing: `while let Some(page) = pager.next_page().await`.

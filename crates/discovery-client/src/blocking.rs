@@ -9,6 +9,7 @@ use oauth_core::transport::{HttpClient, UreqClient};
 use serde::de::DeserializeOwned;
 
 use crate::batch::{BatchRequest, BatchResult};
+use crate::download::{DownloadOptions, MediaDownload};
 use crate::fetch::FetchDocument;
 use crate::flavour::call_builder_methods;
 use crate::paging::Pages;
@@ -224,6 +225,42 @@ impl MethodCall {
     /// Sends the call; the body's bytes (media downloads with [`MethodCall::download`]).
     pub fn execute_bytes(&self) -> Result<Vec<u8>, Error> {
         Ok(self.execute_response()?.body)
+    }
+
+    /// Streams the media (`alt=media`) into `out` in `Range` chunks of
+    /// `options.chunk_size` (googleapiclient's `MediaIoBaseDownload`), each chunk retried
+    /// by the call's options; returns the media's size. To resume a partly written file,
+    /// open it for appending and pass its length as `options.resume_from`.
+    ///
+    /// ```no_run
+    /// # fn f(service: discovery_client::blocking::Service) -> Result<(), discovery_client::Error> {
+    /// use discovery_client::download::DownloadOptions;
+    /// let mut file = std::fs::File::create("report.csv").map_err(|e| discovery_client::Error::Io {
+    ///     path: "report.csv".into(), reason: e.to_string() })?;
+    /// let size = service.method("files.get")?.param("fileId", "abc")
+    ///     .download_to(&mut file, DownloadOptions::default().chunk_size(8 << 20))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn download_to<W: std::io::Write + ?Sized>(
+        &self,
+        out: &mut W,
+        options: DownloadOptions,
+    ) -> Result<u64, Error> {
+        let options = DownloadOptions {
+            call: options.call.or(Some(self.options)),
+            ..options
+        };
+        let mut download = MediaDownload::new(&self.request, options)?;
+        let s = &self.service;
+        while let Some(mut chunk) = download.next_chunk() {
+            let answer = drive(s.client.as_ref(), s.credentials.as_ref(), &mut chunk)?;
+            let bytes = download.on_chunk(answer)?;
+            out.write_all(&bytes).map_err(|e| Error::Io {
+                path: "(download writer)".into(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(download.progress())
     }
 
     /// The pages of a listing, one request per page, following `nextPageToken`.

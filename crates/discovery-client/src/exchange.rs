@@ -140,6 +140,8 @@ pub struct ApiCall {
     phase: Phase,
     attempts: u32,
     endpoint: String,
+    /// A ranged download: 416 (nothing left in the range) is an answer, not an error.
+    pub(crate) ranged: bool,
 }
 
 impl ApiCall {
@@ -162,6 +164,7 @@ impl ApiCall {
             phase: Phase::Initial,
             attempts: 0,
             endpoint,
+            ranged: false,
         }
     }
 
@@ -355,7 +358,7 @@ impl Exchange for ApiCall {
                     self.attempts = 0;
                     return self.send();
                 }
-                if !(200..300).contains(&status) {
+                if !(200..300).contains(&status) && !(self.ranged && status == 416) {
                     let error = Error::Api(Box::new(ApiError::from_response(
                         status,
                         &self.endpoint,

@@ -32,6 +32,7 @@
 
 pub mod api;
 pub mod batch;
+pub mod download;
 pub mod error;
 pub mod exchange;
 pub mod fetch;
