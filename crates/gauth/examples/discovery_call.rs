@@ -16,6 +16,7 @@
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use gauth::discovery::BuildOptions;
 use gauth::{Credentials, EndpointPolicy, FileStore, TokenStore};
@@ -52,11 +53,23 @@ pub struct Outcome {
     pub pages: Vec<Vec<Task>>,
 }
 
-// The tests include this file as a module and call `run` directly, so `main` goes unused
-// there.
+// The tests include this file as a module and call `run` directly, so `main` and
+// `cli` go unused there.
 #[cfg_attr(test, allow(dead_code))]
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> ExitCode {
+    match cli().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("discovery_call: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads the arguments and runs the program.
+#[cfg_attr(test, allow(dead_code))]
+async fn cli() -> Result<(), Box<dyn Error>> {
     let credentials_file = std::env::args_os()
         .nth(1)
         .map(PathBuf::from)

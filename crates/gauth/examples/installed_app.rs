@@ -18,6 +18,7 @@
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use gauth::blocking::{Credentials, InstalledAppFlow};
 use gauth::discovery::BuildOptions;
@@ -35,10 +36,22 @@ pub struct Outcome {
     pub signed_in: bool,
 }
 
-// The tests include this file as a module and call `run` directly, so `main` goes unused
-// there.
+// The tests include this file as a module and call `run` directly, so `main` and
+// `cli` go unused there.
 #[cfg_attr(test, allow(dead_code))]
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> ExitCode {
+    match cli() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("installed_app: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads the arguments and runs the program.
+#[cfg_attr(test, allow(dead_code))]
+fn cli() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args_os().skip(1);
     let client_secrets = args
         .next()

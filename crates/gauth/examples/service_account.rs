@@ -16,6 +16,7 @@
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use gauth::blocking::Credentials;
 use gauth::transport::UreqClient;
@@ -36,10 +37,22 @@ pub struct Outcome {
     pub id_token_claims: Map<String, Value>,
 }
 
-// The tests include this file as a module and call `run` directly, so `main` goes unused
-// there.
+// The tests include this file as a module and call `run` directly, so `main` and
+// `cli` go unused there.
 #[cfg_attr(test, allow(dead_code))]
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> ExitCode {
+    match cli() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("service_account: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads the arguments and runs the program.
+#[cfg_attr(test, allow(dead_code))]
+fn cli() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args_os().skip(1);
     let key_file = args
         .next()
@@ -54,7 +67,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let outcome = run(&key_file, &audience, certs_url.as_deref())?;
     println!("Service account {}", outcome.email);
     println!("Access token: {} characters", outcome.access_token_len);
-    let claim = |name: &str| outcome.id_token_claims[name].to_string();
+    let claim = |name: &str| {
+        outcome
+            .id_token_claims
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned()
+    };
     println!(
         "ID token verified: aud {}, iss {}, email {}",
         claim("aud"),

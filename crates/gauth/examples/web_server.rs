@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::fmt::Display;
 use std::path::Path;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -77,11 +78,23 @@ impl Config {
     }
 }
 
-// The tests include this file as a module and call `app` directly, so `main` goes unused
-// there.
+// The tests include this file as a module and call `app` directly, so `main` and
+// `cli` go unused there.
 #[cfg_attr(test, allow(dead_code))]
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> ExitCode {
+    match cli().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("web_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads the arguments and runs the program.
+#[cfg_attr(test, allow(dead_code))]
+async fn cli() -> Result<(), Box<dyn Error>> {
     let secrets = std::env::args_os()
         .nth(1)
         .unwrap_or_else(|| "client_secrets.json".into());
@@ -344,13 +357,19 @@ impl From<FlowError> for AppError {
                 message: "You declined to sign in. You can try again from the home page."
                     .to_owned(),
             },
-            // A forged or stale redirect, a bad code, a refusal: the browser's request was
-            // at fault, not the server.
             _ => match e {
+                // Google could not be reached, or answered 5xx: worth a retry later.
                 FlowError::Core(core) if core.is_transient() => AppError {
                     status: StatusCode::BAD_GATEWAY,
                     message: core.to_string(),
                 },
+                // The token endpoint refused the client: the app's configuration is wrong.
+                FlowError::Core(core)
+                    if core.oauth().is_none_or(|o| o.error != "invalid_grant") =>
+                {
+                    AppError::internal(core)
+                }
+                // A forged or stale redirect, a used or expired code: the request's fault.
                 other => AppError::bad_request(other),
             },
         }
