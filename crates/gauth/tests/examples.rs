@@ -199,7 +199,6 @@ fn discovery_call_without_the_tasks_scope_fails_with_google_s_error() {
     let err = runtime()
         .block_on(discovery_call::run(&user_file, &discovery(&emu), &["x"], 2))
         .unwrap_err();
-    eprintln!("{err}");
     assert!(err.to_string().contains("403"), "{err}");
 }
 
