@@ -199,7 +199,12 @@ fn discovery_call_without_the_tasks_scope_fails_with_google_s_error() {
     let err = runtime()
         .block_on(discovery_call::run(&user_file, &discovery(&emu), &["x"], 2))
         .unwrap_err();
-    assert!(err.to_string().contains("403"), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("403"), "{message}");
+    assert!(
+        message.contains("insufficient authentication scopes"),
+        "{message}"
+    );
 }
 
 /// Signs in with the installed-app flow for `scopes` and saves the credentials, as
