@@ -401,9 +401,13 @@ mod tests {
             }
         }
         let other = std::thread::scope(|s| {
-            s.spawn(|| caches[3].fresh_access_token().map(|t| t.expose().to_owned()))
-                .join()
-                .unwrap()
+            s.spawn(|| {
+                caches[3]
+                    .fresh_access_token()
+                    .map(|t| t.expose().to_owned())
+            })
+            .join()
+            .unwrap()
         });
         assert_eq!(other.as_deref(), Some("t3"));
     }
