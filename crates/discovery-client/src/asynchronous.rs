@@ -1,7 +1,10 @@
 //! The async flavour: the same names as [`crate::blocking`], on oauth-core's async
 //! transport and tokio timers.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use oauth_core::Credentials;
 use oauth_core::exchange::{Exchange, Input, Step};
@@ -303,6 +306,7 @@ impl MethodCall {
         Ok(Pager {
             pages: Pages::new(self.request.clone())?,
             call: self,
+            in_flight: None,
         })
     }
 
@@ -317,31 +321,73 @@ impl MethodCall {
     }
 }
 
-/// The pages of a listing (async).
-#[derive(Debug)]
+/// The pages of a listing (async): `while let Some(page) = pager.next_page().await`, or
+/// as a [`futures_core::Stream`] of pages (with `futures::StreamExt` and the like).
+///
+/// ```no_run
+/// # async fn f(service: discovery_client::Service) -> Result<(), discovery_client::Error> {
+/// let mut pager = service.method("files.list")?.pages()?;
+/// while let Some(page) = pager.next_page().await {
+///     println!("{}", page?["files"]);
+/// }
+/// // The same pages as a Stream: poll it with any Stream combinator.
+/// let stream: &mut (dyn futures_core::Stream<Item = Result<serde_json::Value, _>> + Unpin) =
+///     &mut service.method("files.list")?.pages()?;
+/// # Ok(()) }
+/// ```
 pub struct Pager {
     call: MethodCall,
     pages: Pages,
+    /// The page being fetched, kept across polls (so `next_page` is cancel-safe).
+    in_flight: Option<PageFuture>,
+}
+
+type PageFuture = Pin<Box<dyn Future<Output = Result<serde_json::Value, Error>> + Send>>;
+
+impl std::fmt::Debug for Pager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pager")
+            .field("call", &self.call)
+            .field("pages", &self.pages)
+            .field("in_flight", &self.in_flight.is_some())
+            .finish()
+    }
 }
 
 impl Pager {
-    /// The next page, or `None` after the last.
+    /// The next page, or `None` after the last. Dropping the future keeps the request
+    /// going: the next call picks it up.
     pub async fn next_page(&mut self) -> Option<Result<serde_json::Value, Error>> {
-        let request = self.pages.next_request()?;
-        let call = MethodCall {
-            request,
-            ..self.call.clone()
+        std::future::poll_fn(|cx| self.poll_page(cx)).await
+    }
+
+    fn poll_page(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<serde_json::Value, Error>>> {
+        let fut = match &mut self.in_flight {
+            Some(f) => f,
+            None => {
+                let Some(request) = self.pages.next_request() else {
+                    return Poll::Ready(None);
+                };
+                let call = MethodCall {
+                    request,
+                    ..self.call.clone()
+                };
+                self.in_flight
+                    .insert(Box::pin(async move { call.execute().await }))
+            }
         };
-        match call.execute().await {
-            Ok(page) => {
-                self.pages.on_page(&page);
-                Some(Ok(page))
-            }
-            Err(e) => {
-                self.pages.finish();
-                Some(Err(e))
-            }
+        let Poll::Ready(result) = fut.as_mut().poll(cx) else {
+            return Poll::Pending;
+        };
+        self.in_flight = None;
+        match &result {
+            Ok(page) => self.pages.on_page(page),
+            Err(_) => self.pages.finish(),
         }
+        Poll::Ready(Some(result))
     }
 
     /// The field holding a page's items.
@@ -387,5 +433,13 @@ impl Batch {
         }
         let mut call = self.batch.exchange(probe.headers(), s.options);
         drive(s.client.as_ref(), s.credentials.as_ref(), &mut call).await
+    }
+}
+
+impl futures_core::Stream for Pager {
+    type Item = Result<serde_json::Value, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_page(cx)
     }
 }
