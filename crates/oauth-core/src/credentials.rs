@@ -121,3 +121,136 @@ pub fn apply_token(
     }
     Ok(())
 }
+
+/// The parts of the two credential handles that do not depend on the flavour: the handle and
+/// builder types, their constructors and option setters, and the accessors. Each flavour's
+/// module invokes it with its client trait and default client, then adds its own `token`,
+/// `token_details`, `refresh` and `apply` (the only methods that block or await).
+#[cfg(any(feature = "blocking", feature = "async"))]
+macro_rules! credentials_handle {
+    (
+        $(#[$handle_meta:meta])*
+        pub struct Credentials;
+        $(#[$builder_meta:meta])*
+        pub struct CredentialsBuilder;
+        client: $client:ident,
+        default_client: $default:ty,
+        name: $name:literal $(,)?
+    ) => {
+        $(#[$handle_meta])*
+        #[derive(Clone)]
+        pub struct Credentials {
+            core: Arc<Core>,
+            http: Arc<dyn $client>,
+        }
+
+        impl std::fmt::Debug for Credentials {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct($name)
+                    .field("source", &self.core.source)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        $(#[$builder_meta])*
+        pub struct CredentialsBuilder {
+            source: Arc<dyn TokenSource>,
+            options: CredentialsOptions,
+            http: Option<Arc<dyn $client>>,
+        }
+
+        impl std::fmt::Debug for CredentialsBuilder {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("CredentialsBuilder")
+                    .field("source", &self.source)
+                    .field("options", &self.options)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl CredentialsBuilder {
+            /// The transport (the process-wide shared client by default).
+            pub fn http_client(mut self, client: Arc<dyn $client>) -> Self {
+                self.http = Some(client);
+                self
+            }
+
+            /// All options at once.
+            pub fn options(mut self, options: CredentialsOptions) -> Self {
+                self.options = options;
+                self
+            }
+
+            /// See [`CredentialsOptions::clock`].
+            pub fn clock(mut self, clock: Arc<dyn crate::Clock>) -> Self {
+                self.options = self.options.clock(clock);
+                self
+            }
+
+            /// See [`CredentialsOptions::refresh_margin`].
+            pub fn refresh_margin(mut self, margin: std::time::Duration) -> Self {
+                self.options = self.options.refresh_margin(margin);
+                self
+            }
+
+            /// See [`CredentialsOptions::retry`].
+            pub fn retry(mut self, retry: crate::RetryPolicy) -> Self {
+                self.options = self.options.retry(retry);
+                self
+            }
+
+            /// The handle.
+            pub fn build(self) -> Credentials {
+                Credentials {
+                    core: Arc::new(Core::new(self.source, self.options)),
+                    http: self
+                        .http
+                        .unwrap_or_else(|| <$default>::shared() as Arc<dyn $client>),
+                }
+            }
+        }
+
+        impl Credentials {
+            /// A handle with default options and the shared client.
+            pub fn new(source: impl TokenSource) -> Self {
+                Self::builder(source).build()
+            }
+
+            /// A builder.
+            pub fn builder(source: impl TokenSource) -> CredentialsBuilder {
+                Self::builder_from_arc(Arc::new(source))
+            }
+
+            /// A builder for a source that is already shared.
+            pub fn builder_from_arc(source: Arc<dyn TokenSource>) -> CredentialsBuilder {
+                CredentialsBuilder {
+                    source,
+                    options: CredentialsOptions::default(),
+                    http: None,
+                }
+            }
+
+            /// The credential type (`authorized_user`, `service_account`, ...).
+            pub fn kind(&self) -> &'static str {
+                self.core.source.kind()
+            }
+
+            /// The quota project, when set.
+            pub fn quota_project_id(&self) -> Option<&str> {
+                self.core.source.quota_project_id()
+            }
+
+            /// The source as its concrete type, when it is `T`.
+            pub fn source<T: TokenSource>(&self) -> Option<&T> {
+                self.core.source.as_any().downcast_ref()
+            }
+
+            /// The transport, for API calls over the same connection pool.
+            pub fn http_client(&self) -> &Arc<dyn $client> {
+                &self.http
+            }
+        }
+    };
+}
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub(crate) use credentials_handle;

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use crate::exchange::{Call, Exchange, Input, Step};
-use crate::http::endpoint_label;
 use crate::{Error, TransportErrorKind};
 
 /// How transient failures are retried.
@@ -187,8 +186,14 @@ impl<C: Call> Exchange for Retrying<C> {
     }
 }
 
-/// `Retry-After` in seconds, for 429 and 503 answers.
-fn retry_after(resp: &http::Response<Vec<u8>>) -> Option<Duration> {
+/// `Retry-After` in seconds, for 429 and 503 answers (the HTTP-date form is not honoured:
+/// Google sends seconds).
+///
+/// ```
+/// let r = http::Response::builder().status(429).header("retry-after", "7").body(Vec::new()).unwrap();
+/// assert_eq!(oauth_core::retry::retry_after(&r), Some(std::time::Duration::from_secs(7)));
+/// ```
+pub fn retry_after(resp: &http::Response<Vec<u8>>) -> Option<Duration> {
     let status = resp.status().as_u16();
     if status != 429 && status != 503 {
         return None;
@@ -199,11 +204,6 @@ fn retry_after(resp: &http::Response<Vec<u8>>) -> Option<Duration> {
         .to_str()
         .ok()?;
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// The endpoint label of a request's URI; a helper for [`Call::endpoint`].
-pub fn label_of(uri: &http::Uri) -> String {
-    endpoint_label(uri)
 }
 
 #[cfg(test)]
