@@ -570,8 +570,15 @@ fn id_of(content_id: &str) -> Option<String> {
     )
 }
 
-/// One answered part: status, headers, body.
-fn parse_part(part: &[u8]) -> Result<(Option<String>, u16, HeaderMap, Vec<u8>), &'static str> {
+/// An answered part: its call's id (when it names one), status, headers, body.
+struct Answer {
+    id: Option<String>,
+    status: u16,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+fn parse_part(part: &[u8]) -> Result<Answer, &'static str> {
     let (outer, payload) = split_head(part)?;
     let id = header(&outer, "content-id").and_then(id_of);
     let (head, body) = split_head(payload)?;
@@ -597,7 +604,12 @@ fn parse_part(part: &[u8]) -> Result<(Option<String>, u16, HeaderMap, Vec<u8>), 
             headers.append(k, v);
         }
     }
-    Ok((id, status, headers, body.to_vec()))
+    Ok(Answer {
+        id,
+        status,
+        headers,
+        body: body.to_vec(),
+    })
 }
 
 fn parse_answer(
@@ -620,11 +632,11 @@ fn parse_answer(
         .enumerate()
         .map(|(i, (id, _))| (id.as_str(), i))
         .collect();
-    let mut answers: Vec<Option<(u16, HeaderMap, Vec<u8>)>> = Vec::new();
+    let mut answers: Vec<Option<Answer>> = Vec::new();
     answers.resize_with(calls.len(), || None);
     for part in parts {
-        let (id, status, headers, body) = parse_part(part).map_err(|r| malformed(endpoint, r))?;
-        let id = id.ok_or_else(|| {
+        let answer = parse_part(part).map_err(|r| malformed(endpoint, r))?;
+        let id = answer.id.clone().ok_or_else(|| {
             malformed(
                 endpoint,
                 "a part of the batch answer has no valid Content-ID",
@@ -634,7 +646,7 @@ fn parse_answer(
         if let Some(&i) = index.get(id.as_str())
             && answers[i].is_none()
         {
-            answers[i] = Some((status, headers, body));
+            answers[i] = Some(answer);
         }
     }
     Ok(calls
@@ -646,18 +658,18 @@ fn parse_answer(
                     &meta.endpoint,
                     "the batch answer has no part for this call",
                 )),
-                Some((status, headers, body)) if (200..300).contains(&status) => Ok(ApiResponse {
-                    status,
-                    headers,
-                    body,
+                Some(a) if (200..300).contains(&a.status) => Ok(ApiResponse {
+                    status: a.status,
+                    headers: a.headers,
+                    body: a.body,
                     kind: meta.kind,
                     data_wrapper: meta.data_wrapper,
                     endpoint: meta.endpoint.clone(),
                 }),
-                Some((status, _, body)) => Err(Error::Api(Box::new(ApiError::from_response(
-                    status,
+                Some(a) => Err(Error::Api(Box::new(ApiError::from_response(
+                    a.status,
                     &meta.endpoint,
-                    &body,
+                    &a.body,
                 )))),
             };
             BatchResult {

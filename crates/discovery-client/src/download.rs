@@ -23,7 +23,7 @@
 //!     assert!(req.headers()["range"].to_str().unwrap().starts_with("bytes="));
 //!     let resp = http::Response::builder().status(206).header("content-range", range).body(bytes.to_vec()).unwrap();
 //!     let Step::Done(Ok(answer)) = chunk.step(Input::Response(Ok(resp))) else { unreachable!() };
-//!     out.extend_from_slice(&dl.on_chunk(answer)?);
+//!     out.extend_from_slice(&dl.on_chunk(answer?)?);
 //! }
 //! assert!(dl.is_done() && dl.next_chunk().is_none());
 //! assert_eq!((out.as_slice(), dl.total_size()), (&b"abcdef"[..], Some(6)));

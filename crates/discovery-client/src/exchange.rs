@@ -358,7 +358,8 @@ impl Exchange for ApiCall {
                     self.attempts = 0;
                     return self.send();
                 }
-                if !(200..300).contains(&status) && !(self.ranged && status == 416) {
+                let answered = (200..300).contains(&status) || (self.ranged && status == 416);
+                if !answered {
                     let error = Error::Api(Box::new(ApiError::from_response(
                         status,
                         &self.endpoint,

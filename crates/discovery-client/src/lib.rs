@@ -27,6 +27,15 @@
 //! [`build`]) fetches the document, caches it, and returns a `Service` whose
 //! `method("events.list")?...execute()` sends the call.
 //!
+//! Beyond single calls, all sans-IO and driven by both flavours:
+//! - [`batch`]: up to 1000 calls in one `multipart/mixed` request to the API's
+//!   `batchPath` (`service.new_batch_http_request()`, googleapiclient's
+//!   `BatchHttpRequest`), with bodies checked against googleapiclient's.
+//! - [`download`]: media streamed to a writer in `Range` chunks (`download_to`,
+//!   googleapiclient's `MediaIoBaseDownload`), resumable, each chunk retried.
+//! - [`paging`]: an iterator of pages (blocking) and a `futures_core::Stream` of pages
+//!   (async `Pager`), or every item at once with `collect_items`.
+//!
 //! Features: `blocking` (ureq) and `async` (reqwest, tokio), both on by default, as in
 //! oauth-core.
 
