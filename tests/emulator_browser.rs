@@ -211,10 +211,10 @@ fn chromium_clicks_allow_on_the_consent_page_and_the_installed_flow_completes() 
     let landed = loop {
         let url = driver.cmd("GET", &format!("/session/{session}/url"), None);
         let url = url.as_str().unwrap_or("").to_owned();
-        if url.starts_with("http://localhost:") || url.starts_with("http://127.0.0.1:") {
-            if !url.starts_with(emu.base_url()) {
-                break url;
-            }
+        if (url.starts_with("http://localhost:") || url.starts_with("http://127.0.0.1:"))
+            && !url.starts_with(emu.base_url())
+        {
+            break url;
         }
         assert!(Instant::now() < deadline, "still on {url}");
         std::thread::sleep(Duration::from_millis(100));

@@ -74,29 +74,8 @@ impl LocalServer {
 }
 
 fn form(body: &str) -> Vec<(String, String)> {
-    body.split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| {
-            let dec = |s: &str| {
-                let s = s.replace('+', " ");
-                let mut out = Vec::new();
-                let b = s.as_bytes();
-                let mut i = 0;
-                while i < b.len() {
-                    if b[i] == b'%' && i + 3 <= b.len() {
-                        if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                            out.push(v);
-                            i += 3;
-                            continue;
-                        }
-                    }
-                    out.push(b[i]);
-                    i += 1;
-                }
-                String::from_utf8(out).unwrap()
-            };
-            (dec(k), dec(v))
-        })
+    url::form_urlencoded::parse(body.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
@@ -625,7 +604,7 @@ fn metadata_env(server: &LocalServer, empty: &Path) -> AdcEnv {
 #[test]
 fn adc_finds_the_metadata_server_in_both_flavours() {
     let server = LocalServer::start(Seen {
-        key: Some(test_key(&format!("http://127.0.0.1:9/token"))),
+        key: Some(test_key("http://127.0.0.1:9/token")),
         ..Default::default()
     });
     let empty = tempfile::tempdir().unwrap();

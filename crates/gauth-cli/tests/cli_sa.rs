@@ -14,8 +14,11 @@ use serde_json::{Value, json};
 const PEM: &str = include_str!("../../oauth-sa/testdata/rsa_pkcs8.pem");
 const CERT: &str = include_str!("../../oauth-sa/testdata/rsa_cert.pem");
 
+/// The (path, body) of every request a test server received.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
 /// Answers every request with `routes(path) -> (status, body)`, recording path and body.
-fn serve(routes: fn(&str) -> (u16, String)) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+fn serve(routes: fn(&str) -> (u16, String)) -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
