@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::Error;
-use crate::document::{self, MethodDesc, Model};
+use crate::document::{self, Model};
 use crate::request::Request;
 
 /// A parsed discovery document: cheap to clone, shared between threads, free of I/O.
@@ -120,7 +120,8 @@ impl Api {
     /// parameters.
     pub fn method(&self, path: &str) -> Result<Request, Error> {
         let index = self.method_index(path)?;
-        Ok(Request::new(self.clone(), index))
+        let desc = self.model.method(index)?;
+        Ok(Request::new(self.clone(), desc))
     }
 
     pub(crate) fn method_index(&self, path: &str) -> Result<usize, Error> {
@@ -132,10 +133,6 @@ impl Api {
                 api: self.model.label(),
                 name: path.to_owned(),
             })
-    }
-
-    pub(crate) fn desc(&self, index: usize) -> &MethodDesc {
-        &self.model.methods[index]
     }
 }
 
@@ -188,7 +185,10 @@ impl<'a> Resource<'a> {
     pub fn method(&self, name: &str) -> Result<Request, Error> {
         let r = &self.api.model.resources[self.index];
         match r.methods.get(name) {
-            Some(&index) => Ok(Request::new(self.api.clone(), index)),
+            Some(&index) => Ok(Request::new(
+                self.api.clone(),
+                self.api.model.method(index)?,
+            )),
             None => Err(Error::UnknownMethod {
                 api: self.api.model.label(),
                 name: self.join(name),

@@ -9,8 +9,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
-use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use crate::Error;
 use crate::template::{Template, py_urljoin};
@@ -136,7 +139,28 @@ pub(crate) struct ResourceDesc {
     pub(crate) resources: HashMap<Box<str>, usize>,
 }
 
+/// Where a JSON value sits in the kept document: `start..end`.
+type Span = (usize, usize);
+
+/// One method as indexed when the document is read: its dotted path and where its JSON
+/// is. Its description is parsed on first use and kept.
+pub(crate) struct MethodEntry {
+    path: Arc<str>,
+    span: Span,
+    desc: OnceLock<Result<Arc<MethodDesc>, Error>>,
+}
+
+impl fmt::Debug for MethodEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MethodEntry({})", self.path)
+    }
+}
+
 /// A parsed discovery document: every method indexed by its dotted path.
+///
+/// Building reads the document once and keeps its bytes: methods and schemas are indexed
+/// by where their JSON is, and a method is parsed (parameters, paging facts, media) the
+/// first time it is used.
 #[derive(Debug)]
 pub(crate) struct Model {
     pub(crate) name: Box<str>,
@@ -147,11 +171,15 @@ pub(crate) struct Model {
     pub(crate) batch_path: Box<str>,
     pub(crate) data_wrapper: bool,
     pub(crate) globals: Box<[(Box<str>, Param)]>,
-    pub(crate) methods: Vec<MethodDesc>,
+    pub(crate) methods: Vec<MethodEntry>,
     /// Resource 0 is the root (the document's top-level methods and resources).
     pub(crate) resources: Vec<ResourceDesc>,
-    pub(crate) by_path: HashMap<Box<str>, usize>,
+    pub(crate) by_path: HashMap<Arc<str>, usize>,
     pub(crate) scopes: Vec<String>,
+    origin: Box<str>,
+    /// The document's bytes (methods and schemas are read from here on first use).
+    doc: Box<[u8]>,
+    schemas: HashMap<Box<str>, Span>,
 }
 
 impl Model {
@@ -174,34 +202,153 @@ impl Model {
     pub(crate) fn label(&self) -> String {
         format!("{}:{}", self.name, self.version)
     }
+
+    /// Method `index`, parsed on first use (an error is kept and returned again).
+    pub(crate) fn method(&self, index: usize) -> Result<Arc<MethodDesc>, Error> {
+        let entry = &self.methods[index];
+        entry
+            .desc
+            .get_or_init(|| self.parse_method(entry).map(Arc::new))
+            .clone()
+    }
+
+    fn invalid(&self, reason: String) -> Error {
+        Error::InvalidDocument {
+            origin: self.origin.to_string(),
+            reason,
+        }
+    }
+
+    fn parse_method(&self, entry: &MethodEntry) -> Result<MethodDesc, Error> {
+        let path = &*entry.path;
+        let bytes = self.doc.get(entry.span.0..entry.span.1).unwrap_or_default();
+        let m: RawMethod = serde_json::from_slice(bytes).map_err(|e| {
+            self.invalid(format!(
+                "method `{path}`: {}",
+                oauth_core::Error::json("document", &e)
+            ))
+        })?;
+        self.build_method(path, m)
+    }
+
+    /// The paging facts of a request or response: its schema's, read on first use.
+    fn facts(&self, r: Option<&RawRef>) -> Result<Option<SchemaFacts>, Error> {
+        let Some(r) = r else { return Ok(None) };
+        match &r.reference {
+            Some(name) => {
+                let Some(&(start, end)) = self.schemas.get(name.as_str()) else {
+                    return Ok(None);
+                };
+                let bytes = self.doc.get(start..end).unwrap_or_default();
+                serde_json::from_slice::<SchemaFacts>(bytes)
+                    .map(Some)
+                    .map_err(|e| {
+                        self.invalid(format!(
+                            "schema `{name}`: {}",
+                            oauth_core::Error::json("document", &e)
+                        ))
+                    })
+            }
+            None => Ok(r.properties.as_ref().map(|p| p.0.clone())),
+        }
+    }
+
+    fn build_method(&self, path: &str, m: RawMethod) -> Result<MethodDesc, Error> {
+        let invalid = |what: &str| self.invalid(format!("method `{path}` has no {what}"));
+        let id = m.id.unwrap_or_else(|| path.to_owned());
+        let url_path = m.path.ok_or_else(|| invalid("path"))?;
+        let verb = m.http_method.ok_or_else(|| invalid("httpMethod"))?;
+        let http_method = http::Method::from_bytes(verb.as_bytes())
+            .map_err(|_| self.invalid(format!("method `{path}` has an invalid httpMethod")))?;
+        let mut params: Vec<(Box<str>, Param)> = m
+            .parameters
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into_param()))
+            .collect();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        let template = Template::parse(&url_path);
+        let takes_body = matches!(verb.as_str(), "PUT" | "POST" | "PATCH") && m.request.is_some();
+        let body_required = takes_body && m.request.as_ref().is_some_and(|r| r.required);
+
+        // googleapiclient's view: globals and stack parameters override the method's own.
+        let mut required: Vec<Box<str>> = Vec::new();
+        for (n, p) in &params {
+            let shadowed = STACK_PARAMS.contains(&&**n)
+                || self.globals.binary_search_by(|(g, _)| g.cmp(n)).is_ok();
+            if p.required && !shadowed {
+                required.push(n.clone());
+            }
+        }
+        for (n, p) in self.globals.iter() {
+            if p.required && !STACK_PARAMS.contains(&&**n) {
+                required.push(n.clone());
+            }
+        }
+        if body_required {
+            required.push("body".into());
+        }
+        required.sort();
+        required.dedup();
+
+        let response = self.facts(m.response.as_ref())?;
+        let mut paging = None;
+        if let Some(resp) = &response {
+            let next = if resp.page_token {
+                Some("pageToken")
+            } else if resp.next_page_token {
+                Some("nextPageToken")
+            } else {
+                None
+            };
+            if let Some(next) = next {
+                let in_params = |n: &str| params.iter().any(|(p, _)| &**p == n);
+                let found = if in_params("pageToken") {
+                    Some(("pageToken", false))
+                } else if in_params("nextPageToken") {
+                    Some(("nextPageToken", false))
+                } else {
+                    match self.facts(m.request.as_ref())? {
+                        Some(req) if req.page_token => Some(("pageToken", true)),
+                        Some(req) if req.next_page_token => Some(("nextPageToken", true)),
+                        _ => None,
+                    }
+                };
+                paging = found.map(|(t, in_body)| Paging {
+                    token: t.into(),
+                    in_body,
+                    next: next.into(),
+                });
+            }
+        }
+        let media = m.media_upload.map(|mu| MediaUpload {
+            accept: mu.accept.into_iter().map(Into::into).collect(),
+            max_size: mu.max_size.as_deref().map_or(0, media_size),
+            path: Template::parse(&format!(
+                "{}upload/{}{}",
+                self.root_url, self.service_path, url_path
+            )),
+        });
+        Ok(MethodDesc {
+            id: id.into(),
+            http_method,
+            path: template,
+            required: required.into(),
+            params: params.into(),
+            takes_body,
+            has_response: m.response.is_some(),
+            supports_media_download: m.supports_media_download,
+            media,
+            api_version: m.api_version.map(Into::into),
+            response_pages: response
+                .as_ref()
+                .is_some_and(|r| r.page_token || r.next_page_token),
+            response_arrays: response.map(|r| r.arrays).unwrap_or_default(),
+            paging,
+        })
+    }
 }
 
 // ---- serde shapes of the document ----
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawDoc {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    version: String,
-    root_url: Option<String>,
-    #[serde(default)]
-    service_path: String,
-    batch_path: Option<String>,
-    #[serde(default)]
-    features: Vec<String>,
-    #[serde(default)]
-    parameters: HashMap<String, RawParam>,
-    #[serde(default)]
-    schemas: HashMap<String, SchemaFacts>,
-    #[serde(default)]
-    resources: HashMap<String, RawResource>,
-    #[serde(default)]
-    methods: HashMap<String, RawMethod>,
-    #[serde(default)]
-    auth: Option<RawAuth>,
-}
 
 #[derive(Deserialize)]
 struct RawAuth {
@@ -213,14 +360,6 @@ struct RawAuth {
 struct RawOauth2 {
     #[serde(default)]
     scopes: HashMap<String, IgnoredAny>,
-}
-
-#[derive(Deserialize, Default)]
-struct RawResource {
-    #[serde(default)]
-    resources: HashMap<String, RawResource>,
-    #[serde(default)]
-    methods: HashMap<String, RawMethod>,
 }
 
 #[derive(Deserialize)]
@@ -401,158 +540,283 @@ fn media_size(s: &str) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-struct Builder<'a> {
-    origin: &'a str,
-    root_url: &'a str,
-    service_path: &'a str,
-    schemas: &'a HashMap<String, SchemaFacts>,
-    globals: &'a [(Box<str>, Param)],
-    methods: Vec<MethodDesc>,
+/// What one pass over the document collects: the API's own fields, the resource tree
+/// with each method's span, and each schema's span.
+struct Index {
+    /// Where the document starts in memory, to turn borrowed slices into spans.
+    base: usize,
+    len: usize,
+    methods: Vec<MethodEntry>,
     resources: Vec<ResourceDesc>,
-    by_path: HashMap<Box<str>, usize>,
+    by_path: HashMap<Arc<str>, usize>,
+    schemas: HashMap<Box<str>, Span>,
+    name: Option<String>,
+    version: Option<String>,
+    root_url: Option<Option<String>>,
+    service_path: Option<String>,
+    batch_path: Option<Option<String>>,
+    features: Option<Vec<String>>,
+    parameters: Option<HashMap<String, RawParam>>,
+    auth: Option<Option<RawAuth>>,
 }
 
-impl Builder<'_> {
-    fn add_resource(
-        &mut self,
-        prefix: &str,
-        methods: HashMap<String, RawMethod>,
-        resources: HashMap<String, RawResource>,
-    ) -> Result<usize, Error> {
-        let idx = self.resources.len();
-        self.resources.push(ResourceDesc::default());
-        for (name, m) in methods {
-            let path = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}.{name}")
-            };
-            let desc = self.method(&path, m)?;
-            let mi = self.methods.len();
-            self.methods.push(desc);
-            self.by_path.insert(path.into(), mi);
-            self.resources[idx].methods.insert(name.into(), mi);
-        }
-        for (name, r) in resources {
-            let path = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}.{name}")
-            };
-            let child = self.add_resource(&path, r.methods, r.resources)?;
-            self.resources[idx].resources.insert(name.into(), child);
-        }
-        Ok(idx)
-    }
-
-    fn facts(&self, r: Option<&RawRef>) -> Option<SchemaFacts> {
-        let r = r?;
-        match &r.reference {
-            Some(name) => self.schemas.get(name).cloned(),
-            None => r.properties.as_ref().map(|p| p.0.clone()),
+impl Index {
+    fn span(&self, raw: &RawValue) -> Span {
+        let start = (raw.get().as_ptr() as usize).wrapping_sub(self.base);
+        let end = start.saturating_add(raw.get().len());
+        if end <= self.len {
+            (start, end)
+        } else {
+            (0, 0)
         }
     }
 
-    fn method(&self, path: &str, m: RawMethod) -> Result<MethodDesc, Error> {
-        let invalid = |what: &str| Error::InvalidDocument {
-            origin: self.origin.to_owned(),
-            reason: format!("method `{path}` has no {what}"),
-        };
-        let id = m.id.unwrap_or_else(|| path.to_owned());
-        let url_path = m.path.ok_or_else(|| invalid("path"))?;
-        let verb = m.http_method.ok_or_else(|| invalid("httpMethod"))?;
-        let http_method =
-            http::Method::from_bytes(verb.as_bytes()).map_err(|_| Error::InvalidDocument {
-                origin: self.origin.to_owned(),
-                reason: format!("method `{path}` has an invalid httpMethod"),
-            })?;
-        let mut params: Vec<(Box<str>, Param)> = m
-            .parameters
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into_param()))
-            .collect();
-        params.sort_by(|a, b| a.0.cmp(&b.0));
-        let template = Template::parse(&url_path);
-        let takes_body = matches!(verb.as_str(), "PUT" | "POST" | "PATCH") && m.request.is_some();
-        let body_required = takes_body && m.request.as_ref().is_some_and(|r| r.required);
+    fn join(prefix: &str, name: &str) -> String {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    }
 
-        // googleapiclient's view: globals and stack parameters override the method's own.
-        let mut required: Vec<Box<str>> = Vec::new();
-        for (n, p) in &params {
-            let shadowed = STACK_PARAMS.contains(&&**n)
-                || self.globals.binary_search_by(|(g, _)| g.cmp(n)).is_ok();
-            if p.required && !shadowed {
-                required.push(n.clone());
-            }
-        }
-        for (n, p) in self.globals {
-            if p.required && !STACK_PARAMS.contains(&&**n) {
-                required.push(n.clone());
-            }
-        }
-        if body_required {
-            required.push("body".into());
-        }
-        required.sort();
-        required.dedup();
-
-        let response = self.facts(m.response.as_ref());
-        let paging = response
-            .as_ref()
-            .and_then(|resp| {
-                let next = if resp.page_token {
-                    "pageToken"
-                } else if resp.next_page_token {
-                    "nextPageToken"
-                } else {
-                    return None;
-                };
-                let in_params = |n: &str| params.iter().any(|(p, _)| &**p == n);
-                if in_params("pageToken") {
-                    return Some(("pageToken", false, next));
-                }
-                if in_params("nextPageToken") {
-                    return Some(("nextPageToken", false, next));
-                }
-                let req = self.facts(m.request.as_ref())?;
-                if req.page_token {
-                    Some(("pageToken", true, next))
-                } else if req.next_page_token {
-                    Some(("nextPageToken", true, next))
-                } else {
-                    None
-                }
-            })
-            .map(|(t, in_body, n)| Paging {
-                token: t.into(),
-                in_body,
-                next: n.into(),
-            });
-        let media = m.media_upload.map(|mu| MediaUpload {
-            accept: mu.accept.into_iter().map(Into::into).collect(),
-            max_size: mu.max_size.as_deref().map_or(0, media_size),
-            path: Template::parse(&format!(
-                "{}upload/{}{}",
-                self.root_url, self.service_path, url_path
-            )),
+    fn add_method(&mut self, resource: usize, prefix: &str, name: &str, raw: &RawValue) {
+        let path: Arc<str> = Self::join(prefix, name).into();
+        let span = self.span(raw);
+        let mi = self.methods.len();
+        self.methods.push(MethodEntry {
+            path: path.clone(),
+            span,
+            desc: OnceLock::new(),
         });
-        Ok(MethodDesc {
-            id: id.into(),
-            http_method,
-            path: template,
-            required: required.into(),
-            params: params.into(),
-            takes_body,
-            has_response: m.response.is_some(),
-            supports_media_download: m.supports_media_download,
-            media,
-            api_version: m.api_version.map(Into::into),
-            response_pages: response
-                .as_ref()
-                .is_some_and(|r| r.page_token || r.next_page_token),
-            response_arrays: response.map(|r| r.arrays).unwrap_or_default(),
-            paging,
-        })
+        self.by_path.insert(path, mi);
+        self.resources[resource].methods.insert(name.into(), mi);
+    }
+}
+
+/// A `methods` object: each method's span, under `resource`.
+struct MethodsSeed<'i> {
+    index: &'i mut Index,
+    resource: usize,
+    prefix: &'i str,
+}
+
+impl<'de> DeserializeSeed<'de> for MethodsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MethodsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of methods")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            let raw = map.next_value::<&'de RawValue>()?;
+            self.index
+                .add_method(self.resource, self.prefix, &name, raw);
+        }
+        Ok(())
+    }
+}
+
+/// A `resources` object: each resource added under `parent`.
+struct ResourcesSeed<'i> {
+    index: &'i mut Index,
+    parent: usize,
+    prefix: &'i str,
+}
+
+impl<'de> DeserializeSeed<'de> for ResourcesSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResourcesSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of resources")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            let path = Index::join(self.prefix, &name);
+            if self.index.resources[self.parent]
+                .resources
+                .contains_key(&*name)
+            {
+                // A repeated key: the last one wins, as a map would have it.
+                let nested = format!("{path}.");
+                self.index.by_path.retain(|k, _| !k.starts_with(&nested));
+            }
+            let child = self.index.resources.len();
+            self.index.resources.push(ResourceDesc::default());
+            self.index.resources[self.parent]
+                .resources
+                .insert((*name).into(), child);
+            map.next_value_seed(ResourceSeed {
+                index: self.index,
+                resource: child,
+                prefix: &path,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// One resource: its `methods` and `resources`, nothing else read.
+struct ResourceSeed<'i> {
+    index: &'i mut Index,
+    resource: usize,
+    prefix: &'i str,
+}
+
+impl<'de> DeserializeSeed<'de> for ResourceSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResourceSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a resource object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (mut methods, mut resources) = (false, false);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match &*key {
+                "methods" => {
+                    if std::mem::replace(&mut methods, true) {
+                        return Err(de::Error::duplicate_field("methods"));
+                    }
+                    map.next_value_seed(MethodsSeed {
+                        index: self.index,
+                        resource: self.resource,
+                        prefix: self.prefix,
+                    })?;
+                }
+                "resources" => {
+                    if std::mem::replace(&mut resources, true) {
+                        return Err(de::Error::duplicate_field("resources"));
+                    }
+                    map.next_value_seed(ResourcesSeed {
+                        index: self.index,
+                        parent: self.resource,
+                        prefix: self.prefix,
+                    })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `schemas` object: each schema's span, by name.
+struct SchemasSeed<'i>(&'i mut Index);
+
+impl<'de> DeserializeSeed<'de> for SchemasSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SchemasSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of schemas")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            let raw = map.next_value::<&'de RawValue>()?;
+            let span = self.0.span(raw);
+            self.0.schemas.insert((*name).into(), span);
+        }
+        Ok(())
+    }
+}
+
+/// The document's top level.
+struct DocSeed<'i>(&'i mut Index);
+
+impl<'de> DeserializeSeed<'de> for DocSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+/// Reads a field once, refusing a repeated one as a derived struct would.
+fn once<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    name: &'static str,
+) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(de::Error::duplicate_field(name));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
+}
+
+impl<'de> Visitor<'de> for DocSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a discovery document")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let ix = self.0;
+        let (mut schemas, mut resources, mut methods) = (false, false, false);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match &*key {
+                "name" => once(&mut map, &mut ix.name, "name")?,
+                "version" => once(&mut map, &mut ix.version, "version")?,
+                "rootUrl" => once(&mut map, &mut ix.root_url, "rootUrl")?,
+                "servicePath" => once(&mut map, &mut ix.service_path, "servicePath")?,
+                "batchPath" => once(&mut map, &mut ix.batch_path, "batchPath")?,
+                "features" => once(&mut map, &mut ix.features, "features")?,
+                "parameters" => once(&mut map, &mut ix.parameters, "parameters")?,
+                "auth" => once(&mut map, &mut ix.auth, "auth")?,
+                "schemas" => {
+                    if std::mem::replace(&mut schemas, true) {
+                        return Err(de::Error::duplicate_field("schemas"));
+                    }
+                    map.next_value_seed(SchemasSeed(ix))?;
+                }
+                "resources" => {
+                    if std::mem::replace(&mut resources, true) {
+                        return Err(de::Error::duplicate_field("resources"));
+                    }
+                    map.next_value_seed(ResourcesSeed {
+                        index: ix,
+                        parent: 0,
+                        prefix: "",
+                    })?;
+                }
+                "methods" => {
+                    if std::mem::replace(&mut methods, true) {
+                        return Err(de::Error::duplicate_field("methods"));
+                    }
+                    map.next_value_seed(MethodsSeed {
+                        index: ix,
+                        resource: 0,
+                        prefix: "",
+                    })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -562,55 +826,83 @@ pub(crate) fn parse(
     origin: &str,
     root_url: Option<&str>,
 ) -> Result<Arc<Model>, Error> {
-    let raw: RawDoc = serde_json::from_slice(bytes).map_err(|e| Error::InvalidDocument {
-        origin: origin.to_owned(),
-        reason: oauth_core::Error::json("document", &e).to_string(),
-    })?;
+    let mut ix = Index {
+        base: bytes.as_ptr() as usize,
+        len: bytes.len(),
+        methods: Vec::new(),
+        resources: vec![ResourceDesc::default()],
+        by_path: HashMap::new(),
+        schemas: HashMap::new(),
+        name: None,
+        version: None,
+        root_url: None,
+        service_path: None,
+        batch_path: None,
+        features: None,
+        parameters: None,
+        auth: None,
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    DocSeed(&mut ix)
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| Error::InvalidDocument {
+            origin: origin.to_owned(),
+            reason: oauth_core::Error::json("document", &e).to_string(),
+        })?;
     let root = match root_url {
         Some(r) => r.to_owned(),
-        None => raw.root_url.ok_or_else(|| Error::InvalidDocument {
-            origin: origin.to_owned(),
-            reason: "no rootUrl".into(),
-        })?,
+        None => ix
+            .root_url
+            .take()
+            .flatten()
+            .ok_or_else(|| Error::InvalidDocument {
+                origin: origin.to_owned(),
+                reason: "no rootUrl".into(),
+            })?,
     };
-    let mut globals: Vec<(Box<str>, Param)> = raw
+    let service_path = ix.service_path.take().unwrap_or_default();
+    let mut globals: Vec<(Box<str>, Param)> = ix
         .parameters
+        .take()
+        .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k.into(), v.into_param()))
         .collect();
     globals.sort_by(|a, b| a.0.cmp(&b.0));
-    let base_url = py_urljoin(&root, &raw.service_path);
-    let mut b = Builder {
-        origin,
-        root_url: &root,
-        service_path: &raw.service_path,
-        schemas: &raw.schemas,
-        globals: &globals,
-        methods: Vec::new(),
-        resources: Vec::new(),
-        by_path: HashMap::new(),
-    };
-    b.add_resource("", raw.methods, raw.resources)?;
-    let (methods, resources, by_path) = (b.methods, b.resources, b.by_path);
-    let mut scopes: Vec<String> = raw
+    let base_url = py_urljoin(&root, &service_path);
+    let mut scopes: Vec<String> = ix
         .auth
+        .take()
+        .flatten()
         .and_then(|a| a.oauth2)
         .map(|o| o.scopes.into_keys().collect())
         .unwrap_or_default();
     scopes.sort();
     Ok(Arc::new(Model {
-        name: raw.name.into(),
-        version: raw.version.into(),
-        batch_path: raw.batch_path.unwrap_or_else(|| "batch".into()).into(),
+        name: ix.name.take().unwrap_or_default().into(),
+        version: ix.version.take().unwrap_or_default().into(),
+        batch_path: ix
+            .batch_path
+            .take()
+            .flatten()
+            .unwrap_or_else(|| "batch".into())
+            .into(),
         root_url: root.into(),
-        service_path: raw.service_path.into(),
+        service_path: service_path.into(),
         base_url: base_url.into(),
-        data_wrapper: raw.features.iter().any(|f| f == "dataWrapper"),
+        data_wrapper: ix
+            .features
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|f| f == "dataWrapper")),
         globals: globals.into(),
-        methods,
-        resources,
-        by_path,
+        methods: ix.methods,
+        resources: ix.resources,
+        by_path: ix.by_path,
         scopes,
+        origin: origin.into(),
+        doc: bytes.into(),
+        schemas: ix.schemas,
     }))
 }
 

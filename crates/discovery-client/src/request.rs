@@ -1,6 +1,8 @@
 //! [`Request`]: one call of a method, validated and built exactly as googleapiclient
 //! builds it, without I/O.
 
+use std::sync::Arc;
+
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
 
 use crate::Error;
@@ -52,7 +54,8 @@ pub enum UploadProtocol {
 #[derive(Debug, Clone)]
 pub struct Request {
     pub(crate) api: Api,
-    pub(crate) index: usize,
+    /// The method, parsed from the document on its first use.
+    pub(crate) method: Arc<MethodDesc>,
     pub(crate) params: Vec<(String, ParamValue)>,
     pub(crate) body: Option<serde_json::Value>,
     pub(crate) media: Option<Media>,
@@ -145,10 +148,10 @@ pub(crate) enum ModelKind {
 }
 
 impl Request {
-    pub(crate) fn new(api: Api, index: usize) -> Request {
+    pub(crate) fn new(api: Api, method: Arc<MethodDesc>) -> Request {
         Request {
             api,
-            index,
+            method,
             params: Vec::new(),
             body: None,
             media: None,
@@ -216,7 +219,7 @@ impl Request {
     }
 
     pub(crate) fn desc(&self) -> &MethodDesc {
-        self.api.desc(self.index)
+        &self.method
     }
 
     pub(crate) fn model_kind(&self) -> ModelKind {
