@@ -614,20 +614,38 @@ pub(crate) struct Model {
     patterns: Mutex<HashMap<Box<str>, Arc<Pattern>>>,
 }
 
+/// Where a parameter of a method is described (found once, when it is set).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Slot {
+    Stack,
+    Global(usize),
+    Own(usize),
+}
+
 impl Model {
-    /// The parameter of this name as googleapiclient sees it for `m`: stack parameters,
-    /// then the API's global parameters, then the method's own (later sources win).
-    pub(crate) fn param<'a>(&'a self, m: &'a MethodDesc, name: &str) -> Option<&'a Param> {
+    /// Where the parameter of this name is, as googleapiclient sees it for `m`: stack
+    /// parameters, then the API's global parameters, then the method's own.
+    pub(crate) fn slot(&self, m: &MethodDesc, name: &str) -> Option<Slot> {
         if STACK_PARAMS.contains(&name) {
-            return Some(&STACK_PARAM);
+            return Some(Slot::Stack);
         }
         if let Ok(i) = self.globals.binary_search_by(|(n, _)| (**n).cmp(name)) {
-            return Some(&self.globals[i].1);
+            return Some(Slot::Global(i));
         }
         m.params
             .binary_search_by(|(n, _)| (**n).cmp(name))
             .ok()
-            .map(|i| &m.params[i].1)
+            .map(Slot::Own)
+    }
+
+    /// The parameter at `slot` (found by [`Model::slot`] for the same method).
+    pub(crate) fn at<'a>(&'a self, m: &'a MethodDesc, slot: Slot) -> &'a Param {
+        let found = match slot {
+            Slot::Stack => None,
+            Slot::Global(i) => self.globals.get(i),
+            Slot::Own(i) => m.params.get(i),
+        };
+        found.map_or(&STACK_PARAM, |(_, p)| p)
     }
 
     /// The label used in errors (`drive:v3`).

@@ -1,16 +1,17 @@
 //! [`Request`]: one call of a method, validated and built exactly as googleapiclient
 //! builds it, without I/O.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
 
 use crate::Error;
 use crate::api::Api;
-use crate::document::{Location, MethodDesc, Model, Param};
+use crate::document::{Location, MethodDesc, Model, Param, Slot};
 use crate::media::{Media, multipart_related};
-use crate::template::{join_path, quote_plus};
-use crate::value::{ParamValue, cast};
+use crate::template::{join_path_before, quote_plus};
+use crate::value::{ParamValue, cast_text};
 
 /// The `x-goog-api-client` value gauth sends.
 const API_CLIENT: &str = concat!("gl-rust gdcl/gauth-", env!("CARGO_PKG_VERSION"));
@@ -56,7 +57,8 @@ pub struct Request {
     pub(crate) api: Api,
     /// The method, parsed from the document on its first use.
     pub(crate) method: Arc<MethodDesc>,
-    pub(crate) params: Vec<(String, ParamValue)>,
+    /// Name, value, and where the method describes it (`None`: unknown).
+    pub(crate) params: Vec<(String, ParamValue, Option<Slot>)>,
     pub(crate) body: Option<serde_json::Value>,
     pub(crate) media: Option<Media>,
     pub(crate) protocol: UploadProtocol,
@@ -168,12 +170,11 @@ impl Request {
 
     /// Sets a parameter in place (see [`Request::param`]).
     pub fn set_param(&mut self, name: &str, value: ParamValue) {
-        let repeated = {
-            let m = self.desc();
-            self.api.model.param(m, name).is_some_and(|p| p.repeated)
-        };
-        match self.params.iter_mut().find(|(n, _)| n == name) {
-            Some((_, old)) if repeated => {
+        let m = self.desc();
+        let slot = self.api.model.slot(m, name);
+        let repeated = slot.is_some_and(|s| self.api.model.at(m, s).repeated);
+        match self.params.iter_mut().find(|(n, _, _)| n == name) {
+            Some((_, old, _)) if repeated => {
                 let mut list = match std::mem::replace(old, ParamValue::List(Vec::new())) {
                     ParamValue::List(l) => l,
                     one => vec![one],
@@ -184,8 +185,8 @@ impl Request {
                 }
                 *old = ParamValue::List(list);
             }
-            Some((_, old)) => *old = value,
-            None => self.params.push((name.to_owned(), value)),
+            Some((_, old, _)) => *old = value,
+            None => self.params.push((name.to_owned(), value, slot)),
         }
     }
 
@@ -248,9 +249,9 @@ impl Request {
         }
         // 1. unknown parameters, in the caller's order.
         let mut params: Vec<(&str, &ParamValue, &Param)> = Vec::with_capacity(self.params.len());
-        for (name, value) in &self.params {
-            match model.param(m, name) {
-                Some(p) => params.push((name, value, p)),
+        for (name, value, slot) in &self.params {
+            match slot {
+                Some(s) => params.push((name, value, model.at(m, *s))),
                 None => {
                     return Err(Error::UnknownParameter {
                         method: err_method(),
@@ -288,8 +289,14 @@ impl Request {
             }
         }
         // 3. and 4. patterns, then enums, each in name order.
-        let mut sorted: Vec<usize> = (0..params.len()).collect();
-        sorted.sort_by(|&a, &b| params[a].0.cmp(params[b].0));
+        let checked = params
+            .iter()
+            .any(|(_, _, p)| p.pattern.is_some() || p.enum_values.is_some());
+        let mut sorted: Vec<usize> = Vec::new();
+        if checked {
+            sorted.extend(0..params.len());
+            sorted.sort_by(|&a, &b| params[a].0.cmp(params[b].0));
+        }
         for &i in &sorted {
             let (name, value, p) = params[i];
             if let Some(pattern) = &p.pattern {
@@ -331,27 +338,27 @@ impl Request {
             }
         }
         // 5. values as text, in the caller's order.
-        let mut path_values: Vec<(&str, Vec<String>)> = Vec::new();
-        let mut query: Vec<(&str, Vec<String>, bool)> = Vec::with_capacity(params.len() + 1);
+        let mut path_values: Vec<(&str, Texts<'_>)> = Vec::new();
+        let mut query: Vec<(&str, Texts<'_>)> = Vec::with_capacity(params.len() + 1);
         for &(name, value, p) in &params {
             let texts = match value {
                 ParamValue::List(l) if p.repeated => l
                     .iter()
-                    .map(|v| cast(v, p.ty))
-                    .collect::<Result<Vec<_>, _>>(),
-                v => cast(v, p.ty).map(|s| vec![s]),
+                    .map(|v| cast_text(v, p.ty))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Texts::Many),
+                v => cast_text(v, p.ty).map(Texts::One),
             }
             .map_err(|reason| Error::InvalidValue {
                 method: err_method(),
                 param: name.to_owned(),
                 reason,
             })?;
-            let is_list = matches!(value, ParamValue::List(_)) && p.repeated;
             let in_template = m.path.vars.iter().any(|v| **v == *name);
             if in_template || p.location == Location::Path {
                 path_values.push((name, texts));
             } else if p.location == Location::Query {
-                query.push((name, texts, is_list));
+                query.push((name, texts));
             }
         }
         let kind = self.model_kind();
@@ -361,9 +368,9 @@ impl Request {
             ModelKind::Raw => None,
         };
         if let Some(alt) = alt {
-            match query.iter_mut().find(|(n, _, _)| *n == "alt") {
-                Some(entry) => *entry = ("alt", vec![alt.to_owned()], false),
-                None => query.push(("alt", vec![alt.to_owned()], false)),
+            match query.iter_mut().find(|(n, _)| *n == "alt") {
+                Some(entry) => *entry = ("alt", Texts::One(alt.into())),
+                None => query.push(("alt", Texts::One(alt.into()))),
             }
         }
         let lookup = |n: &str| {
@@ -412,7 +419,7 @@ impl Request {
                 url.push_str(&expanded);
                 // googleapiclient re-parses the query here (dropping empty values) and sets
                 // uploadType.
-                query.retain(|(n, v, _)| *n == "alt" || v.iter().any(|s| !s.is_empty()));
+                query.retain(|(n, v)| *n == "alt" || v.as_slice().iter().any(|s| !s.is_empty()));
                 let upload_type = match self.protocol {
                     UploadProtocol::Resumable { chunk_size } => {
                         resumable = Some((media.clone(), round_chunk(chunk_size)));
@@ -436,18 +443,16 @@ impl Request {
                         "multipart"
                     }
                 };
-                match query.iter_mut().find(|(n, _, _)| *n == "uploadType") {
-                    Some(e) => *e = ("uploadType", vec![upload_type.into()], false),
-                    None => query.push(("uploadType", vec![upload_type.into()], false)),
+                match query.iter_mut().find(|(n, _)| *n == "uploadType") {
+                    Some(e) => *e = ("uploadType", Texts::One(upload_type.into())),
+                    None => query.push(("uploadType", Texts::One(upload_type.into()))),
                 }
             }
             _ => {
-                let mut expanded = String::with_capacity(64);
-                m.path.expand(&mut expanded, lookup);
-                if expanded.starts_with("http://") || expanded.starts_with("https://") {
-                    url.push_str(&expanded);
-                } else {
-                    join_path(&mut url, &model.base_url, &expanded);
+                // Expanded in place, then put after the base URL unless absolute.
+                m.path.expand(&mut url, lookup);
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    join_path_before(&mut url, &model.base_url);
                 }
             }
         }
@@ -457,8 +462,8 @@ impl Request {
             url.push('?');
         }
         let mut first = true;
-        for (name, values, _) in &query {
-            for v in values {
+        for (name, values) in &query {
+            for v in values.as_slice() {
                 url.push(if first { '?' } else { '&' });
                 first = false;
                 quote_plus(&mut url, name);
@@ -474,6 +479,22 @@ impl Request {
             resumable,
             method_id: m.id.to_string(),
         })
+    }
+}
+
+/// A parameter's values as text: one (borrowed when sent as given), or a list's.
+#[derive(Debug)]
+enum Texts<'a> {
+    One(Cow<'a, str>),
+    Many(Vec<Cow<'a, str>>),
+}
+
+impl<'a> Texts<'a> {
+    fn as_slice(&self) -> &[Cow<'a, str>] {
+        match self {
+            Texts::One(t) => std::slice::from_ref(t),
+            Texts::Many(v) => v,
+        }
     }
 }
 

@@ -105,10 +105,10 @@ impl Template {
 
     /// Expands with `lookup(name)` giving the already-cast values of a variable (one for
     /// a scalar, several for a list); absent variables expand to nothing.
-    pub(crate) fn expand<'v>(
+    pub(crate) fn expand<'v, T: AsRef<str> + 'v>(
         &self,
         out: &mut String,
-        lookup: impl Fn(&str) -> Option<&'v [String]>,
+        lookup: impl Fn(&str) -> Option<&'v [T]>,
     ) {
         for seg in self.segments.iter() {
             match seg {
@@ -122,6 +122,7 @@ impl Template {
                         }
                         first = false;
                         for (i, v) in values.iter().enumerate() {
+                            let v = v.as_ref();
                             if i > 0 {
                                 out.push(',');
                             }
@@ -163,11 +164,17 @@ fn has_escape(v: &str) -> bool {
 /// assert_eq!(s, "a+b%2Bc%2F%C3%BC~%2A");
 /// ```
 pub fn quote_plus(out: &mut String, v: &str) {
-    for chunk in utf8_percent_encode(v, DEFAULT) {
-        if chunk.contains("%20") {
-            out.push_str(&chunk.replace("%20", "+"));
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(v.len());
+    for &b in v.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'~') {
+            out.push(char::from(b));
+        } else if b == b' ' {
+            out.push('+');
         } else {
-            out.push_str(chunk);
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
 }
@@ -226,13 +233,26 @@ fn remove_dot_segments(path: &str) -> String {
     out.join("/")
 }
 
-/// googleapiclient's `_urljoin(base, url)`: exactly one `/` between them.
+/// googleapiclient's `_urljoin(base, url)`: exactly one `/` between them (what
+/// [`join_path_before`] does in place).
+#[cfg(test)]
 pub(crate) fn join_path(out: &mut String, base: &str, path: &str) {
     out.push_str(base);
     if !base.ends_with('/') {
         out.push('/');
     }
     out.push_str(path.strip_prefix('/').unwrap_or(path));
+}
+
+/// [`join_path`] with the path already in `out`: the base goes in front of it.
+pub(crate) fn join_path_before(out: &mut String, base: &str) {
+    if out.starts_with('/') {
+        out.remove(0);
+    }
+    if !base.ends_with('/') {
+        out.insert(0, '/');
+    }
+    out.insert_str(0, base);
 }
 
 #[cfg(test)]
@@ -300,5 +320,17 @@ mod tests {
         let mut s = String::new();
         join_path(&mut s, "https://h/v1", "/x");
         assert_eq!(s, "https://h/v1/x");
+        for (base, path) in [
+            ("https://h/v1", "/x"),
+            ("https://h/v1/", "x"),
+            ("https://h/", "/"),
+            ("b", ""),
+        ] {
+            let mut a = String::new();
+            join_path(&mut a, base, path);
+            let mut b = path.to_owned();
+            join_path_before(&mut b, base);
+            assert_eq!(a, b);
+        }
     }
 }

@@ -182,6 +182,17 @@ pub(crate) fn cast(value: &ParamValue, ty: ParamType) -> Result<String, String> 
     }
 }
 
+/// [`cast`], borrowing the text when it goes out as given (a string parameter's text).
+pub(crate) fn cast_text(
+    value: &ParamValue,
+    ty: ParamType,
+) -> Result<std::borrow::Cow<'_, str>, String> {
+    match (value, ty) {
+        (ParamValue::Str(s), ParamType::String | ParamType::Other) => Ok(s.as_str().into()),
+        _ => cast(value, ty).map(Into::into),
+    }
+}
+
 /// Python's `int(text)`: surrounding whitespace, a sign, digits with single underscores
 /// between them; written back canonically.
 fn py_int(s: &str) -> Option<String> {
