@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::fuzz(&root(), &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [--no-lint] | setup | bench [--quick] [--json FILE]>"
+                "usage: cargo xtask <test [--no-lint] | setup | bench [--quick] [--json FILE] | fuzz [--time SECS] [TARGET]...>"
             );
             return ExitCode::from(2);
         }
@@ -112,6 +112,7 @@ fn test(args: &[String]) -> Result<(), String> {
                 "--workspace",
                 "--exclude",
                 "gauth-bench",
+                "--no-fail-fast",
                 "--",
                 "--include-ignored",
             ])
