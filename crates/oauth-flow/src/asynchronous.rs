@@ -1,6 +1,5 @@
 //! The async flavour, on reqwest and tokio's net; the same names as [`crate::blocking`].
 
-use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,108 +20,25 @@ use crate::{
     RevokeCall, TokenInfo, TokenInfoCall, device_error,
 };
 
-/// The installed-application flow, async: a [`Flow`] with an async transport, the
-/// loopback redirect server on tokio, and the manual mode. The blocking twin is
-/// [`crate::blocking::InstalledAppFlow`].
-///
-/// ```no_run
-/// # async fn f() -> Result<(), oauth_flow::FlowError> {
-/// use oauth_flow::{InstalledAppFlow, LocalServerOptions};
-/// let mut flow = InstalledAppFlow::from_client_secrets_file("client_secrets.json", ["openid"])?;
-/// let user = flow.run_local_server(LocalServerOptions::default()).await?;
-/// let creds = oauth_core::Credentials::new(user);
-/// # Ok(()) }
-/// ```
-pub struct InstalledAppFlow {
-    flow: Flow,
-    http: Arc<dyn AsyncHttpClient>,
-}
-
-impl std::fmt::Debug for InstalledAppFlow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InstalledAppFlow")
-            .field("flow", &self.flow)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Deref for InstalledAppFlow {
-    type Target = Flow;
-    fn deref(&self) -> &Flow {
-        &self.flow
-    }
-}
-
-impl DerefMut for InstalledAppFlow {
-    fn deref_mut(&mut self) -> &mut Flow {
-        &mut self.flow
-    }
-}
-
-impl From<Flow> for InstalledAppFlow {
-    fn from(flow: Flow) -> Self {
-        InstalledAppFlow {
-            flow,
-            http: ReqwestClient::shared(),
-        }
-    }
+crate::handle::installed_app_flow! {
+    /// The installed-application flow, async: a [`Flow`] with an async transport, the
+    /// loopback redirect server on tokio, and the manual mode. The blocking twin is
+    /// [`crate::blocking::InstalledAppFlow`].
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), oauth_flow::FlowError> {
+    /// use oauth_flow::{InstalledAppFlow, LocalServerOptions};
+    /// let mut flow = InstalledAppFlow::from_client_secrets_file("client_secrets.json", ["openid"])?;
+    /// let user = flow.run_local_server(LocalServerOptions::default()).await?;
+    /// let creds = oauth_core::Credentials::new(user);
+    /// # Ok(()) }
+    /// ```
+    client: AsyncHttpClient,
+    default_client: ReqwestClient,
+    path: "InstalledAppFlow",
 }
 
 impl InstalledAppFlow {
-    /// Reads a client-secrets file.
-    pub fn from_client_secrets_file<I, S>(
-        path: impl AsRef<Path>,
-        scopes: I,
-    ) -> Result<Self, FlowError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Ok(Flow::from_client_secrets_file(path, scopes)?.into())
-    }
-
-    /// A flow for parsed client secrets.
-    ///
-    /// ```
-    /// # let secrets = oauth_core::ClientSecrets::from_json(br#"{"installed": {"client_id": "id",
-    /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-    /// #     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
-    /// let flow = oauth_flow::InstalledAppFlow::from_client_secrets(secrets, ["openid"]);
-    /// assert_eq!(flow.client_id(), "id");
-    /// ```
-    pub fn from_client_secrets<I, S>(secrets: ClientSecrets, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Flow::from_client_secrets(secrets, scopes).into()
-    }
-
-    /// Uses another transport (the shared [`ReqwestClient`] by default).
-    pub fn with_http_client(mut self, http: Arc<dyn AsyncHttpClient>) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Changes the flow with one of its builders.
-    ///
-    /// ```
-    /// # let secrets = oauth_core::ClientSecrets::from_json(br#"{"installed": {"client_id": "id",
-    /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-    /// #     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
-    /// let flow = oauth_flow::InstalledAppFlow::from_client_secrets(secrets, ["openid"])
-    ///     .configure(|f| f.with_prompt("consent"));
-    /// ```
-    pub fn configure(mut self, f: impl FnOnce(Flow) -> Flow) -> Self {
-        self.flow = f(self.flow);
-        self
-    }
-
-    /// The flow, for saving it.
-    pub fn into_flow(self) -> Flow {
-        self.flow
-    }
-
     /// Exchanges an authorization code for credentials.
     pub async fn fetch_token(&self, code: &str) -> Result<AuthorizedUser, FlowError> {
         let mut ex = self.flow.code_exchange(Secret::from(code))?;

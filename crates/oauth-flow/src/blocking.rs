@@ -3,7 +3,6 @@
 
 use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,108 +26,25 @@ use crate::{
 /// How often the accept loop looks at the clock.
 const POLL: Duration = Duration::from_millis(20);
 
-/// The installed-application flow (Python's `InstalledAppFlow`): a [`Flow`] with a
-/// blocking transport, the loopback redirect server, and the manual mode. Dereferences to
-/// the [`Flow`], so its builders and `authorization_url` are at hand.
-///
-/// ```no_run
-/// use oauth_flow::{LocalServerOptions, blocking::InstalledAppFlow};
-/// use oauth_core::blocking::Credentials;
-/// let mut flow = InstalledAppFlow::from_client_secrets_file("client_secrets.json", ["openid", "email"])?;
-/// let user = flow.run_local_server(LocalServerOptions::default())?;   // opens the browser
-/// let creds = Credentials::new(user);
-/// # Ok::<(), oauth_flow::FlowError>(())
-/// ```
-pub struct InstalledAppFlow {
-    flow: Flow,
-    http: Arc<dyn HttpClient>,
-}
-
-impl std::fmt::Debug for InstalledAppFlow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("blocking::InstalledAppFlow")
-            .field("flow", &self.flow)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Deref for InstalledAppFlow {
-    type Target = Flow;
-    fn deref(&self) -> &Flow {
-        &self.flow
-    }
-}
-
-impl DerefMut for InstalledAppFlow {
-    fn deref_mut(&mut self) -> &mut Flow {
-        &mut self.flow
-    }
-}
-
-impl From<Flow> for InstalledAppFlow {
-    fn from(flow: Flow) -> Self {
-        InstalledAppFlow {
-            flow,
-            http: UreqClient::shared(),
-        }
-    }
+crate::handle::installed_app_flow! {
+    /// The installed-application flow (Python's `InstalledAppFlow`): a [`Flow`] with a
+    /// blocking transport, the loopback redirect server, and the manual mode. Dereferences to
+    /// the [`Flow`], so its builders and `authorization_url` are at hand.
+    ///
+    /// ```no_run
+    /// use oauth_flow::{LocalServerOptions, blocking::InstalledAppFlow};
+    /// use oauth_core::blocking::Credentials;
+    /// let mut flow = InstalledAppFlow::from_client_secrets_file("client_secrets.json", ["openid", "email"])?;
+    /// let user = flow.run_local_server(LocalServerOptions::default())?;   // opens the browser
+    /// let creds = Credentials::new(user);
+    /// # Ok::<(), oauth_flow::FlowError>(())
+    /// ```
+    client: HttpClient,
+    default_client: UreqClient,
+    path: "blocking::InstalledAppFlow",
 }
 
 impl InstalledAppFlow {
-    /// Reads a client-secrets file.
-    pub fn from_client_secrets_file<I, S>(
-        path: impl AsRef<Path>,
-        scopes: I,
-    ) -> Result<Self, FlowError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Ok(Flow::from_client_secrets_file(path, scopes)?.into())
-    }
-
-    /// A flow for parsed client secrets.
-    ///
-    /// ```
-    /// # let secrets = oauth_core::ClientSecrets::from_json(br#"{"installed": {"client_id": "id",
-    /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-    /// #     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
-    /// let flow = oauth_flow::blocking::InstalledAppFlow::from_client_secrets(secrets, ["openid"]);
-    /// assert_eq!(flow.client_id(), "id");
-    /// ```
-    pub fn from_client_secrets<I, S>(secrets: ClientSecrets, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Flow::from_client_secrets(secrets, scopes).into()
-    }
-
-    /// Uses another transport (the shared [`UreqClient`] by default).
-    pub fn with_http_client(mut self, http: Arc<dyn HttpClient>) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Changes the flow with one of its builders.
-    ///
-    /// ```
-    /// # let secrets = oauth_core::ClientSecrets::from_json(br#"{"installed": {"client_id": "id",
-    /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-    /// #     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
-    /// let flow = oauth_flow::blocking::InstalledAppFlow::from_client_secrets(secrets, ["openid"])
-    ///     .configure(|f| f.with_prompt("consent").with_login_hint("a@example.com"));
-    /// ```
-    pub fn configure(mut self, f: impl FnOnce(Flow) -> Flow) -> Self {
-        self.flow = f(self.flow);
-        self
-    }
-
-    /// The flow, for saving it.
-    pub fn into_flow(self) -> Flow {
-        self.flow
-    }
-
     /// Exchanges an authorization code for credentials (after
     /// [`Flow::authorization_url`], whose PKCE verifier it sends).
     pub fn fetch_token(&self, code: &str) -> Result<AuthorizedUser, FlowError> {

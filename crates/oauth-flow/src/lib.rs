@@ -51,6 +51,8 @@
 pub mod device;
 mod error;
 pub mod flow;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod handle;
 mod installed;
 pub mod pkce;
 pub mod revoke;
