@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::batch::{BatchRequest, BatchResult};
 use crate::download::{DownloadOptions, MediaDownload};
 use crate::fetch::FetchDocument;
-use crate::flavour::call_builder_methods;
+use crate::flavour::{call_builder_methods, service_methods};
 use crate::paging::Pages;
 use crate::{Api, ApiResponse, BuildOptions, CallOptions, Error, Request};
 
@@ -127,80 +127,7 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    /// A service over a parsed document, on the credentials' transport (or the shared
-    /// async one).
-    pub fn new(api: Api, credentials: Option<Credentials>) -> Service {
-        let client: Arc<dyn AsyncHttpClient> = match &credentials {
-            Some(c) => Arc::clone(c.http_client()),
-            None => ReqwestClient::shared(),
-        };
-        Service {
-            api,
-            credentials,
-            client,
-            options: CallOptions::default(),
-        }
-    }
-
-    /// Uses another transport.
-    pub fn with_http_client(mut self, client: Arc<dyn AsyncHttpClient>) -> Service {
-        self.client = client;
-        self
-    }
-
-    /// Default options for every call.
-    pub fn with_call_options(mut self, options: CallOptions) -> Service {
-        self.options = options;
-        self
-    }
-
-    /// The parsed document.
-    pub fn api(&self) -> &Api {
-        &self.api
-    }
-
-    /// A method by dotted path (`files.list`).
-    pub fn method(&self, path: &str) -> Result<MethodCall, Error> {
-        Ok(self.call(self.api.method(path)?))
-    }
-
-    /// A resource by dotted path (`projects.locations`).
-    pub fn resource(&self, path: &str) -> Result<crate::Resource<'_>, Error> {
-        let mut parts = path.split('.');
-        let mut r = self.api.resource(parts.next().unwrap_or(""))?;
-        for p in parts {
-            r = r.resource(p)?;
-        }
-        Ok(r)
-    }
-
-    /// An empty batch for this API's `batchPath` (googleapiclient's
-    /// `service.new_batch_http_request()`): up to 1000 calls in one HTTP request.
-    ///
-    /// ```
-    /// # let doc = br#"{"name":"d","version":"v1","rootUrl":"http://127.0.0.1:1/","servicePath":"",
-    /// #  "methods":{"ping":{"id":"d.ping","path":"ping","httpMethod":"GET","response":{"$ref":"P"}}}}"#;
-    /// let service = discovery_client::Service::new(discovery_client::Api::from_document(doc)?, None);
-    /// let mut batch = service.new_batch_http_request();
-    /// assert_eq!(batch.add(service.method("ping")?)?, "1");
-    /// assert_eq!(batch.request().url(), "http://127.0.0.1:1/batch");
-    /// # Ok::<(), discovery_client::Error>(())
-    /// ```
-    pub fn new_batch_http_request(&self) -> Batch {
-        Batch {
-            batch: BatchRequest::for_api(&self.api),
-            service: self.clone(),
-        }
-    }
-
-    /// A call of a request built from the [`Api`].
-    pub fn call(&self, request: Request) -> MethodCall {
-        MethodCall {
-            request,
-            service: self.clone(),
-            options: self.options,
-        }
-    }
+    service_methods!(client: AsyncHttpClient, default_client: ReqwestClient, path: "Service");
 }
 
 /// One call of a method, ready to execute.
