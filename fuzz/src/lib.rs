@@ -15,6 +15,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("discovery", discovery),
     ("jwt", jwt),
     ("certs", certs),
+    ("batch_response", batch_response),
+    ("media_download", media_download),
 ];
 
 /// client_secrets.json (`installed` / `web`), endpoints checked by the default policy.
@@ -120,4 +122,79 @@ pub fn jwt(data: &[u8]) {
 /// JWKS documents and PEM certificate maps.
 pub fn certs(data: &[u8]) {
     let _ = oauth_sa::Certs::parse(data, "fuzz");
+}
+
+/// A small document with a JSON method and a media download, for the response targets.
+const MEDIA_DOC: &[u8] = br#"{"name":"f","version":"v1","rootUrl":"http://127.0.0.1:1/","servicePath":"f/v1/",
+ "batchPath":"batch/f/v1","methods":{"get":{"id":"f.get","path":"files/{id}","httpMethod":"GET",
+ "parameters":{"id":{"type":"string","location":"path","required":true}},
+ "response":{"$ref":"F"},"supportsMediaDownload":true}},"schemas":{"F":{"id":"F","type":"object"}}}"#;
+
+/// Batch answers (`multipart/mixed`) for a batch of three calls: the first line is the
+/// answer's Content-Type, the rest its body.
+pub fn batch_response(data: &[u8]) {
+    let Ok(api) = discovery_client::Api::from_document(MEDIA_DOC) else {
+        return;
+    };
+    let mut batch = discovery_client::batch::BatchRequest::for_api(&api)
+        .with_ids("fuzz", "BOUNDARY");
+    for id in ["a", "b/c", "d e"] {
+        if let Ok(r) = api.method("get").map(|m| m.param("id", id)) {
+            let _ = batch.add(&r);
+        }
+    }
+    let (content_type, body) = match data.iter().position(|b| *b == b'\n') {
+        Some(i) => (String::from_utf8_lossy(&data[..i]).into_owned(), &data[i + 1..]),
+        None => ("multipart/mixed; boundary=BOUNDARY".to_owned(), data),
+    };
+    if let Ok(results) = batch.parse_response(Some(&content_type), body) {
+        assert_eq!(results.len(), 3, "one result per call");
+    }
+}
+
+/// Chunked-download answers: up to four chunks, each `STATUS-BYTE CONTENT-RANGE\n BODY`
+/// separated by `\0\0`, fed to the sans-IO download as a server would answer.
+pub fn media_download(data: &[u8]) {
+    use oauth_core::exchange::{Exchange, Input, Step};
+    let Ok(api) = discovery_client::Api::from_document(MEDIA_DOC) else {
+        return;
+    };
+    let Ok(request) = api.method("get").map(|m| m.param("id", "x").download()) else {
+        return;
+    };
+    let options = discovery_client::download::DownloadOptions::default().chunk_size(16);
+    let Ok(mut download) = discovery_client::download::MediaDownload::new(&request, options)
+    else {
+        return;
+    };
+    let mut written = 0usize;
+    for chunk in data.split(|b| *b == 0).filter(|c| !c.is_empty()).take(4) {
+        let Some(mut call) = download.next_chunk() else {
+            break;
+        };
+        let (status, rest) = match chunk.split_first() {
+            Some((s, rest)) => ([206u16, 200, 416, 500, 404][usize::from(*s) % 5], rest),
+            None => (206, chunk),
+        };
+        let (range, body) = match rest.iter().position(|b| *b == b'\n') {
+            Some(i) => (String::from_utf8_lossy(&rest[..i]).into_owned(), &rest[i + 1..]),
+            None => (String::new(), rest),
+        };
+        let mut response = http::Response::builder().status(status);
+        if !range.is_empty() {
+            response = response.header("content-range", range.as_str());
+        }
+        let Ok(response) = response.body(body.to_vec()) else {
+            return;
+        };
+        let _ = call.step(Input::Start);
+        match call.step(Input::Response(Ok(response))) {
+            Step::Done(Ok(Ok(answer))) => match download.on_chunk(answer) {
+                Ok(bytes) => written += bytes.len(),
+                Err(_) => return,
+            },
+            _ => return,
+        }
+    }
+    let _ = written;
 }

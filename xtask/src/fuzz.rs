@@ -20,6 +20,8 @@ const TARGETS: &[&str] = &[
     "discovery",
     "jwt",
     "certs",
+    "batch_response",
+    "media_download",
 ];
 
 pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
