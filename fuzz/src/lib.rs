@@ -136,15 +136,18 @@ pub fn batch_response(data: &[u8]) {
     let Ok(api) = discovery_client::Api::from_document(MEDIA_DOC) else {
         return;
     };
-    let mut batch = discovery_client::batch::BatchRequest::for_api(&api)
-        .with_ids("fuzz", "BOUNDARY");
+    let mut batch =
+        discovery_client::batch::BatchRequest::for_api(&api).with_ids("fuzz", "BOUNDARY");
     for id in ["a", "b/c", "d e"] {
         if let Ok(r) = api.method("get").map(|m| m.param("id", id)) {
             let _ = batch.add(&r);
         }
     }
     let (content_type, body) = match data.iter().position(|b| *b == b'\n') {
-        Some(i) => (String::from_utf8_lossy(&data[..i]).into_owned(), &data[i + 1..]),
+        Some(i) => (
+            String::from_utf8_lossy(&data[..i]).into_owned(),
+            &data[i + 1..],
+        ),
         None => ("multipart/mixed; boundary=BOUNDARY".to_owned(), data),
     };
     if let Ok(results) = batch.parse_response(Some(&content_type), body) {
@@ -163,8 +166,7 @@ pub fn media_download(data: &[u8]) {
         return;
     };
     let options = discovery_client::download::DownloadOptions::default().chunk_size(16);
-    let Ok(mut download) = discovery_client::download::MediaDownload::new(&request, options)
-    else {
+    let Ok(mut download) = discovery_client::download::MediaDownload::new(&request, options) else {
         return;
     };
     let mut written = 0usize;
@@ -177,7 +179,10 @@ pub fn media_download(data: &[u8]) {
             None => (206, chunk),
         };
         let (range, body) = match rest.iter().position(|b| *b == b'\n') {
-            Some(i) => (String::from_utf8_lossy(&rest[..i]).into_owned(), &rest[i + 1..]),
+            Some(i) => (
+                String::from_utf8_lossy(&rest[..i]).into_owned(),
+                &rest[i + 1..],
+            ),
             None => (String::new(), rest),
         };
         let mut response = http::Response::builder().status(status);
