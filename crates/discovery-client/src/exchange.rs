@@ -305,18 +305,6 @@ fn received(resp: &HttpResponse) -> usize {
         .map_or(0, |n| n.saturating_add(1))
 }
 
-fn retry_after(resp: &HttpResponse) -> Option<Duration> {
-    let s = resp.status().as_u16();
-    if s != 429 && s != 503 {
-        return None;
-    }
-    let v = resp
-        .headers()
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
 
 impl Exchange for ApiCall {
     type Output = Result<ApiResponse, Error>;
@@ -365,7 +353,7 @@ impl Exchange for ApiCall {
                         &self.endpoint,
                         resp.body(),
                     )));
-                    return self.retry_or_fail(error, retry_after(&resp));
+                    return self.retry_or_fail(error, oauth_core::retry::retry_after(&resp));
                 }
                 if resumable && matches!(self.phase, Phase::Initial) {
                     let Some(session) = resp
