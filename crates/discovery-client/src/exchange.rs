@@ -305,7 +305,6 @@ fn received(resp: &HttpResponse) -> usize {
         .map_or(0, |n| n.saturating_add(1))
 }
 
-
 impl Exchange for ApiCall {
     type Output = Result<ApiResponse, Error>;
 
