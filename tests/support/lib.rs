@@ -5,6 +5,7 @@
 //! environment and runs them with `--include-ignored`, passing its paths in
 //! `GAUTH_PYTHON` and `GAUTH_NODE_MODULES`.
 
+pub mod hostile;
 pub mod oidc;
 
 use std::path::{Path, PathBuf};
