@@ -96,7 +96,7 @@ fn batch_bodies_match_googleapiclients() {
         let outer = batch.prepare(&auth);
         assert_eq!(outer.method, rec["method"].as_str().unwrap());
         assert_eq!(outer.headers[0].1, rec["content_type"].as_str().unwrap());
-        let ours = String::from_utf8(outer.body.clone()).unwrap();
+        let ours = String::from_utf8(outer.body.to_vec()).unwrap();
         assert!(!ours.replace("\r\n", "").contains('\n'), "{doc}: a bare LF");
         let boundary = batch.boundary();
         let (mine, theirs) = (

@@ -253,9 +253,9 @@ fn world() -> Arc<World> {
 fn user(base: &str) -> AuthorizedUser {
     AuthorizedUser::new(
         "id",
-        Some(Secret::new("s")),
-        Some(Secret::new("r")),
-        format!("{base}/token").parse().unwrap(),
+        Some(Secret::new("s").into()),
+        Some(Secret::new("r").into()),
+        format!("{base}/token").parse::<url::Url>().unwrap(),
     )
 }
 

@@ -147,7 +147,7 @@ async fn async_sign_in_through_the_loopback_server() {
     // tokeninfo knows the token (async flavour).
     let info = oauth_flow::tokeninfo(&TokenInfoCall::new(
         p.url("/tokeninfo").parse().unwrap(),
-        token,
+        token.into(),
     ))
     .await
     .unwrap();
@@ -242,20 +242,23 @@ fn device_flow_blocking_then_revocation() {
 
     let info = oauth_flow::blocking::tokeninfo(&TokenInfoCall::new(
         p.url("/tokeninfo").parse().unwrap(),
-        access.clone(),
+        access.clone().into(),
     ))
     .unwrap();
     assert_eq!(info.sub.as_deref(), Some("carol"));
 
     // Revoking the refresh token ends the grant: no refresh, and the access token is dead.
-    let call = RevokeCall::new(p.url("/token/revocation").parse().unwrap(), refresh.clone())
-        .with_client(CLIENT_ID, Some(Secret::new(CLIENT_SECRET)));
+    let call = RevokeCall::new(
+        p.url("/token/revocation").parse().unwrap(),
+        refresh.clone().into(),
+    )
+    .with_client(CLIENT_ID, Some(Secret::new(CLIENT_SECRET)));
     oauth_flow::blocking::revoke(&call).unwrap();
     let e = refresh_with(&p, refresh.expose()).unwrap_err();
     assert_eq!(e.oauth().unwrap().error, "invalid_grant");
     let e = oauth_flow::blocking::tokeninfo(&TokenInfoCall::new(
         p.url("/tokeninfo").parse().unwrap(),
-        access,
+        access.into(),
     ))
     .unwrap_err();
     assert_eq!(e.oauth_error(), Some("invalid_token"));
@@ -279,8 +282,11 @@ async fn device_flow_async_and_async_revocation() {
         .await
         .unwrap();
     let refresh = user.refresh_token().unwrap();
-    let call = RevokeCall::new(p.url("/token/revocation").parse().unwrap(), refresh.clone())
-        .with_client(CLIENT_ID, Some(Secret::new(CLIENT_SECRET)));
+    let call = RevokeCall::new(
+        p.url("/token/revocation").parse().unwrap(),
+        refresh.clone().into(),
+    )
+    .with_client(CLIENT_ID, Some(Secret::new(CLIENT_SECRET)));
     oauth_flow::revoke(&call).await.unwrap();
     let e = refresh_with(&p, refresh.expose()).unwrap_err();
     assert_eq!(e.oauth().unwrap().error, "invalid_grant");
@@ -303,7 +309,7 @@ fn refresh_with(
     refresh_token: &str,
 ) -> Result<gauth::TokenResponse, gauth::Error> {
     let call = TokenCall::new(
-        p.url("/token").parse().unwrap(),
+        p.url("/token").parse::<url::Url>().unwrap(),
         vec![
             ("grant_type".into(), "refresh_token".into()),
             ("client_id".into(), CLIENT_ID.into()),

@@ -17,9 +17,9 @@ fn user(server: &TokenServer, token: Option<Token>) -> AuthorizedUser {
     let c = server.config();
     let u = AuthorizedUser::new(
         c.client_id.clone(),
-        Some(Secret::new(c.client_secret.as_str())),
-        Some(Secret::new(c.refresh_token.as_str())),
-        server.token_uri().parse().unwrap(),
+        Some(Secret::new(c.client_secret.as_str()).into()),
+        Some(Secret::new(c.refresh_token.as_str()).into()),
+        server.token_uri().parse::<url::Url>().unwrap(),
     );
     match token {
         Some(t) => u.with_token(t),
@@ -144,9 +144,9 @@ fn every_waiting_caller_shares_the_refresh_error() {
     let c = server.config();
     let bad = AuthorizedUser::new(
         c.client_id.clone(),
-        Some(Secret::new(c.client_secret.as_str())),
-        Some(Secret::new("1//not-the-grant")),
-        server.token_uri().parse().unwrap(),
+        Some(Secret::new(c.client_secret.as_str()).into()),
+        Some(Secret::new("1//not-the-grant").into()),
+        server.token_uri().parse::<url::Url>().unwrap(),
     );
     let creds = blocking::Credentials::builder(bad)
         .retry(RetryPolicy::none())

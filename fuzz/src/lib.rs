@@ -50,7 +50,10 @@ pub fn token_response(data: &[u8]) {
         ),
         None => (200, data),
     };
-    let Ok(response) = http::Response::builder().status(status).body(body.to_vec()) else {
+    let Ok(response) = http::Response::builder()
+        .status(status)
+        .body(body.to_vec().into())
+    else {
         return;
     };
     let _ = oauth_core::TokenResponse::parse("https://t/token", &response);
@@ -189,7 +192,7 @@ pub fn media_download(data: &[u8]) {
         if !range.is_empty() {
             response = response.header("content-range", range.as_str());
         }
-        let Ok(response) = response.body(body.to_vec()) else {
+        let Ok(response) = response.body(body.to_vec().into()) else {
             return;
         };
         let _ = call.step(Input::Start);

@@ -6,9 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use oauth_core::Credentials;
-use oauth_core::exchange::{Exchange, Input, Step};
 use oauth_core::transport::{AsyncHttpClient, ReqwestClient};
+use oauth_core::{Credentials, run_authorized};
 use serde::de::DeserializeOwned;
 
 use crate::batch::{BatchRequest, BatchResult};
@@ -55,7 +54,7 @@ pub async fn build_with(
         Some(doc) => doc,
         None => {
             let mut fetch = FetchDocument::new(options.urls(api, version), options.call.retry);
-            let (origin, bytes) = drive(client.as_ref(), None, &mut fetch).await?;
+            let (origin, bytes) = run_authorized(client.as_ref(), &mut fetch, None).await??;
             options.store(api, version, &origin, &bytes)?
         }
     };
@@ -65,30 +64,6 @@ pub async fn build_with(
         client,
         options: options.call,
     })
-}
-
-/// Drives an exchange, applying credentials to every request it sends.
-async fn drive<T>(
-    client: &dyn AsyncHttpClient,
-    credentials: Option<&Credentials>,
-    exchange: &mut (dyn Exchange<Output = Result<T, Error>> + Send),
-) -> Result<T, Error> {
-    let mut input = Input::Start;
-    loop {
-        match exchange.step(input) {
-            Step::Send(mut request) => {
-                if let Some(c) = credentials {
-                    c.apply(&mut request).await?;
-                }
-                input = Input::Response(client.execute(request).await);
-            }
-            Step::Wait(d) => {
-                tokio::time::sleep(d).await;
-                input = Input::Waited;
-            }
-            Step::Done(result) => return result?,
-        }
-    }
 }
 
 fn writer_error(e: std::io::Error) -> Error {
@@ -145,7 +120,7 @@ impl MethodCall {
     pub async fn execute_response(&self) -> Result<ApiResponse, Error> {
         let mut call = self.call()?;
         let s = &self.service;
-        drive(s.client.as_ref(), s.credentials.as_ref(), &mut call).await
+        run_authorized(s.client.as_ref(), &mut call, s.credentials.as_ref()).await?
     }
 
     /// Sends the call; the answer as JSON.
@@ -160,7 +135,7 @@ impl MethodCall {
 
     /// Sends the call; the body's bytes.
     pub async fn execute_bytes(&self) -> Result<Vec<u8>, Error> {
-        Ok(self.execute_response().await?.body)
+        Ok(self.execute_response().await?.body.into())
     }
 
     /// Streams the media (`alt=media`) into an async writer in `Range` chunks (see the
@@ -184,7 +159,8 @@ impl MethodCall {
         let mut download = self.media_download(options)?;
         let s = &self.service;
         while let Some(mut chunk) = download.next_chunk() {
-            let answer = drive(s.client.as_ref(), s.credentials.as_ref(), &mut chunk).await?;
+            let answer =
+                run_authorized(s.client.as_ref(), &mut chunk, s.credentials.as_ref()).await??;
             let bytes = download.on_chunk(answer)?;
             out.write_all(&bytes).await.map_err(writer_error)?;
         }
@@ -214,7 +190,8 @@ impl MethodCall {
         let mut download = self.media_download(options)?;
         let s = &self.service;
         while let Some(mut chunk) = download.next_chunk() {
-            let answer = drive(s.client.as_ref(), s.credentials.as_ref(), &mut chunk).await?;
+            let answer =
+                run_authorized(s.client.as_ref(), &mut chunk, s.credentials.as_ref()).await??;
             on_chunk(&download.on_chunk(answer)?)?;
         }
         Ok(download.progress())
@@ -354,12 +331,12 @@ impl Batch {
     /// sends nothing.
     pub async fn execute(&self) -> Result<Vec<BatchResult>, Error> {
         let s = &self.service;
-        let mut probe = http::Request::new(Vec::new());
-        if let Some(c) = &s.credentials {
-            c.apply(&mut probe).await?;
-        }
-        let mut call = self.batch.exchange(probe.headers(), s.options);
-        drive(s.client.as_ref(), s.credentials.as_ref(), &mut call).await
+        let headers = match &s.credentials {
+            Some(c) => c.headers().await?,
+            None => http::HeaderMap::new(),
+        };
+        let mut call = self.batch.exchange(&headers, s.options);
+        run_authorized(s.client.as_ref(), &mut call, s.credentials.as_ref()).await?
     }
 }
 

@@ -20,7 +20,7 @@
 //! batch.add_with_id(&api.method("get")?.param("id", "b"), "mine")?;
 //! let outer = batch.prepare(&http::HeaderMap::new());
 //! assert_eq!(outer.url, "https://d.googleapis.com/batch/d/v1");
-//! let body = String::from_utf8(outer.body).unwrap();
+//! let body = String::from_utf8(outer.body.to_vec()).unwrap();
 //! assert!(body.starts_with("--==b==\r\nContent-Type: application/http\r\n"));
 //! assert!(body.contains("Content-ID: <base + 1>\r\n\r\nGET /d/v1/files/a?alt=json HTTP/1.1\r\n"));
 //!
@@ -42,7 +42,7 @@ use std::fmt::Write as _;
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use oauth_core::exchange::{Exchange, Input, Step};
-use oauth_core::http::endpoint_label;
+use oauth_core::http::{Bytes, endpoint_label};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use crate::exchange::ApiCall;
@@ -263,7 +263,7 @@ impl BatchRequest {
                 CONTENT_TYPE.as_str().into(),
                 format!("multipart/mixed; boundary=\"{}\"", self.boundary),
             )],
-            body: self.body(credentials),
+            body: Bytes::from(self.body(credentials)),
             resumable: None,
             method_id: "batch".into(),
         }
@@ -575,7 +575,7 @@ struct Answer {
     id: Option<String>,
     status: u16,
     headers: HeaderMap,
-    body: Vec<u8>,
+    body: Bytes,
 }
 
 fn parse_part(part: &[u8]) -> Result<Answer, &'static str> {
@@ -608,7 +608,7 @@ fn parse_part(part: &[u8]) -> Result<Answer, &'static str> {
         id,
         status,
         headers,
-        body: body.to_vec(),
+        body: Bytes::copy_from_slice(body),
     })
 }
 

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use oauth_core::blocking::Credentials;
-use oauth_core::exchange::{Exchange, Input, Step};
+use oauth_core::blocking::{Credentials, run_authorized};
 use oauth_core::transport::{HttpClient, UreqClient};
 use serde::de::DeserializeOwned;
 
@@ -52,7 +51,7 @@ pub fn build_with(
         Some(doc) => doc,
         None => {
             let mut fetch = FetchDocument::new(options.urls(api, version), options.call.retry);
-            let (origin, bytes) = drive(client.as_ref(), None, &mut fetch)?;
+            let (origin, bytes) = run_authorized(client.as_ref(), &mut fetch, None)??;
             options.store(api, version, &origin, &bytes)?
         }
     };
@@ -62,30 +61,6 @@ pub fn build_with(
         client,
         options: options.call,
     })
-}
-
-/// Drives an exchange, applying credentials to every request it sends.
-fn drive<T>(
-    client: &dyn HttpClient,
-    credentials: Option<&Credentials>,
-    exchange: &mut dyn Exchange<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    let mut input = Input::Start;
-    loop {
-        match exchange.step(input) {
-            Step::Send(mut request) => {
-                if let Some(c) = credentials {
-                    c.apply(&mut request)?;
-                }
-                input = Input::Response(client.execute(request));
-            }
-            Step::Wait(d) => {
-                std::thread::sleep(d);
-                input = Input::Waited;
-            }
-            Step::Done(result) => return result?,
-        }
-    }
 }
 
 /// An API with credentials and a transport: cheap to clone, `Send + Sync`.
@@ -135,7 +110,7 @@ impl MethodCall {
     pub fn execute_response(&self) -> Result<ApiResponse, Error> {
         let mut call = self.call()?;
         let s = &self.service;
-        drive(s.client.as_ref(), s.credentials.as_ref(), &mut call)
+        run_authorized(s.client.as_ref(), &mut call, s.credentials.as_ref())?
     }
 
     /// Sends the call; the answer as JSON (googleapiclient's `execute()`).
@@ -150,7 +125,7 @@ impl MethodCall {
 
     /// Sends the call; the body's bytes (media downloads with [`MethodCall::download`]).
     pub fn execute_bytes(&self) -> Result<Vec<u8>, Error> {
-        Ok(self.execute_response()?.body)
+        Ok(self.execute_response()?.body.into())
     }
 
     /// Streams the media (`alt=media`) into `out` in `Range` chunks of
@@ -179,7 +154,7 @@ impl MethodCall {
         let mut download = MediaDownload::new(&self.request, options)?;
         let s = &self.service;
         while let Some(mut chunk) = download.next_chunk() {
-            let answer = drive(s.client.as_ref(), s.credentials.as_ref(), &mut chunk)?;
+            let answer = run_authorized(s.client.as_ref(), &mut chunk, s.credentials.as_ref())??;
             let bytes = download.on_chunk(answer)?;
             out.write_all(&bytes).map_err(|e| Error::Io {
                 path: "(download writer)".into(),
@@ -275,11 +250,11 @@ impl Batch {
     /// sends nothing.
     pub fn execute(&self) -> Result<Vec<BatchResult>, Error> {
         let s = &self.service;
-        let mut probe = http::Request::new(Vec::new());
-        if let Some(c) = &s.credentials {
-            c.apply(&mut probe)?;
-        }
-        let mut call = self.batch.exchange(probe.headers(), s.options);
-        drive(s.client.as_ref(), s.credentials.as_ref(), &mut call)
+        let headers = match &s.credentials {
+            Some(c) => c.headers()?,
+            None => http::HeaderMap::new(),
+        };
+        let mut call = self.batch.exchange(&headers, s.options);
+        run_authorized(s.client.as_ref(), &mut call, s.credentials.as_ref())?
     }
 }

@@ -21,7 +21,7 @@
 //!     let mut chunk = dl.next_chunk().unwrap();
 //!     let Step::Send(req) = chunk.step(Input::Start) else { unreachable!() };
 //!     assert!(req.headers()["range"].to_str().unwrap().starts_with("bytes="));
-//!     let resp = http::Response::builder().status(206).header("content-range", range).body(bytes.to_vec()).unwrap();
+//!     let resp = http::Response::builder().status(206).header("content-range", range).body(bytes.to_vec().into()).unwrap();
 //!     let Step::Done(Ok(answer)) = chunk.step(Input::Response(Ok(resp))) else { unreachable!() };
 //!     out.extend_from_slice(&dl.on_chunk(answer?)?);
 //! }
@@ -31,6 +31,7 @@
 //! ```
 
 use http::header::{CONTENT_RANGE, RANGE};
+use oauth_core::http::Bytes;
 
 use crate::exchange::ApiCall;
 use crate::request::ModelKind;
@@ -173,7 +174,7 @@ impl MediaDownload {
     }
 
     /// Takes a chunk's answer and returns the bytes to write next (possibly none).
-    pub fn on_chunk(&mut self, answer: ApiResponse) -> Result<Vec<u8>, Error> {
+    pub fn on_chunk(&mut self, answer: ApiResponse) -> Result<Bytes, Error> {
         let endpoint = answer.endpoint.clone();
         let bad = |reason: String| {
             Error::Core(oauth_core::Error::MalformedResponse {
@@ -231,7 +232,7 @@ impl MediaDownload {
                 Some(t) if t == self.progress => {
                     self.total = Some(t);
                     self.done = true;
-                    Ok(Vec::new())
+                    Ok(Bytes::new())
                 }
                 _ => Err(Error::Api(Box::new(crate::ApiError::from_response(
                     416,
@@ -322,7 +323,7 @@ mod tests {
             if let Some(cr) = cr {
                 b = b.header("content-range", *cr);
             }
-            match call.step(Input::Response(Ok(b.body(body.to_vec()).unwrap()))) {
+            match call.step(Input::Response(Ok(b.body(body.to_vec().into()).unwrap()))) {
                 Step::Done(Ok(r)) => return (range, r),
                 Step::Wait(_) => {
                     assert!(matches!(call.step(Input::Waited), Step::Send(_)));
@@ -338,15 +339,15 @@ mod tests {
         let mut d = dl(4, 0);
         let (r, a) = chunk(&d, &[(206, Some("bytes 0-3/10"), b"0123")]);
         assert_eq!(r, "bytes=0-3");
-        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), b"0123");
+        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), &b"0123"[..]);
         let (r, a) = chunk(
             &d,
             &[(503, None, b""), (206, Some("bytes 4-7/10"), b"4567")],
         );
         assert_eq!(r, "bytes=4-7");
-        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), b"4567");
+        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), &b"4567"[..]);
         let (_, a) = chunk(&d, &[(206, Some("bytes 8-9/10"), b"89")]);
-        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), b"89");
+        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), &b"89"[..]);
         assert!(d.is_done());
         assert_eq!((d.progress(), d.total_size()), (10, Some(10)));
     }
@@ -356,7 +357,7 @@ mod tests {
         let mut d = dl(4, 3);
         let (r, a) = chunk(&d, &[(200, None, b"0123456")]);
         assert_eq!(r, "bytes=3-6");
-        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), b"3456");
+        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), &b"3456"[..]);
         assert!(d.is_done());
         let mut d = dl(4, 9);
         let (_, a) = chunk(&d, &[(200, None, b"0123")]);
@@ -396,10 +397,10 @@ mod tests {
         // An overlap with what arrived is trimmed; an unknown total ends on a short chunk.
         let mut d = dl(4, 2);
         let (_, a) = chunk(&d, &[(206, Some("bytes 0-3/*"), b"0123")]);
-        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), b"23");
+        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), &b"23"[..]);
         assert!(!d.is_done());
         let (_, a) = chunk(&d, &[(206, Some("bytes 4-5/*"), b"45")]);
-        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), b"45");
+        assert_eq!(d.on_chunk(a.unwrap()).unwrap(), &b"45"[..]);
         assert!(d.is_done());
         let api = Api::from_document(DOC.as_bytes()).unwrap();
         let e = MediaDownload::new(

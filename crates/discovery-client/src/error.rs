@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use oauth_core::retry::RetryOn;
+
 /// What went wrong. Invalid calls name the parameter at fault, as googleapiclient's
 /// `TypeError`s do; parameter *values* are never quoted (an API key is a parameter too).
 ///
@@ -211,6 +213,9 @@ pub struct ApiError {
     pub errors: Vec<serde_json::Value>,
     /// `error.details` (typed `google.rpc` details).
     pub details: Vec<serde_json::Value>,
+    /// oauth-core's retry classification of the answer, made once from its status and
+    /// body.
+    retryable: bool,
 }
 
 impl ApiError {
@@ -224,6 +229,7 @@ impl ApiError {
             status_name: None,
             errors: Vec::new(),
             details: Vec::new(),
+            retryable: RetryOn::API.status(status),
         }
     }
 
@@ -231,6 +237,7 @@ impl ApiError {
     pub fn from_response(status: u16, endpoint: &str, body: &[u8]) -> Self {
         let mut e = ApiError::from_status(status);
         e.endpoint = endpoint.to_owned();
+        e.retryable = RetryOn::API.response(status, body);
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
             return e;
         };
@@ -274,18 +281,10 @@ impl ApiError {
             .find_map(|e| e.get("reason").and_then(|r| r.as_str()))
     }
 
-    /// googleapiclient's retry rule: 5xx, 429, and 403 with a rate-limit reason.
+    /// googleapiclient's retry rule, as oauth-core's [`RetryOn::API`] applies it: 5xx,
+    /// 408, 429, and a 403 whose reason is a rate limit.
     pub fn is_transient(&self) -> bool {
-        if self.status >= 500 || self.status == 429 || self.status == 408 {
-            return true;
-        }
-        self.status == 403
-            && self.errors.iter().any(|e| {
-                matches!(
-                    e.get("reason").and_then(|r| r.as_str()),
-                    Some("userRateLimitExceeded" | "rateLimitExceeded")
-                )
-            })
+        self.retryable
     }
 }
 

@@ -5,9 +5,12 @@
 use std::time::Duration;
 
 use http::header::{CONTENT_RANGE, LOCATION, RANGE};
+use oauth_core::RetryPolicy;
 use oauth_core::exchange::{Exchange, Input, Step};
-use oauth_core::http::{HttpRequest, HttpResponse, ResponseLimit, endpoint_label};
-use oauth_core::{RetryPolicy, TransportErrorKind};
+use oauth_core::http::{
+    ApiOrigin, Bytes, HttpRequest, HttpResponse, ResponseLimit, endpoint_label,
+};
+use oauth_core::retry::{RetryOn, retry_after, transport_error};
 use serde::de::DeserializeOwned;
 
 use crate::request::{ModelKind, PreparedRequest};
@@ -72,7 +75,7 @@ pub struct ApiResponse {
     /// The response headers.
     pub headers: http::HeaderMap,
     /// The body.
-    pub body: Vec<u8>,
+    pub body: Bytes,
     pub(crate) kind: ModelKind,
     pub(crate) data_wrapper: bool,
     pub(crate) endpoint: String,
@@ -140,6 +143,9 @@ pub struct ApiCall {
     phase: Phase,
     attempts: u32,
     endpoint: String,
+    /// The API's origin: every request of the call declares it (so the runner puts
+    /// credentials on none that leaves it), and an upload session must stay on it.
+    origin: Option<ApiOrigin>,
     /// A ranged download: 416 (nothing left in the range) is an answer, not an error.
     pub(crate) ranged: bool,
 }
@@ -151,11 +157,11 @@ impl ApiCall {
         kind: ModelKind,
         data_wrapper: bool,
     ) -> ApiCall {
-        let endpoint = prepared
-            .url
-            .parse::<http::Uri>()
-            .map(|u| endpoint_label(&u))
-            .unwrap_or_else(|_| prepared.method_id.clone());
+        let uri = prepared.url.parse::<http::Uri>().ok();
+        let endpoint = uri
+            .as_ref()
+            .map_or_else(|| prepared.method_id.clone(), endpoint_label);
+        let origin = uri.as_ref().and_then(ApiOrigin::of);
         ApiCall {
             prepared,
             options,
@@ -164,13 +170,18 @@ impl ApiCall {
             phase: Phase::Initial,
             attempts: 0,
             endpoint,
+            origin,
             ranged: false,
         }
     }
 
+    /// The request with the call's response bound and its declared origin.
     fn limited(&self, mut req: HttpRequest) -> HttpRequest {
         req.extensions_mut()
             .insert(ResponseLimit(self.options.response_limit));
+        if let Some(origin) = &self.origin {
+            req.extensions_mut().insert(origin.clone());
+        }
         req
     }
 
@@ -199,7 +210,8 @@ impl ApiCall {
             .ok_or_else(|| self.malformed("no media for the upload"))?;
         let total = media.len();
         let end = offset.saturating_add(*chunk).min(total);
-        let body = media.bytes().get(offset..end).unwrap_or(&[]).to_vec();
+        // A view of the media, not a copy: every attempt of the chunk shares it.
+        let body = media.shared(offset..end);
         let range = if total == 0 {
             "bytes */0".to_owned()
         } else {
@@ -217,7 +229,7 @@ impl ApiCall {
     }
 
     fn query(&self, session: &str) -> Result<HttpRequest, Error> {
-        let mut req = http::Request::new(Vec::new());
+        let mut req = http::Request::new(Bytes::new());
         *req.method_mut() = http::Method::PUT;
         *req.uri_mut() = session
             .parse()
@@ -235,15 +247,18 @@ impl ApiCall {
         })
     }
 
+    /// The retry decision is oauth-core's, with googleapiclient's rule ([`RetryOn::API`]).
     fn retry_or_fail(
         &mut self,
         error: Error,
+        retryable: bool,
         retry_after: Option<Duration>,
     ) -> Step<Result<ApiResponse, Error>> {
-        if error.is_transient() && self.attempts < self.options.retry.max_attempts {
-            let delay = retry_after
-                .map(|d| d.min(self.options.retry.max_delay))
-                .unwrap_or_else(|| self.options.retry.delay(self.attempts));
+        let next = self
+            .options
+            .retry
+            .next_delay(self.attempts, retryable, retry_after);
+        if let Some(delay) = next {
             tracing::debug!(attempt = self.attempts, ?delay, %error, "retrying API call");
             // A failed chunk is followed by asking the server what it has.
             if let Phase::Upload { session, .. } = &self.phase {
@@ -272,19 +287,10 @@ impl ApiCall {
     /// Whether an upload session URL is on the call's own scheme, host and port: the
     /// session's requests carry the Authorization header, which must not go elsewhere.
     fn same_origin(&self, session: &str) -> bool {
-        let origin = |u: &str| {
-            let uri = u.parse::<http::Uri>().ok()?;
-            let scheme = uri.scheme_str()?.to_ascii_lowercase();
-            let authority = uri.authority()?;
-            if authority.as_str().contains('@') {
-                return None;
-            }
-            let port = authority
-                .port_u16()
-                .unwrap_or(if scheme == "https" { 443 } else { 80 });
-            Some((scheme, authority.host().to_ascii_lowercase(), port))
+        let Ok(uri) = session.parse::<http::Uri>() else {
+            return false;
         };
-        matches!((origin(&self.prepared.url), origin(session)), (Some(a), Some(b)) if a == b)
+        self.origin.as_ref().is_some_and(|o| o.matches(&uri))
     }
 
     fn session_of(&self) -> Option<String> {
@@ -312,18 +318,17 @@ impl Exchange for ApiCall {
         match input {
             Input::Start | Input::Waited => self.send(),
             Input::Response(Err(e)) => {
-                let error = if e.kind == TransportErrorKind::TooLarge {
-                    Error::Core(oauth_core::Error::ResponseTooLarge {
-                        endpoint: self.endpoint.clone(),
-                        limit: self.options.response_limit,
-                    })
-                } else {
-                    Error::Core(oauth_core::Error::Transport {
-                        endpoint: self.endpoint.clone(),
-                        source: e,
-                    })
+                let retryable = RetryOn::API.transport(&e);
+                let error = match transport_error(self.endpoint.clone(), e) {
+                    oauth_core::Error::ResponseTooLarge { endpoint, .. } => {
+                        oauth_core::Error::ResponseTooLarge {
+                            endpoint,
+                            limit: self.options.response_limit,
+                        }
+                    }
+                    other => other,
                 };
-                self.retry_or_fail(error, None)
+                self.retry_or_fail(Error::Core(error), retryable, None)
             }
             Input::Response(Ok(resp)) => {
                 let status = resp.status().as_u16();
@@ -347,12 +352,13 @@ impl Exchange for ApiCall {
                 }
                 let answered = (200..300).contains(&status) || (self.ranged && status == 416);
                 if !answered {
+                    let retryable = RetryOn::API.response(status, resp.body());
                     let error = Error::Api(Box::new(ApiError::from_response(
                         status,
                         &self.endpoint,
                         resp.body(),
                     )));
-                    return self.retry_or_fail(error, oauth_core::retry::retry_after(&resp));
+                    return self.retry_or_fail(error, retryable, retry_after(&resp));
                 }
                 if resumable && matches!(self.phase, Phase::Initial) {
                     let Some(session) = resp
@@ -392,7 +398,7 @@ mod tests {
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        Input::Response(Ok(b.body(body.as_bytes().to_vec()).unwrap()))
+        Input::Response(Ok(b.body(Bytes::copy_from_slice(body.as_bytes())).unwrap()))
     }
 
     fn call(req: crate::Request, retries: u32) -> ApiCall {

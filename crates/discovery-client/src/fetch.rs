@@ -8,7 +8,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use oauth_core::exchange::{Exchange, Input, Step};
-use oauth_core::http::{ResponseLimit, endpoint_label};
+use oauth_core::http::{Bytes, ResponseLimit, endpoint_label};
+use oauth_core::retry::{RetryOn, retry_after, transport_error};
 
 use crate::exchange::CallOptions;
 use crate::{Api, ApiError, Error};
@@ -230,7 +231,7 @@ impl FetchDocument {
             .unwrap_or_else(|_| url.to_owned())
     }
 
-    fn send(&mut self) -> Step<Result<(String, Vec<u8>), Error>> {
+    fn send(&mut self) -> Step<Result<(String, Bytes), Error>> {
         self.attempts += 1;
         let Some(url) = self.urls.get(self.next) else {
             return Step::Done(Ok(Err(Error::InvalidDocument {
@@ -247,33 +248,36 @@ impl FetchDocument {
                 })));
             }
         };
-        let mut req = http::Request::new(Vec::new());
+        let mut req = http::Request::new(Bytes::new());
         *req.uri_mut() = uri;
         req.extensions_mut().insert(ResponseLimit(64 << 20));
         Step::Send(req)
     }
 
-    fn fail(&mut self, error: Error) -> Step<Result<(String, Vec<u8>), Error>> {
-        if error.is_transient() && self.attempts < self.retry.max_attempts {
-            Step::Wait(self.retry.delay(self.attempts))
-        } else {
-            Step::Done(Ok(Err(error)))
+    /// The retry decision is oauth-core's, with googleapiclient's rule ([`RetryOn::API`]).
+    fn fail(
+        &mut self,
+        error: Error,
+        retryable: bool,
+        retry_after: Option<Duration>,
+    ) -> Step<Result<(String, Bytes), Error>> {
+        match self.retry.next_delay(self.attempts, retryable, retry_after) {
+            Some(delay) => Step::Wait(delay),
+            None => Step::Done(Ok(Err(error))),
         }
     }
 }
 
 impl Exchange for FetchDocument {
-    type Output = Result<(String, Vec<u8>), Error>;
+    type Output = Result<(String, Bytes), Error>;
 
     fn step(&mut self, input: Input) -> Step<Self::Output> {
         match input {
             Input::Start | Input::Waited => self.send(),
             Input::Response(Err(e)) => {
-                let error = Error::Core(oauth_core::Error::Transport {
-                    endpoint: self.label(),
-                    source: e,
-                });
-                self.fail(error)
+                let retryable = RetryOn::API.transport(&e);
+                let error = Error::Core(transport_error(self.label(), e));
+                self.fail(error, retryable, None)
             }
             Input::Response(Ok(resp)) => {
                 let status = resp.status().as_u16();
@@ -283,12 +287,13 @@ impl Exchange for FetchDocument {
                     return self.send();
                 }
                 if !resp.status().is_success() {
+                    let retryable = RetryOn::API.response(status, resp.body());
                     let e = Error::Api(Box::new(ApiError::from_response(
                         status,
                         &self.label(),
                         resp.body(),
                     )));
-                    return self.fail(e);
+                    return self.fail(e, retryable, retry_after(&resp));
                 }
                 Step::Done(Ok(Ok((self.label(), resp.into_body()))))
             }
@@ -312,7 +317,7 @@ mod tests {
         );
         let nf = http::Response::builder()
             .status(404)
-            .body(Vec::new())
+            .body(Bytes::new())
             .unwrap();
         let Step::Send(r) = f.step(Input::Response(Ok(nf))) else {
             panic!()
@@ -323,7 +328,7 @@ mod tests {
         );
         let nf = http::Response::builder()
             .status(404)
-            .body(Vec::new())
+            .body(Bytes::new())
             .unwrap();
         assert!(
             matches!(f.step(Input::Response(Ok(nf))), Step::Done(Ok(Err(Error::Api(e)))) if e.status == 404)

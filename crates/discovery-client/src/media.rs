@@ -2,8 +2,8 @@
 //! type against the accept list), the multipart/related body, and the resumable upload
 //! protocol as a sans-IO exchange.
 
+use oauth_core::http::Bytes;
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::Error;
 
@@ -17,7 +17,7 @@ use crate::Error;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Media {
-    bytes: Arc<[u8]>,
+    bytes: Bytes,
     mime_type: String,
 }
 
@@ -31,8 +31,9 @@ impl std::fmt::Debug for Media {
 }
 
 impl Media {
-    /// Media from memory.
-    pub fn new(bytes: impl Into<Arc<[u8]>>, mime_type: impl Into<String>) -> Media {
+    /// Media from memory (a `Vec<u8>`, a `String`, a [`Bytes`]: never copied again,
+    /// however many requests and retries send it).
+    pub fn new(bytes: impl Into<Bytes>, mime_type: impl Into<String>) -> Media {
         Media {
             bytes: bytes.into(),
             mime_type: mime_type.into(),
@@ -72,6 +73,12 @@ impl Media {
     /// The bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// The bytes as a shared buffer (or a part of it): no copy is made.
+    pub(crate) fn shared(&self, range: std::ops::Range<usize>) -> Bytes {
+        let end = range.end.min(self.bytes.len());
+        self.bytes.slice(range.start.min(end)..end)
     }
 
     /// The size in bytes.

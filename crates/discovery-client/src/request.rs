@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
+use oauth_core::http::Bytes;
 
 use crate::Error;
 use crate::api::Api;
@@ -77,7 +78,7 @@ pub struct PreparedRequest {
     /// Headers, lower-case names.
     pub headers: Vec<(String, String)>,
     /// The body (empty when none).
-    pub body: Vec<u8>,
+    pub body: Bytes,
     /// The media of a resumable upload, sent after the session is opened.
     pub resumable: Option<(Media, usize)>,
     /// The method id (`drive.files.list`), for errors and logs.
@@ -85,7 +86,9 @@ pub struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    /// The request as an `http::Request` value.
+    /// The request as an `http::Request` value. The body is shared, not copied (each retry
+    /// sends the same buffer); a header that cannot be sent is an error naming it, never
+    /// dropped.
     ///
     /// ```
     /// # let doc = br#"{"name":"d","version":"v1","rootUrl":"https://d.googleapis.com/","servicePath":"",
@@ -94,7 +97,7 @@ impl PreparedRequest {
     /// let req = api.method("ping")?.body(serde_json::json!({"a": 1})).prepare()?.to_http()?;
     /// assert_eq!(req.uri(), "https://d.googleapis.com/ping?alt=json");
     /// assert_eq!(req.headers()["content-type"], "application/json");
-    /// assert_eq!(req.body(), br#"{"a":1}"#);
+    /// assert_eq!(&req.body()[..], br#"{"a":1}"#);
     /// # Ok::<(), discovery_client::Error>(())
     /// ```
     pub fn to_http(&self) -> Result<oauth_core::http::HttpRequest, Error> {
@@ -107,9 +110,14 @@ impl PreparedRequest {
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = uri;
         for (k, v) in &self.headers {
-            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v)) {
-                req.headers_mut().append(k, v);
-            }
+            let bad = |what: &str| Error::InvalidValue {
+                method: self.method_id.clone(),
+                param: format!("(header {})", k.escape_debug()),
+                reason: format!("the {what} cannot be sent in an HTTP header"),
+            };
+            let name = HeaderName::try_from(k.as_str()).map_err(|_| bad("name"))?;
+            let value = HeaderValue::try_from(v).map_err(|_| bad("value"))?;
+            req.headers_mut().append(name, value);
         }
         Ok(req)
     }
@@ -404,9 +412,9 @@ impl Request {
                 } else {
                     b
                 };
-                serde_json::to_vec(b).unwrap_or_default()
+                Bytes::from(serde_json::to_vec(b).unwrap_or_default())
             }
-            None => Vec::new(),
+            None => Bytes::new(),
         };
 
         let mut url = String::with_capacity(model.base_url.len() + 64);
@@ -429,7 +437,7 @@ impl Request {
                     }
                     UploadProtocol::Simple if self.body.is_none() => {
                         headers.push((CONTENT_TYPE.as_str().into(), media.mime_type().into()));
-                        body = media.bytes().to_vec();
+                        body = media.shared(0..media.len());
                         "media"
                     }
                     UploadProtocol::Simple => {
@@ -439,7 +447,7 @@ impl Request {
                             CONTENT_TYPE.as_str().into(),
                             format!("multipart/related; boundary=\"{boundary}\""),
                         ));
-                        body = multipart;
+                        body = Bytes::from(multipart);
                         "multipart"
                     }
                 };

@@ -85,7 +85,7 @@ pub fn demo() -> Result<(), String> {
     let token = creds.token_details().map_err(|e| e.to_string())?;
     detail(&format!(
         "access token {} (expires in {} s), refresh token {}",
-        show(&token.access_token),
+        show(token.access_token.secret()),
         token
             .expiry
             .and_then(|e| e.duration_since(std::time::SystemTime::now()).ok())
@@ -159,7 +159,7 @@ pub fn demo() -> Result<(), String> {
         "refresh",
         &format!(
             "refresh_token grant -> new access token {} (the server rotated the refresh token; the new one is kept)",
-            show(&refreshed.access_token)
+            show(refreshed.access_token.secret())
         ),
     );
 
@@ -181,7 +181,7 @@ pub fn demo() -> Result<(), String> {
         "service account",
         &format!(
             "{email}: JWT-bearer grant -> access token {}",
-            show(&sa_token)
+            show(sa_token.secret())
         ),
     );
 
@@ -213,7 +213,7 @@ pub fn demo() -> Result<(), String> {
         emu.revoke_uri()
             .parse()
             .map_err(|e| format!("revoke URL: {e}"))?,
-        creds.token().map_err(|e| e.to_string())?,
+        creds.token().map_err(|e| e.to_string())?.into(),
     );
     gauth::blocking::revoke(&revoke).map_err(|e| e.to_string())?;
     let after = creds

@@ -17,7 +17,8 @@ pub fn info(args: &InfoArgs) -> Result<(), String> {
         None => crate::credentials::load(&args.creds, &[])?
             .credentials
             .token()
-            .map_err(|e| e.to_string())?,
+            .map_err(|e| e.to_string())?
+            .into(),
     };
     let info = oauth_flow::blocking::tokeninfo(&TokenInfoCall::new(url, token))
         .map_err(|e| e.to_string())?;

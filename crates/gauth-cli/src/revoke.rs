@@ -18,15 +18,19 @@ pub fn revoke(args: &RevokeArgs) -> Result<(), String> {
                     let secret = serde_json::from_str::<serde_json::Value>(&user.to_json())
                         .ok()
                         .and_then(|v| v["client_secret"].as_str().map(Secret::new));
-                    let token = match user.refresh_token() {
-                        Some(rt) => rt,
-                        None => loaded.credentials.token().map_err(|e| e.to_string())?,
+                    let token: Secret = match user.refresh_token() {
+                        Some(rt) => rt.into(),
+                        None => loaded
+                            .credentials
+                            .token()
+                            .map_err(|e| e.to_string())?
+                            .into(),
                     };
-                    RevokeCall::new(url, token).with_client(user.client_id(), secret)
+                    RevokeCall::new(url, token).with_client(user.client_id().as_str(), secret)
                 }
                 None => {
                     let token = loaded.credentials.token().map_err(|e| e.to_string())?;
-                    RevokeCall::new(url, token)
+                    RevokeCall::new(url, token.into())
                 }
             }
         }

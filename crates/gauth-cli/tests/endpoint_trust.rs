@@ -219,7 +219,7 @@ fn library_authorized_users_follow_the_policy() {
         &EndpointPolicy::default().allow_host(ATTACKER),
     )
     .unwrap();
-    assert_eq!(ok.token_uri().host_str(), Some(ATTACKER));
+    assert_eq!(ok.token_uri().url().host_str(), Some(ATTACKER));
     for loopback in [
         "http://127.0.0.1:1/t",
         "http://[::1]:1/t",

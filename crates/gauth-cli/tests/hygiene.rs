@@ -565,14 +565,18 @@ fn no_public_type_prints_its_secrets() {
     show("IdTokenCredentials", format!("{idc:?}"), None);
     let resp = http::Response::builder()
         .status(200)
-        .body(br#"{"access_token":"ya29.access-SECRET","expires_in":10,"refresh_token":"1//refresh-SECRET","id_token":"id-SECRET"}"#.to_vec())
+        .body(br#"{"access_token":"ya29.access-SECRET","expires_in":10,"refresh_token":"1//refresh-SECRET","id_token":"id-SECRET"}"#.to_vec().into())
         .unwrap();
     let parsed = gauth::TokenResponse::parse("https://t/token", &resp).unwrap();
     show("TokenResponse", format!("{parsed:?}"), None);
     // Errors built from answers that carry secrets.
     let bad = http::Response::builder()
         .status(400)
-        .body(br#"{"error":"invalid_grant","refresh_token":"1//refresh-SECRET"}"#.to_vec())
+        .body(
+            br#"{"error":"invalid_grant","refresh_token":"1//refresh-SECRET"}"#
+                .to_vec()
+                .into(),
+        )
         .unwrap();
     let e = gauth::TokenResponse::parse("https://t/token", &bad).unwrap_err();
     show("Error", format!("{e:?}"), Some(e.to_string()));

@@ -439,7 +439,7 @@ pub mod asynchronous {
         }
         let t = options.detection_timeout;
         let detect = ReqwestClient::with_timeouts(t, t);
-        match oauth_core::run_async(&detect, &mut detection_exchange(&env)).await {
+        match oauth_core::run(&detect, &mut detection_exchange(&env)).await {
             Ok(true) => {}
             Ok(false) => {
                 return Err(not_found(
@@ -454,7 +454,7 @@ pub mod asynchronous {
         let http = ReqwestClient::shared() as Arc<dyn AsyncHttpClient>;
         let project_id = match env.project.clone() {
             Some(p) => Some(p),
-            None => oauth_core::run_async(
+            None => oauth_core::run(
                 http.as_ref(),
                 &mut Retrying::new(m.project_id_call(), RetryPolicy::default()),
             )

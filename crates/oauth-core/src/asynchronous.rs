@@ -1,31 +1,88 @@
-//! The async flavour, on reqwest; the same names as [`crate::blocking`].
+//! The async flavour: its runner and the four methods of [`Credentials`] that await. The
+//! names are re-exported at the crate root; [`crate::blocking`] has the same names.
 
 use std::sync::Arc;
 
-use crate::credentials::{Core, CredentialsOptions, apply_token};
-use crate::exchange::{Exchange, Input, Step};
-use crate::http::HttpRequest;
-use crate::source::{Refresh, TokenSource};
-use crate::transport::{AsyncHttpClient, ReqwestClient};
-use crate::{Error, Secret, Token};
+use http::HeaderMap;
 
-/// Drives an exchange over an async client (tokio timers for waits).
+use crate::exchange::{Exchange, Input, Step};
+use crate::flavour::Async;
+use crate::http::{HttpRequest, check_origin};
+use crate::source::{Refresh, RefreshContext, TokenSource};
+use crate::transport::AsyncHttpClient;
+use crate::types::AccessToken;
+use crate::{Error, Token, apply_token};
+
+/// The async credential handle: [`handle::Credentials`](crate::handle::Credentials) in the
+/// async flavour. The blocking twin is [`crate::blocking::Credentials`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), oauth_core::Error> {
+/// use oauth_core::{AuthorizedUser, Credentials};
+/// let creds = Credentials::new(AuthorizedUser::from_file("authorized_user.json")?);
+/// let token = creds.token().await?;
+/// # Ok(()) }
+/// ```
+pub type Credentials = crate::handle::Credentials<Async>;
+
+/// The async credential builder.
+pub type CredentialsBuilder = crate::handle::CredentialsBuilder<Async>;
+
+/// Drives an exchange over an async client (tokio timers for waits): sends what it asks,
+/// sleeps when it says, returns what it finishes with.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use oauth_core::{exchange::Immediate, transport::ReqwestClient};
-/// let n = oauth_core::run_async(&ReqwestClient::new(), &mut Immediate::new(Ok(1))).await.unwrap();
+/// let n = oauth_core::run(&ReqwestClient::new(), &mut Immediate::new(Ok(1))).await.unwrap();
 /// assert_eq!(n, 1);
 /// # }
 /// ```
-pub async fn run_async<E: Exchange + ?Sized>(
+pub async fn run<E: Exchange + ?Sized>(
     client: &dyn AsyncHttpClient,
     exchange: &mut E,
+) -> Result<E::Output, Error> {
+    drive(client, exchange, Unauthorized).await
+}
+
+/// [`run`], putting `credentials` on every request of the exchange: each request must
+/// declare an [`ApiOrigin`](crate::http::ApiOrigin) and be addressed to it, or it is refused
+/// with [`Error::ForeignOrigin`] before it is sent. Without credentials, requests go as they
+/// are. The async runner of API calls and discovery documents.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use oauth_core::{exchange::Immediate, transport::ReqwestClient};
+/// let n = oauth_core::run_authorized(&ReqwestClient::new(), &mut Immediate::new(Ok(1)), None).await.unwrap();
+/// assert_eq!(n, 1);
+/// # }
+/// ```
+pub async fn run_authorized<E: Exchange + ?Sized>(
+    client: &dyn AsyncHttpClient,
+    exchange: &mut E,
+    credentials: Option<&Credentials>,
+) -> Result<E::Output, Error> {
+    match credentials {
+        Some(c) => drive(client, exchange, Authorized(c)).await,
+        None => drive(client, exchange, Unauthorized).await,
+    }
+}
+
+/// The one async loop over [`Step`]s. Generic over what is done to each request, so that
+/// a token refresh (which runs its exchange unauthorized) is a different future from the
+/// API call that asked for the token.
+async fn drive<E: Exchange + ?Sized, A: Authorize>(
+    client: &dyn AsyncHttpClient,
+    exchange: &mut E,
+    authorize: A,
 ) -> Result<E::Output, Error> {
     let mut input = Input::Start;
     loop {
         match exchange.step(input) {
-            Step::Send(request) => input = Input::Response(client.execute(request).await),
+            Step::Send(mut request) => {
+                authorize.authorize(&mut request).await?;
+                input = Input::Response(client.execute(request).await);
+            }
             Step::Wait(d) => {
                 tokio::time::sleep(d).await;
                 input = Input::Waited;
@@ -35,39 +92,47 @@ pub async fn run_async<E: Exchange + ?Sized>(
     }
 }
 
-crate::credentials::credentials_handle! {
-    /// A credential of any type with its cache and an async transport: cheap to clone,
-    /// `Send + Sync`, one refresh at a time however many tasks ask. The blocking twin is
-    /// [`crate::blocking::Credentials`].
-    ///
-    /// ```no_run
-    /// # async fn f() -> Result<(), oauth_core::Error> {
-    /// use oauth_core::{AuthorizedUser, Credentials};
-    /// let creds = Credentials::new(AuthorizedUser::from_file("authorized_user.json")?);
-    /// let token = creds.token().await?;
-    /// # Ok(()) }
-    /// ```
-    pub struct Credentials;
-    /// Builds a [`Credentials`] with a chosen client, clock, margin or retry policy.
-    ///
-    /// ```
-    /// use oauth_core::{AuthorizedUser, Credentials, RetryPolicy, Secret};
-    /// let user = AuthorizedUser::new("id", None, Some(Secret::new("r")), "http://127.0.0.1:1/token".parse().unwrap());
-    /// let creds = Credentials::builder(user).retry(RetryPolicy::none()).build();
-    /// assert_eq!(creds.kind(), "authorized_user");
-    /// ```
-    pub struct CredentialsBuilder;
-    client: AsyncHttpClient,
-    default_client: ReqwestClient,
-    name: "Credentials",
+/// What the runner does to a request before sending it.
+trait Authorize: Sync {
+    fn authorize<'a>(
+        &'a self,
+        request: &'a mut HttpRequest,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+}
+
+/// Requests go as the exchange built them.
+struct Unauthorized;
+
+impl Authorize for Unauthorized {
+    fn authorize<'a>(
+        &'a self,
+        _: &'a mut HttpRequest,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        std::future::ready(Ok(()))
+    }
+}
+
+/// Requests carry the credentials, on the declared origin only.
+struct Authorized<'c>(&'c Credentials);
+
+impl Authorize for Authorized<'_> {
+    fn authorize<'a>(
+        &'a self,
+        request: &'a mut HttpRequest,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        async move {
+            check_origin(request)?;
+            self.0.apply(request).await
+        }
+    }
 }
 
 impl Credentials {
     /// A valid access token: the cached one, or a new one when it is missing or inside
     /// the refresh margin. Concurrent callers share one refresh.
-    pub async fn token(&self) -> Result<Secret, Error> {
+    pub async fn token(&self) -> Result<AccessToken, Error> {
         if let Some(t) = self.core.cache.fresh_access_token() {
-            return Ok(t);
+            return Ok(AccessToken::from(t));
         }
         self.token_details().await.map(|t| t.access_token.clone())
     }
@@ -77,7 +142,7 @@ impl Credentials {
         self.core.cache.get_async(|| self.fetch()).await
     }
 
-    /// Refreshes now, whatever the cache holds.
+    /// Refreshes now, whatever the cache holds (still one refresh for concurrent callers).
     pub async fn refresh(&self) -> Result<Arc<Token>, Error> {
         self.core.cache.invalidate();
         self.token_details().await
@@ -86,7 +151,15 @@ impl Credentials {
     /// Adds `Authorization` (and the quota project header) to a request.
     pub async fn apply(&self, request: &mut HttpRequest) -> Result<(), Error> {
         let token = self.token().await?;
-        apply_token(request, &token, self.core.source.quota_project_id())
+        apply_token(request, token.secret(), self.core.source.quota_project_id())
+    }
+
+    /// The headers [`Credentials::apply`] sets, for requests built elsewhere (the parts of
+    /// a batch carry them).
+    pub async fn headers(&self) -> Result<HeaderMap, Error> {
+        let mut probe = HttpRequest::default();
+        self.apply(&mut probe).await?;
+        Ok(std::mem::take(probe.headers_mut()))
     }
 
     async fn fetch(&self) -> Result<Token, Error> {
@@ -96,7 +169,7 @@ impl Credentials {
         match begun {
             Refresh::Ready(t) => Ok(t),
             Refresh::Exchange { mut exchange, lock } => {
-                let response = run_async(self.http.as_ref(), &mut exchange).await?;
+                let response = run(self.core.http.as_ref(), &mut exchange).await?;
                 self.off_executor(move |source, ctx| source.finish_refresh(response, lock, ctx))
                     .await
             }
@@ -107,9 +180,7 @@ impl Credentials {
     /// waiting on another process's lock does not stall the executor.
     async fn off_executor<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn TokenSource, &crate::source::RefreshContext) -> Result<R, Error>
-        + Send
-        + 'static,
+        f: impl FnOnce(&dyn TokenSource, &RefreshContext) -> Result<R, Error> + Send + 'static,
     ) -> Result<R, Error> {
         let core = Arc::clone(&self.core);
         if core.source.does_blocking_io()

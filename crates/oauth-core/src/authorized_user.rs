@@ -6,13 +6,13 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
-use url::Url;
 
 use crate::client_secrets::GOOGLE_TOKEN_URI;
 use crate::exchange::BoxExchange;
 use crate::fsutil::{FileLock, atomic_write};
 use crate::json::{self, Fields};
 use crate::source::{Refresh, RefreshContext, TokenSource};
+use crate::types::{ClientId, ClientSecret, RefreshToken, Scope, TokenUrl};
 use crate::{EndpointPolicy, Error, Retrying, Secret, Token, TokenCall, TokenResponse};
 
 /// A user's credentials, as google-auth's `Credentials.to_json()` writes them and as gcloud
@@ -43,10 +43,10 @@ use crate::{EndpointPolicy, Error, Retrying, Secret, Token, TokenCall, TokenResp
 #[derive(Debug)]
 pub struct AuthorizedUser {
     origin: String,
-    client_id: String,
-    client_secret: Option<Secret>,
-    token_uri: Url,
-    scopes: Option<Vec<String>>,
+    client_id: ClientId,
+    client_secret: Option<ClientSecret>,
+    token_uri: TokenUrl,
+    scopes: Option<Vec<Scope>>,
     quota_project_id: Option<String>,
     universe_domain: Option<String>,
     account: Option<String>,
@@ -58,7 +58,7 @@ pub struct AuthorizedUser {
 
 #[derive(Debug, Clone)]
 struct UserState {
-    refresh_token: Option<Secret>,
+    refresh_token: Option<RefreshToken>,
     token: Option<Token>,
 }
 
@@ -113,9 +113,9 @@ impl AuthorizedUser {
                 supported: "authorized_user".into(),
             });
         }
-        let refresh_token = f.required_secret("refresh_token")?;
-        let client_id = f.required_str("client_id")?.to_owned();
-        let client_secret = f.required_secret("client_secret")?;
+        let refresh_token = RefreshToken::new(f.required_secret("refresh_token")?);
+        let client_id = ClientId::new(f.required_str("client_id")?);
+        let client_secret = ClientSecret::new(f.required_secret("client_secret")?);
         let universe_domain = f.optional_str("universe_domain")?.map(str::to_owned);
         let token_uri = policy.check(
             origin,
@@ -134,8 +134,8 @@ impl AuthorizedUser {
             origin: origin.to_owned(),
             client_id,
             client_secret: Some(client_secret),
-            token_uri,
-            scopes: f.string_list("scopes")?,
+            token_uri: token_uri.into(),
+            scopes: scopes_of(f.string_list("scopes")?),
             quota_project_id: f.optional_str("quota_project_id")?.map(str::to_owned),
             universe_domain,
             account: f.optional_str("account")?.map(str::to_owned),
@@ -152,22 +152,23 @@ impl AuthorizedUser {
     /// Credentials fresh from a token endpoint (what a sign-in flow produces).
     ///
     /// ```
-    /// use oauth_core::{AuthorizedUser, Secret, Token};
-    /// let user = AuthorizedUser::new("id", Some(Secret::new("s")), Some(Secret::new("1//r")),
-    ///     "https://oauth2.googleapis.com/token".parse().unwrap());
+    /// use oauth_core::AuthorizedUser;
+    /// use oauth_core::types::{ClientSecret, RefreshToken, TokenUrl};
+    /// let user = AuthorizedUser::new("id", Some(ClientSecret::new("s")), Some(RefreshToken::new("1//r")),
+    ///     "https://oauth2.googleapis.com/token".parse::<TokenUrl>().unwrap());
     /// assert!(user.to_json().contains("\"refresh_token\":\"1//r\""));
     /// ```
     pub fn new(
-        client_id: impl Into<String>,
-        client_secret: Option<Secret>,
-        refresh_token: Option<Secret>,
-        token_uri: Url,
+        client_id: impl Into<ClientId>,
+        client_secret: Option<ClientSecret>,
+        refresh_token: Option<RefreshToken>,
+        token_uri: impl Into<TokenUrl>,
     ) -> Self {
         AuthorizedUser {
             origin: "authorized-user credentials".into(),
             client_id: client_id.into(),
             client_secret,
-            token_uri,
+            token_uri: token_uri.into(),
             scopes: None,
             quota_project_id: None,
             universe_domain: None,
@@ -192,7 +193,7 @@ impl AuthorizedUser {
     pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: Into<Scope>,
     {
         self.scopes = Some(scopes.into_iter().map(Into::into).collect());
         self
@@ -214,22 +215,22 @@ impl AuthorizedUser {
     }
 
     /// The OAuth client ID.
-    pub fn client_id(&self) -> &str {
+    pub fn client_id(&self) -> &ClientId {
         &self.client_id
     }
 
     /// The token endpoint.
-    pub fn token_uri(&self) -> &Url {
+    pub fn token_uri(&self) -> &TokenUrl {
         &self.token_uri
     }
 
     /// The scopes, when known.
-    pub fn scopes(&self) -> Option<&[String]> {
+    pub fn scopes(&self) -> Option<&[Scope]> {
         self.scopes.as_deref()
     }
 
     /// The current refresh token (it changes when the server rotates it).
-    pub fn refresh_token(&self) -> Option<Secret> {
+    pub fn refresh_token(&self) -> Option<RefreshToken> {
         self.lock_state().refresh_token.clone()
     }
 
@@ -273,12 +274,17 @@ impl AuthorizedUser {
             state.refresh_token.as_ref().map(|t| t.expose().into()),
         );
         put("token_uri", Some(self.token_uri.as_str().into()));
-        put("client_id", Some(self.client_id.clone().into()));
+        put("client_id", Some(self.client_id.as_str().into()));
         put(
             "client_secret",
             self.client_secret.as_ref().map(|s| s.expose().into()),
         );
-        put("scopes", self.scopes.clone().map(Into::into));
+        put(
+            "scopes",
+            self.scopes
+                .as_ref()
+                .map(|l| l.iter().map(|s| Value::from(s.as_str())).collect()),
+        );
         put(
             "rapt_token",
             self.rapt_token.as_ref().map(|s| s.expose().into()),
@@ -303,17 +309,18 @@ impl AuthorizedUser {
         m
     }
 
-    fn refresh_call(&self, refresh_token: &Secret) -> TokenCall {
+    fn refresh_call(&self, refresh_token: &RefreshToken) -> TokenCall {
         let mut params = vec![
             ("grant_type".to_owned(), "refresh_token".to_owned()),
-            ("client_id".to_owned(), self.client_id.clone()),
+            ("client_id".to_owned(), self.client_id.to_string()),
         ];
         if let Some(s) = &self.client_secret {
             params.push(("client_secret".into(), s.expose().to_owned()));
         }
         params.push(("refresh_token".into(), refresh_token.expose().to_owned()));
         if let Some(scopes) = self.scopes.as_ref().filter(|s| !s.is_empty()) {
-            params.push(("scope".into(), scopes.join(" ")));
+            let joined: Vec<&str> = scopes.iter().map(Scope::as_str).collect();
+            params.push(("scope".into(), joined.join(" ")));
         }
         if let Some(r) = &self.rapt_token {
             params.push(("rapt".into(), r.expose().to_owned()));
@@ -323,7 +330,7 @@ impl AuthorizedUser {
 
     /// Re-reads the shared file under the lock: another process may have refreshed and
     /// rotated the refresh token meanwhile.
-    fn reread(&self, path: &Path) -> Option<(Option<Secret>, Option<Token>)> {
+    fn reread(&self, path: &Path) -> Option<(Option<RefreshToken>, Option<Token>)> {
         let v = match json::read_file(path) {
             Ok(v) => v,
             Err(e) => {
@@ -332,7 +339,10 @@ impl AuthorizedUser {
             }
         };
         let f = Fields::new(&v, &self.origin, "").ok()?;
-        let rt = f.optional_secret("refresh_token").ok()?;
+        let rt = f
+            .optional_secret("refresh_token")
+            .ok()?
+            .map(RefreshToken::new);
         let token = parse_token(&f).ok()?;
         Some((rt, token))
     }
@@ -354,9 +364,13 @@ fn parse_token(f: &Fields<'_>) -> Result<Option<Token>, Error> {
     if token.expiry.is_none() {
         token.expiry = Some(SystemTime::UNIX_EPOCH);
     }
-    token.scopes = f.string_list("scopes")?;
+    token.scopes = scopes_of(f.string_list("scopes")?);
     token.id_token = f.optional_secret("id_token")?;
     Ok(Some(token))
+}
+
+fn scopes_of(list: Option<Vec<String>>) -> Option<Vec<Scope>> {
+    list.map(|l| l.into_iter().map(Scope::from).collect())
 }
 
 /// google-auth writes `datetime.isoformat() + "Z"` of a naive UTC time and reads it back
@@ -569,7 +583,8 @@ mod tests {
             .status(200)
             .body(
                 br#"{"access_token":"ya29.new","expires_in":3600,"refresh_token":"1//rotated"}"#
-                    .to_vec(),
+                    .to_vec()
+                    .into(),
             )
             .unwrap();
         let Step::Done(Ok(tr)) = exchange.step(Input::Response(Ok(resp))) else {
@@ -625,10 +640,10 @@ mod tests {
         };
         assert!(lock.is_some());
         let tr = TokenResponse {
-            access_token: Secret::new("ya29.new"),
+            access_token: "ya29.new".into(),
             token_type: "Bearer".into(),
             expires_in: Some(3600),
-            refresh_token: Some(Secret::new("1//rot")),
+            refresh_token: Some("1//rot".into()),
             scopes: None,
             id_token: None,
         };
@@ -642,7 +657,12 @@ mod tests {
 
     #[test]
     fn no_refresh_token_is_a_clear_error() {
-        let u = AuthorizedUser::new("id", None, None, GOOGLE_TOKEN_URI.parse().unwrap());
+        let u = AuthorizedUser::new(
+            "id",
+            None,
+            None,
+            GOOGLE_TOKEN_URI.parse::<TokenUrl>().unwrap(),
+        );
         let e = u.begin_refresh(&ctx()).unwrap_err();
         assert!(e.to_string().contains("no refresh token"), "{e}");
     }

@@ -4,10 +4,10 @@ use std::fmt;
 use std::path::Path;
 
 use serde_json::Value;
-use url::Url;
 
 use crate::json::{self, Fields};
-use crate::{EndpointPolicy, Error, Secret};
+use crate::types::{AuthUrl, ClientId, ClientSecret, TokenUrl};
+use crate::{EndpointPolicy, Error};
 
 /// Google's authorization endpoint.
 pub const GOOGLE_AUTH_URI: &str = "https://accounts.google.com/o/oauth2/auth";
@@ -58,13 +58,13 @@ pub struct ClientSecrets {
     /// Web or installed.
     pub client_type: ClientType,
     /// The client ID.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The client secret, absent for a public client.
-    pub client_secret: Option<Secret>,
+    pub client_secret: Option<ClientSecret>,
     /// The authorization endpoint.
-    pub auth_uri: Url,
+    pub auth_uri: AuthUrl,
     /// The token endpoint.
-    pub token_uri: Url,
+    pub token_uri: TokenUrl,
     /// The registered redirect URIs.
     pub redirect_uris: Vec<String>,
     /// The registered JavaScript origins (web clients).
@@ -123,8 +123,8 @@ impl ClientSecrets {
             });
         };
         let c = top.object(key)?;
-        let client_id = c.required_str("client_id")?.to_owned();
-        let client_secret = c.optional_secret("client_secret")?;
+        let client_id = ClientId::new(c.required_str("client_id")?);
+        let client_secret = c.optional_secret("client_secret")?.map(ClientSecret::new);
         let auth_uri = policy.check(
             origin,
             &c.path("auth_uri"),
@@ -144,8 +144,8 @@ impl ClientSecrets {
             client_type,
             client_id,
             client_secret,
-            auth_uri,
-            token_uri,
+            auth_uri: auth_uri.into(),
+            token_uri: token_uri.into(),
             redirect_uris,
             javascript_origins,
             project_id,
@@ -156,7 +156,7 @@ impl ClientSecrets {
     /// The file's JSON again (for saving a flow, or writing a test fixture).
     pub fn to_value(&self) -> Value {
         let mut inner = serde_json::Map::new();
-        inner.insert("client_id".into(), self.client_id.clone().into());
+        inner.insert("client_id".into(), self.client_id.as_str().into());
         if let Some(s) = &self.client_secret {
             inner.insert("client_secret".into(), s.expose().into());
         }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What went wrong. Every variant names the file, field, parameter or endpoint at fault and
 /// never carries a secret: response bodies are reduced to safe excerpts, JSON errors to their
@@ -98,7 +99,7 @@ pub enum Error {
         host: String,
     },
     /// The server answered with an OAuth 2.0 error (RFC 6749 section 5.2).
-    #[error("{0}")]
+    #[error(transparent)]
     OAuth(OAuthError),
     /// The server answered with a status and a body that is not the expected protocol.
     #[error("HTTP {status} from {endpoint}: {excerpt}")]
@@ -145,17 +146,88 @@ pub enum Error {
     /// A request could not be built from the caller's values.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A request was about to carry credentials to an origin other than the one its
+    /// exchange declared (see [`crate::http::ApiOrigin`]); it was not sent.
+    #[error("refused to send credentials to {found}: the call is for {expected}")]
+    ForeignOrigin {
+        /// The origin the exchange declared (`https://www.googleapis.com`), or a note that
+        /// it declared none.
+        expected: String,
+        /// The origin the request was addressed to.
+        found: String,
+    },
+    /// Another holder kept a token store's lock for longer than the bounded wait.
+    #[error("{store}: still locked by another process after {}", humantime::format_duration(*waited))]
+    LockTimeout {
+        /// The store and entry (a lock file's path, a store's name).
+        store: String,
+        /// How long this process waited.
+        waited: Duration,
+    },
+}
+
+/// What kind of failure an [`Error`] is: a small, stable classification that every gauth
+/// crate's error answers with `kind()`, so a program can branch without matching variants.
+///
+/// ```
+/// use oauth_core::{Error, ErrorKind};
+/// let e = Error::MissingField { origin: "key.json".into(), field: "private_key".into() };
+/// assert_eq!(e.kind(), ErrorKind::Config);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A file or value is not valid: bad JSON, a missing or invalid field, a wrong type.
+    Config,
+    /// An endpoint or origin was refused by the endpoint policy or the origin check.
+    Untrusted,
+    /// The server answered with an OAuth 2.0 (or Google API) error body.
+    OAuth,
+    /// The server answered with an HTTP error that is not a protocol error body.
+    Http,
+    /// The server answered with a success that breaks the protocol (malformed, too large).
+    Protocol,
+    /// No HTTP answer at all: connection, TLS, timeout.
+    Transport,
+    /// A file could not be read, written or locked.
+    Io,
+    /// The caller's own values cannot make a request.
+    InvalidInput,
+    /// The credential cannot obtain a token any more (no refresh token): sign in again.
+    Expired,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Config => "invalid configuration",
+            ErrorKind::Untrusted => "untrusted endpoint",
+            ErrorKind::OAuth => "OAuth error",
+            ErrorKind::Http => "HTTP error",
+            ErrorKind::Protocol => "protocol violation",
+            ErrorKind::Transport => "transport failure",
+            ErrorKind::Io => "file error",
+            ErrorKind::InvalidInput => "invalid input",
+            ErrorKind::Expired => "credentials expired",
+        })
+    }
 }
 
 impl Error {
     /// Whether trying again later may succeed: transport failures, 5xx, 408, 429 and the
     /// OAuth errors google-auth retries (`internal_failure`, `server_error`,
     /// `temporarily_unavailable`). `invalid_grant` and other 4xx answers are final.
+    ///
+    /// This is the classification [`crate::retry::RetryOn::TOKEN_ENDPOINT`] applies before
+    /// a retry, so an error a caller sees as transient is one a retry was allowed for. A
+    /// lock held elsewhere for longer than the wait is transient too.
     pub fn is_transient(&self) -> bool {
+        use crate::retry::RetryOn;
         match self {
-            Error::Transport { source, .. } => source.kind != TransportErrorKind::TooLarge,
-            Error::Http { status, .. } => is_transient_status(*status),
+            Error::Transport { source, .. } => RetryOn::TOKEN_ENDPOINT.transport(source),
+            Error::Http { status, .. } => RetryOn::TOKEN_ENDPOINT.status(*status),
             Error::OAuth(e) => e.is_transient(),
+            Error::LockTimeout { .. } => true,
             _ => false,
         }
     }
@@ -165,6 +237,40 @@ impl Error {
         match self {
             Error::OAuth(e) => Some(e),
             _ => None,
+        }
+    }
+
+    /// The HTTP status of the answer at fault, when there was an answer.
+    ///
+    /// ```
+    /// let e = oauth_core::Error::Http { endpoint: "https://x/token".into(), status: 502, excerpt: String::new() };
+    /// assert_eq!(e.status(), Some(502));
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Http { status, .. } => Some(*status),
+            Error::OAuth(e) => Some(e.status),
+            _ => None,
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Read { .. } | Error::Write { .. } | Error::LockTimeout { .. } => ErrorKind::Io,
+            Error::InvalidJson { .. }
+            | Error::MissingField { .. }
+            | Error::InvalidField { .. }
+            | Error::UnknownType { .. } => ErrorKind::Config,
+            Error::UntrustedEndpoint { .. }
+            | Error::InsecureEndpoint { .. }
+            | Error::ForeignOrigin { .. } => ErrorKind::Untrusted,
+            Error::OAuth(_) => ErrorKind::OAuth,
+            Error::Http { .. } => ErrorKind::Http,
+            Error::MalformedResponse { .. } | Error::ResponseTooLarge { .. } => ErrorKind::Protocol,
+            Error::Transport { .. } => ErrorKind::Transport,
+            Error::NotRefreshable { .. } => ErrorKind::Expired,
+            Error::InvalidRequest(_) => ErrorKind::InvalidInput,
         }
     }
 
@@ -199,11 +305,6 @@ impl Error {
     }
 }
 
-/// Statuses google-auth retries, widened to every 5xx.
-pub(crate) fn is_transient_status(status: u16) -> bool {
-    status >= 500 || status == 408 || status == 429
-}
-
 /// An OAuth 2.0 error response (RFC 6749 section 5.2), with the HTTP status it came with.
 ///
 /// ```
@@ -224,21 +325,15 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    /// Whether google-auth would retry this error.
+    /// Whether google-auth would retry this error (see [`crate::retry::RetryOn`]).
     pub fn is_transient(&self) -> bool {
-        const RETRYABLE: [&str; 3] = [
-            "internal_failure",
-            "server_error",
-            "temporarily_unavailable",
-        ];
-        is_transient_status(self.status)
-            || RETRYABLE.contains(&self.error.as_str())
-            || self
-                .description
-                .as_deref()
-                .is_some_and(|d| RETRYABLE.contains(&d))
+        use crate::retry::RetryOn;
+        RetryOn::TOKEN_ENDPOINT.status(self.status)
+            || RetryOn::TOKEN_ENDPOINT.oauth_error(&self.error, self.description.as_deref())
     }
 }
+
+impl std::error::Error for OAuthError {}
 
 impl fmt::Display for OAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -323,6 +418,36 @@ mod tests {
         let ours = Error::json("creds.json", &e).to_string();
         assert!(!ours.contains("ya29"), "{ours}");
         assert!(ours.starts_with("creds.json: has a value of the wrong type at line 1"));
+    }
+
+    #[test]
+    fn kinds_statuses_and_sources_answer_the_usual_questions() {
+        use std::error::Error as _;
+        let io = Error::read("/x", std::io::Error::other("denied"));
+        assert_eq!(io.kind(), ErrorKind::Io);
+        assert_eq!(io.source().unwrap().to_string(), "denied");
+        let t = Error::Transport {
+            endpoint: "e".into(),
+            source: TransportError::new(TransportErrorKind::Timeout, "slow"),
+        };
+        assert_eq!(t.kind(), ErrorKind::Transport);
+        assert!(t.source().unwrap().to_string().contains("slow"));
+        assert_eq!(t.status(), None);
+        let o = Error::OAuth(OAuthError {
+            status: 400,
+            error: "invalid_grant".into(),
+            description: None,
+            uri: None,
+        });
+        assert_eq!((o.kind(), o.status()), (ErrorKind::OAuth, Some(400)));
+        assert_eq!(o.oauth().unwrap().error, "invalid_grant");
+        assert_eq!(o.to_string(), "OAuth error `invalid_grant` (HTTP 400)");
+        let f = Error::ForeignOrigin {
+            expected: "https://a".into(),
+            found: "https://b".into(),
+        };
+        assert_eq!(f.kind(), ErrorKind::Untrusted);
+        assert!(!f.is_transient());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! transports.
 //!
 //! An [`Exchange`] is fed [`Input`]s and answers with [`Step`]s: send this request, wait
-//! this long, or done. The blocking driver ([`crate::blocking::run`]) and the async driver
-//! ([`crate::run_async`]) only move bytes and sleep; retries, polling and multi-request
+//! this long, or done. The blocking runner ([`crate::blocking::run`]) and the async runner
+//! (`oauth_core::run`) only move bytes and sleep; retries, polling and multi-request
 //! protocols are written once, here and in the crates that build on it.
 
 use std::time::Duration;
@@ -74,6 +74,11 @@ pub trait Call: Send {
     fn parse(&self, response: HttpResponse) -> Result<Self::Output, Error>;
     /// The endpoint, for error messages.
     fn endpoint(&self) -> String;
+    /// Which failures [`crate::Retrying`] retries: google-auth's token-endpoint rule by
+    /// default.
+    fn retry_on(&self) -> crate::retry::RetryOn {
+        crate::retry::RetryOn::TOKEN_ENDPOINT
+    }
 }
 
 /// An exchange that is already finished: a token minted locally needs no request.

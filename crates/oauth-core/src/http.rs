@@ -1,18 +1,23 @@
 //! Sans-IO HTTP values: what the protocol code produces and consumes.
 //!
-//! Requests and responses are plain [`http`] crate values with byte bodies. Protocol code
-//! builds an [`HttpRequest`], a transport moves it, and protocol code reads the
-//! [`HttpResponse`]; no protocol logic lives in a transport.
+//! Requests and responses are plain [`http`] crate values with [`Bytes`] bodies. Protocol
+//! code builds an [`HttpRequest`], a transport moves it, and protocol code reads the
+//! [`HttpResponse`]; no protocol logic lives in a transport. A `Bytes` body is shared, not
+//! copied, when a retry sends the same request again: cloning it only counts a reference.
+//! An `http::Request` cannot hold an invalid header name or value, so nothing is dropped
+//! between the protocol code and the wire.
 
 use http::header::{CONTENT_TYPE, HeaderValue};
 use url::Url;
 
 use crate::Error;
 
+pub use bytes::Bytes;
+
 /// A request as the protocol code builds it.
-pub type HttpRequest = http::Request<Vec<u8>>;
+pub type HttpRequest = http::Request<Bytes>;
 /// A response as a transport hands it back.
-pub type HttpResponse = http::Response<Vec<u8>>;
+pub type HttpResponse = http::Response<Bytes>;
 
 /// The default bound on a response body: token, tokeninfo and certificate answers are a
 /// few kilobytes.
@@ -24,7 +29,7 @@ pub const DEFAULT_RESPONSE_LIMIT: usize = 1 << 20;
 ///
 /// ```
 /// use oauth_core::http::{ResponseLimit, response_limit};
-/// let mut req = http::Request::new(Vec::new());
+/// let mut req = http::Request::new(oauth_core::http::Bytes::new());
 /// assert_eq!(response_limit(&req), oauth_core::http::DEFAULT_RESPONSE_LIMIT);
 /// req.extensions_mut().insert(ResponseLimit(64 << 20));
 /// assert_eq!(response_limit(&req), 64 << 20);
@@ -40,6 +45,106 @@ pub fn response_limit(request: &HttpRequest) -> usize {
         .map_or(DEFAULT_RESPONSE_LIMIT, |l| l.0)
 }
 
+/// The origin (scheme, host and port) an API call is for, carried in each of its requests'
+/// extensions by the sans-IO code that builds them.
+///
+/// The runners' `run_authorized` puts credentials only on a request whose URI has exactly
+/// this origin, and refuses any other request of the exchange (or one that declares no
+/// origin) with [`Error::ForeignOrigin`] before it is sent: a resumable upload's session URL
+/// or a page token that points elsewhere can never take the `Authorization` header along.
+///
+/// ```
+/// use oauth_core::http::ApiOrigin;
+/// let origin = ApiOrigin::of(&"https://www.googleapis.com/drive/v3/files".parse().unwrap()).unwrap();
+/// assert_eq!(origin.to_string(), "https://www.googleapis.com");
+/// assert!(origin.matches(&"https://WWW.googleapis.com:443/upload?x=1".parse().unwrap()));
+/// assert!(!origin.matches(&"http://www.googleapis.com/".parse().unwrap()));
+/// assert!(!origin.matches(&"https://evil.example/".parse().unwrap()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ApiOrigin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl ApiOrigin {
+    /// The origin of an absolute URI; `None` for a relative one, a scheme other than http
+    /// or https, or one with user information (`user:pass@`).
+    pub fn of(uri: &http::Uri) -> Option<ApiOrigin> {
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return None,
+        };
+        let authority = uri.authority()?;
+        if authority.as_str().contains('@') {
+            return None;
+        }
+        Some(ApiOrigin {
+            scheme,
+            host: authority.host().to_ascii_lowercase(),
+            port: authority.port_u16().unwrap_or(default_port),
+        })
+    }
+
+    /// The origin of a parsed URL (see [`ApiOrigin::of`]).
+    pub fn of_url(url: &Url) -> Option<ApiOrigin> {
+        Self::of(&to_uri(url))
+    }
+
+    /// Whether `uri` is on this origin.
+    pub fn matches(&self, uri: &http::Uri) -> bool {
+        ApiOrigin::of(uri).is_some_and(|o| o == *self)
+    }
+}
+
+impl std::fmt::Display for ApiOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let default = matches!(
+            (self.scheme.as_str(), self.port),
+            ("https", 443) | ("http", 80)
+        );
+        if default {
+            write!(f, "{}://{}", self.scheme, self.host)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+/// Checks that `request` may carry credentials: it declares an [`ApiOrigin`] and is
+/// addressed to it. The runners' `run_authorized` asks this before every request.
+///
+/// ```
+/// use oauth_core::http::{ApiOrigin, check_origin};
+/// let uri: http::Uri = "https://www.googleapis.com/drive/v3/files".parse().unwrap();
+/// let mut req = http::Request::builder().uri(uri.clone()).body(Default::default()).unwrap();
+/// assert!(check_origin(&req).is_err(), "no origin declared");
+/// req.extensions_mut().insert(ApiOrigin::of(&uri).unwrap());
+/// assert!(check_origin(&req).is_ok());
+/// *req.uri_mut() = "https://evil.example/steal".parse().unwrap();
+/// assert!(check_origin(&req).is_err());
+/// ```
+pub fn check_origin(request: &HttpRequest) -> Result<(), Error> {
+    let found = || {
+        ApiOrigin::of(request.uri())
+            .map_or_else(|| endpoint_label(request.uri()), |o| o.to_string())
+    };
+    match request.extensions().get::<ApiOrigin>() {
+        Some(origin) if origin.matches(request.uri()) => Ok(()),
+        Some(origin) => Err(Error::ForeignOrigin {
+            expected: origin.to_string(),
+            found: found(),
+        }),
+        None => Err(Error::ForeignOrigin {
+            expected: "(no origin declared by the call)".into(),
+            found: found(),
+        }),
+    }
+}
+
 /// A POST with an `application/x-www-form-urlencoded` body.
 ///
 /// ```
@@ -47,13 +152,13 @@ pub fn response_limit(request: &HttpRequest) -> usize {
 ///     &"https://oauth2.googleapis.com/token".parse().unwrap(),
 ///     &[("grant_type", "refresh_token"), ("scope", "a b")],
 /// );
-/// assert_eq!(req.body(), b"grant_type=refresh_token&scope=a+b");
+/// assert_eq!(&req.body()[..], b"grant_type=refresh_token&scope=a+b");
 /// ```
 pub fn form_post(url: &Url, params: &[(&str, &str)]) -> HttpRequest {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
-    let mut req = http::Request::new(body.into_bytes());
+    let mut req = http::Request::new(Bytes::from(body));
     *req.method_mut() = http::Method::POST;
     *req.uri_mut() = to_uri(url);
     req.headers_mut().insert(
@@ -70,7 +175,7 @@ pub fn form_post(url: &Url, params: &[(&str, &str)]) -> HttpRequest {
 /// assert_eq!(req.uri(), "http://127.0.0.1:8080/x?a=1");
 /// ```
 pub fn get(url: &Url) -> HttpRequest {
-    let mut req = http::Request::new(Vec::new());
+    let mut req = http::Request::new(Bytes::new());
     *req.uri_mut() = to_uri(url);
     req
 }
@@ -223,7 +328,7 @@ mod tests {
         http::Response::builder()
             .status(status)
             .header(CONTENT_TYPE, ct)
-            .body(body.as_bytes().to_vec())
+            .body(Bytes::copy_from_slice(body.as_bytes()))
             .unwrap()
     }
 

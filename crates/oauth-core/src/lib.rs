@@ -1,20 +1,22 @@
 //! # oauth-core
 //!
-//! The stable centre of gauth: secrets that do not print, tokens, client-secrets and
-//! authorized-user files, the OAuth 2.0 token endpoint protocol, retries, the token cache
-//! with single-flight refresh, and the two transports.
+//! The stable centre of gauth: secrets that do not print, the OAuth concepts as types,
+//! tokens, client-secrets and authorized-user files, the OAuth 2.0 token endpoint protocol,
+//! the one retry decision, the token cache with single-flight refresh, token stores, and the
+//! two transports.
 //!
 //! Protocol code here is *sans-IO*: it builds [`http::HttpRequest`] values and reads
-//! [`http::HttpResponse`] values, composed as [`exchange::Exchange`] state machines. Two
-//! small drivers move the bytes: [`blocking::run`] over ureq and [`run_async`] over
-//! reqwest. Every credential type implements [`TokenSource`]; the handles
-//! [`blocking::Credentials`] and [`Credentials`] (async) put any source behind one cache.
+//! [`http::HttpResponse`] values, composed as [`exchange::Exchange`] state machines. One
+//! small runner per flavour moves the bytes: [`run`] (async, reqwest) and
+//! [`blocking::run`] (ureq); `run_authorized` adds credentials to the requests of an API
+//! call. Every credential type implements [`TokenSource`]; the handle
+//! [`handle::Credentials`], named [`Credentials`] (async) and [`blocking::Credentials`], puts
+//! any source behind one cache.
 //!
 //! ```no_run
 //! use oauth_core::{AuthorizedUser, blocking::Credentials};
 //! // google-auth's Credentials.to_json() output, or gcloud's ADC file.
-//! let user = AuthorizedUser::from_file("authorized_user.json")?
-//!     .write_back_to("authorized_user.json");
+//! let user = AuthorizedUser::from_file("authorized_user.json")?;
 //! let creds = Credentials::new(user);
 //! let mut request = oauth_core::http::get(&"https://www.googleapis.com/oauth2/v2/userinfo".parse().unwrap());
 //! creds.apply(&mut request)?;   // Authorization: Bearer ..., refreshed when needed
@@ -28,18 +30,21 @@ pub mod authorized_user;
 pub mod cache;
 pub mod client_secrets;
 pub mod clock;
-pub mod credentials;
 pub mod endpoint;
 pub mod error;
 pub mod exchange;
+pub mod flavour;
 pub mod fsutil;
+pub mod handle;
 pub mod http;
 pub mod json;
 pub mod retry;
 pub mod secret;
 pub mod source;
+pub mod store;
 pub mod token;
 pub mod transport;
+pub mod types;
 
 #[cfg(feature = "async")]
 mod asynchronous;
@@ -47,15 +52,18 @@ mod asynchronous;
 pub mod blocking;
 
 #[cfg(feature = "async")]
-pub use asynchronous::{Credentials, CredentialsBuilder, run_async};
+pub use asynchronous::{Credentials, CredentialsBuilder, run, run_authorized};
 pub use authorized_user::AuthorizedUser;
 pub use cache::{DEFAULT_REFRESH_MARGIN, TokenCache};
 pub use client_secrets::{ClientSecrets, ClientType};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use credentials::{CredentialsOptions, apply_token};
 pub use endpoint::EndpointPolicy;
-pub use error::{Error, OAuthError, TransportError, TransportErrorKind};
-pub use retry::{RetryPolicy, Retrying};
+pub use error::{Error, ErrorKind, OAuthError, TransportError, TransportErrorKind};
+pub use handle::{CredentialsOptions, apply_token};
+pub use retry::{RetryOn, RetryPolicy, Retrying};
 pub use secret::Secret;
 pub use source::{Refresh, RefreshContext, TokenSource};
+#[cfg(feature = "async")]
+pub use store::TokenStore;
+pub use store::{MemoryStore, StoredToken, TokenKey};
 pub use token::{Token, TokenCall, TokenResponse};

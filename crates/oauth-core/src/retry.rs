@@ -1,9 +1,17 @@
-//! Bounded retries with exponential backoff and jitter, as a sans-IO exchange.
+//! The one retry decision of the workspace: which failures are worth another attempt
+//! ([`RetryOn`]), how long to wait before it ([`RetryPolicy`]), and the retry loop for a
+//! single [`Call`] as a sans-IO exchange ([`Retrying`]).
+//!
+//! Token calls, certificate fetches, discovery documents and API calls all ask the same
+//! two questions, [`RetryOn::response`] (or [`RetryOn::transport`]) and
+//! [`RetryPolicy::next_delay`]; only the rule set differs, google-auth's for token
+//! endpoints and googleapiclient's for APIs.
 
 use std::time::Duration;
 
 use crate::exchange::{Call, Exchange, Input, Step};
-use crate::{Error, TransportErrorKind};
+use crate::http::HttpResponse;
+use crate::{Error, TransportError, TransportErrorKind};
 
 /// How transient failures are retried.
 ///
@@ -84,6 +92,36 @@ impl RetryPolicy {
         let secs = (base * factor).min(self.max_delay.as_secs_f64()).max(0.0);
         Duration::from_secs_f64(secs)
     }
+
+    /// The retry decision: after `attempts` attempts (the first included) of which the last
+    /// failed, `retryable` as [`RetryOn`] judged it, the time to wait before the next
+    /// attempt, or `None` when the failure is final (not retryable, or the attempts are
+    /// spent). A server's `retry_after` wins over the backoff, capped at `max_delay`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use oauth_core::RetryPolicy;
+    /// let p = RetryPolicy::default();
+    /// assert!(p.next_delay(1, true, None).is_some());
+    /// assert_eq!(p.next_delay(1, true, Some(Duration::from_secs(7))), Some(Duration::from_secs(7)));
+    /// assert_eq!(p.next_delay(1, false, None), None, "not retryable");
+    /// assert_eq!(p.next_delay(3, true, None), None, "3 attempts made");
+    /// ```
+    pub fn next_delay(
+        &self,
+        attempts: u32,
+        retryable: bool,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        if !retryable || attempts >= self.max_attempts {
+            return None;
+        }
+        Some(
+            retry_after
+                .map(|d| d.min(self.max_delay))
+                .unwrap_or_else(|| self.delay(attempts)),
+        )
+    }
 }
 
 /// A random number in [0, 1) from ring's system generator (the one crypto stack).
@@ -96,7 +134,135 @@ fn unit_random() -> f64 {
     f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0)
 }
 
-/// Runs a [`Call`] with a [`RetryPolicy`].
+/// Which failures are worth another attempt: the classification every retry in the
+/// workspace asks.
+///
+/// Both rule sets retry every transport failure but an oversized answer (it would be
+/// oversized again), every 5xx, 408 and 429. [`RetryOn::TOKEN_ENDPOINT`] adds google-auth's
+/// OAuth error codes (`internal_failure`, `server_error`, `temporarily_unavailable`, in any
+/// status); [`RetryOn::API`] adds googleapiclient's rate-limited 403s (the first reason
+/// `userRateLimitExceeded` or `rateLimitExceeded`).
+///
+/// ```
+/// use oauth_core::retry::RetryOn;
+/// let quota = br#"{"error":{"code":403,"errors":[{"reason":"rateLimitExceeded"}]}}"#;
+/// assert!(RetryOn::API.response(403, quota));
+/// assert!(!RetryOn::TOKEN_ENDPOINT.response(403, quota));
+/// assert!(RetryOn::TOKEN_ENDPOINT.response(400, br#"{"error":"temporarily_unavailable"}"#));
+/// assert!(!RetryOn::API.response(404, b""));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryOn {
+    oauth_errors: bool,
+    rate_limited_403: bool,
+}
+
+/// The OAuth error codes google-auth retries.
+const RETRYABLE_OAUTH_ERRORS: [&str; 3] = [
+    "internal_failure",
+    "server_error",
+    "temporarily_unavailable",
+];
+
+/// The 403 reasons googleapiclient retries.
+const RATE_LIMIT_REASONS: [&str; 2] = ["userRateLimitExceeded", "rateLimitExceeded"];
+
+impl RetryOn {
+    /// google-auth's rule for token endpoints (and the metadata server, IAM, certificates).
+    pub const TOKEN_ENDPOINT: RetryOn = RetryOn {
+        oauth_errors: true,
+        rate_limited_403: false,
+    };
+
+    /// googleapiclient's rule for API calls and discovery documents.
+    pub const API: RetryOn = RetryOn {
+        oauth_errors: false,
+        rate_limited_403: true,
+    };
+
+    /// Whether a status alone makes an answer retryable: 5xx, 408, 429.
+    pub fn status(&self, status: u16) -> bool {
+        status >= 500 || status == 408 || status == 429
+    }
+
+    /// Whether an OAuth error code (or its description) is one google-auth retries; always
+    /// false for [`RetryOn::API`].
+    pub fn oauth_error(&self, code: &str, description: Option<&str>) -> bool {
+        self.oauth_errors
+            && (RETRYABLE_OAUTH_ERRORS.contains(&code)
+                || description.is_some_and(|d| RETRYABLE_OAUTH_ERRORS.contains(&d)))
+    }
+
+    /// Whether an answer that is not what the call wanted is worth another attempt, from
+    /// its status and body.
+    pub fn response(&self, status: u16, body: &[u8]) -> bool {
+        if self.status(status) {
+            return true;
+        }
+        if status == 403 && self.rate_limited_403 {
+            return rate_limit_reason(body).is_some_and(|r| RATE_LIMIT_REASONS.contains(&&*r));
+        }
+        if self.oauth_errors && !body.is_empty() {
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+                return false;
+            };
+            if let Some(code) = v.get("error").and_then(|e| e.as_str()) {
+                let description = v.get("error_description").and_then(|d| d.as_str());
+                return self.oauth_error(code, description);
+            }
+        }
+        false
+    }
+
+    /// Whether a transport failure is worth another attempt: every kind but an answer
+    /// larger than its bound.
+    pub fn transport(&self, error: &TransportError) -> bool {
+        error.kind != TransportErrorKind::TooLarge
+    }
+}
+
+/// The reason googleapiclient reads from a 403 body: the first `error.errors[].reason`
+/// when there is an `errors` list, else `error.status`, else `error.message`; for a body
+/// that is a JSON list, `[0].error.errors.reason`.
+fn rate_limit_reason(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if let Some(list) = v.as_array() {
+        let reason = list.first()?.get("error")?.get("errors")?.get("reason")?;
+        return reason.as_str().map(str::to_owned);
+    }
+    let error = v.get("error")?.as_object()?;
+    let detail = ["errors", "status", "message"]
+        .iter()
+        .find_map(|k| error.get(*k))?;
+    let reason = match detail {
+        serde_json::Value::Array(list) => list.first()?.get("reason")?,
+        other => other,
+    };
+    reason.as_str().map(str::to_owned)
+}
+
+/// `Retry-After` in seconds, for 429 and 503 answers (the HTTP-date form is not honoured:
+/// Google sends seconds).
+///
+/// ```
+/// let r = http::Response::builder().status(429).header("retry-after", "7").body(Default::default()).unwrap();
+/// assert_eq!(oauth_core::retry::retry_after(&r), Some(std::time::Duration::from_secs(7)));
+/// ```
+pub fn retry_after(resp: &HttpResponse) -> Option<Duration> {
+    let status = resp.status().as_u16();
+    if status != 429 && status != 503 {
+        return None;
+    }
+    let v = resp
+        .headers()
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Runs a [`Call`] with a [`RetryPolicy`], retrying what the call's [`Call::retry_on`]
+/// classifies as transient.
 ///
 /// ```
 /// use oauth_core::exchange::{Call, Exchange, Input, Step};
@@ -104,7 +270,7 @@ fn unit_random() -> f64 {
 /// struct Ping;
 /// impl Call for Ping {
 ///     type Output = u16;
-///     fn request(&self) -> Result<HttpRequest, Error> { Ok(http::Request::new(Vec::new())) }
+///     fn request(&self) -> Result<HttpRequest, Error> { Ok(http::Request::new(Default::default())) }
 ///     fn parse(&self, r: HttpResponse) -> Result<u16, Error> {
 ///         if r.status().is_success() { Ok(r.status().as_u16()) }
 ///         else { Err(oauth_core::http::error_from_response("x", &r)) }
@@ -113,10 +279,10 @@ fn unit_random() -> f64 {
 /// }
 /// let mut ex = Retrying::new(Ping, RetryPolicy::default());
 /// assert!(matches!(ex.step(Input::Start), Step::Send(_)));
-/// let busy = http::Response::builder().status(503).body(Vec::new()).unwrap();
+/// let busy = http::Response::builder().status(503).body(Default::default()).unwrap();
 /// assert!(matches!(ex.step(Input::Response(Ok(busy))), Step::Wait(_)));
 /// assert!(matches!(ex.step(Input::Waited), Step::Send(_)));
-/// let ok = http::Response::builder().status(200).body(Vec::new()).unwrap();
+/// let ok = http::Response::builder().status(200).body(Default::default()).unwrap();
 /// assert!(matches!(ex.step(Input::Response(Ok(ok))), Step::Done(Ok(200))));
 /// ```
 pub struct Retrying<C> {
@@ -143,15 +309,21 @@ impl<C: Call> Retrying<C> {
         }
     }
 
-    fn fail_or_retry(&mut self, error: Error, retry_after: Option<Duration>) -> Step<C::Output> {
-        if error.is_transient() && self.attempts < self.policy.max_attempts {
-            let delay = retry_after
-                .map(|d| d.min(self.policy.max_delay))
-                .unwrap_or_else(|| self.policy.delay(self.attempts));
-            tracing::debug!(attempt = self.attempts, ?delay, %error, "retrying");
-            Step::Wait(delay)
-        } else {
-            Step::Done(Err(error))
+    fn fail_or_retry(
+        &mut self,
+        error: Error,
+        retryable: bool,
+        retry_after: Option<Duration>,
+    ) -> Step<C::Output> {
+        match self
+            .policy
+            .next_delay(self.attempts, retryable, retry_after)
+        {
+            Some(delay) => {
+                tracing::debug!(attempt = self.attempts, ?delay, %error, "retrying");
+                Step::Wait(delay)
+            }
+            None => Step::Done(Err(error)),
         }
     }
 }
@@ -163,60 +335,59 @@ impl<C: Call> Exchange for Retrying<C> {
         match input {
             Input::Start | Input::Waited => self.send(),
             Input::Response(Err(e)) => {
-                let endpoint = self.call.endpoint();
-                let error = if e.kind == TransportErrorKind::TooLarge {
-                    let limit = e.message.parse().unwrap_or(0);
-                    Error::ResponseTooLarge { endpoint, limit }
-                } else {
-                    Error::Transport {
-                        endpoint,
-                        source: e,
-                    }
-                };
-                self.fail_or_retry(error, None)
+                let retryable = self.call.retry_on().transport(&e);
+                let error = transport_error(self.call.endpoint(), e);
+                self.fail_or_retry(error, retryable, None)
             }
             Input::Response(Ok(resp)) => {
+                let status = resp.status().as_u16();
                 let retry_after = retry_after(&resp);
+                // A shared handle on the body (no copy), for the classification after
+                // `parse` has consumed the response.
+                let body = resp.body().clone();
                 match self.call.parse(resp) {
                     Ok(v) => Step::Done(Ok(v)),
-                    Err(e) => self.fail_or_retry(e, retry_after),
+                    Err(e) => {
+                        let retryable = self.call.retry_on().response(status, &body);
+                        self.fail_or_retry(e, retryable, retry_after)
+                    }
                 }
             }
         }
     }
 }
 
-/// `Retry-After` in seconds, for 429 and 503 answers (the HTTP-date form is not honoured:
-/// Google sends seconds).
+/// The error for a request that got no HTTP answer: [`Error::ResponseTooLarge`] when the
+/// answer exceeded its bound, [`Error::Transport`] otherwise.
 ///
 /// ```
-/// let r = http::Response::builder().status(429).header("retry-after", "7").body(Vec::new()).unwrap();
-/// assert_eq!(oauth_core::retry::retry_after(&r), Some(std::time::Duration::from_secs(7)));
+/// use oauth_core::{Error, TransportError, TransportErrorKind};
+/// let e = oauth_core::retry::transport_error("https://x/token".into(), TransportError::new(TransportErrorKind::TooLarge, "1024"));
+/// assert!(matches!(e, Error::ResponseTooLarge { limit: 1024, .. }));
 /// ```
-pub fn retry_after(resp: &http::Response<Vec<u8>>) -> Option<Duration> {
-    let status = resp.status().as_u16();
-    if status != 429 && status != 503 {
-        return None;
+pub fn transport_error(endpoint: String, e: TransportError) -> Error {
+    if e.kind == TransportErrorKind::TooLarge {
+        let limit = e.message.parse().unwrap_or(0);
+        Error::ResponseTooLarge { endpoint, limit }
+    } else {
+        Error::Transport {
+            endpoint,
+            source: e,
+        }
     }
-    let v = resp
-        .headers()
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{HttpRequest, HttpResponse, error_from_response};
+    use crate::http::{Bytes, HttpRequest, error_from_response};
     use crate::{TransportError, TransportErrorKind};
 
     struct Probe;
     impl Call for Probe {
         type Output = ();
         fn request(&self) -> Result<HttpRequest, Error> {
-            Ok(http::Request::new(Vec::new()))
+            Ok(http::Request::new(Bytes::new()))
         }
         fn parse(&self, r: HttpResponse) -> Result<(), Error> {
             if r.status().is_success() {
@@ -235,7 +406,7 @@ mod tests {
         if s == 429 {
             b = b.header("retry-after", "7");
         }
-        Input::Response(Ok(b.body(body.as_bytes().to_vec()).unwrap()))
+        Input::Response(Ok(b.body(Bytes::copy_from_slice(body.as_bytes())).unwrap()))
     }
 
     #[test]
@@ -311,5 +482,23 @@ mod tests {
             let d = j.delay(1).as_secs_f64();
             assert!((0.9..=1.1).contains(&d), "{d}");
         }
+    }
+
+    #[test]
+    fn googleapiclients_403_reasons_are_read_as_it_reads_them() {
+        let api = RetryOn::API;
+        // The first reason of the `errors` list decides, as in googleapiclient.
+        let first = br#"{"error":{"errors":[{"reason":"userRateLimitExceeded"},{"reason":"x"}]}}"#;
+        assert!(api.response(403, first));
+        let second =
+            br#"{"error":{"errors":[{"reason":"forbidden"},{"reason":"rateLimitExceeded"}]}}"#;
+        assert!(!api.response(403, second));
+        // Without `errors`, `status` (then `message`) is the reason.
+        assert!(api.response(403, br#"{"error":{"status":"rateLimitExceeded"}}"#));
+        assert!(!api.response(403, br#"{"error":{"status":"PERMISSION_DENIED"}}"#));
+        assert!(!api.response(403, b""));
+        assert!(!api.response(403, b"<html>"));
+        assert!(api.response(503, b""));
+        assert!(!api.response(400, br#"{"error":"server_error"}"#));
     }
 }

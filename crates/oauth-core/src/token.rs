@@ -2,43 +2,71 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
-use url::Url;
+use serde::{Deserialize, Serialize};
 
 use crate::exchange::Call;
 use crate::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, form_post};
+use crate::types::{AccessToken, RefreshToken, Scope, TokenUrl};
 use crate::{Error, Secret};
 
 /// An access token with what is known about it.
 ///
+/// Serialized (for token stores) with its expiry as whole seconds since the Unix epoch.
+///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use oauth_core::{Secret, Token};
+/// use oauth_core::Token;
 /// let now = SystemTime::now();
-/// let t = Token::bearer(Secret::new("ya29.a"), Some(now + Duration::from_secs(3600)));
+/// let t = Token::bearer("ya29.a", Some(now + Duration::from_secs(3600)));
 /// assert!(t.is_fresh(now, Duration::from_secs(225)));
 /// assert!(!t.is_fresh(now + Duration::from_secs(3500), Duration::from_secs(225)));
 /// assert!(!format!("{t:?}").contains("ya29"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {
     /// The access token.
-    pub access_token: Secret,
+    pub access_token: AccessToken,
     /// The token type (`Bearer`).
     pub token_type: String,
     /// When it expires; `None` for a token that does not say.
+    #[serde(with = "unix_seconds")]
     pub expiry: Option<SystemTime>,
     /// The scopes granted, when the server said.
-    pub scopes: Option<Vec<String>>,
+    pub scopes: Option<Vec<Scope>>,
     /// The OpenID Connect ID token, when one came with it.
     pub id_token: Option<Secret>,
 }
 
+/// An expiry as whole seconds since the Unix epoch (earlier times as 0).
+mod unix_seconds {
+    use std::time::{Duration, SystemTime};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            None => s.serialize_none(),
+            Some(t) => s.serialize_some(
+                &t.duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            ),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(|secs| {
+            SystemTime::UNIX_EPOCH
+                .checked_add(Duration::from_secs(secs))
+                .unwrap_or(SystemTime::UNIX_EPOCH)
+        }))
+    }
+}
+
 impl Token {
     /// A bearer token.
-    pub fn bearer(access_token: Secret, expiry: Option<SystemTime>) -> Self {
+    pub fn bearer(access_token: impl Into<AccessToken>, expiry: Option<SystemTime>) -> Self {
         Token {
-            access_token,
+            access_token: access_token.into(),
             token_type: "Bearer".into(),
             expiry,
             scopes: None,
@@ -65,15 +93,15 @@ impl Token {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenResponse {
     /// The access token.
-    pub access_token: Secret,
+    pub access_token: AccessToken,
     /// The token type; `Bearer` when absent.
     pub token_type: String,
     /// Lifetime in seconds, when given.
     pub expires_in: Option<u64>,
     /// A new refresh token: the server issued one or rotated the old one.
-    pub refresh_token: Option<Secret>,
+    pub refresh_token: Option<RefreshToken>,
     /// The granted scopes, space-separated on the wire.
-    pub scopes: Option<Vec<String>>,
+    pub scopes: Option<Vec<Scope>>,
     /// The OpenID Connect ID token.
     pub id_token: Option<Secret>,
 }
@@ -101,11 +129,11 @@ impl TokenResponse {
     /// use oauth_core::TokenResponse;
     /// let ok = http::Response::builder().status(200)
     ///     .header("content-type", "application/json")
-    ///     .body(br#"{"access_token":"ya29.x","expires_in":"3599","token_type":"Bearer","scope":"a b"}"#.to_vec())
+    ///     .body(br#"{"access_token":"ya29.x","expires_in":"3599","token_type":"Bearer","scope":"a b"}"#.as_slice().into())
     ///     .unwrap();
     /// let t = TokenResponse::parse("https://oauth2.googleapis.com/token", &ok).unwrap();
     /// assert_eq!(t.expires_in, Some(3599));
-    /// assert_eq!(t.scopes.as_deref(), Some(&["a".to_string(), "b".to_string()][..]));
+    /// assert_eq!(t.scopes.unwrap(), ["a", "b"]);
     /// ```
     pub fn parse(endpoint: &str, response: &HttpResponse) -> Result<TokenResponse, Error> {
         if !response.status().is_success() {
@@ -163,13 +191,13 @@ impl TokenResponse {
             });
         }
         Ok(TokenResponse {
-            access_token: Secret::new(access_token),
+            access_token: AccessToken::new(access_token),
             token_type: raw.token_type.unwrap_or_else(|| "Bearer".into()),
             expires_in,
-            refresh_token: raw.refresh_token.map(Secret::new),
+            refresh_token: raw.refresh_token.map(RefreshToken::new),
             scopes: raw
                 .scope
-                .map(|s| s.split_whitespace().map(str::to_owned).collect()),
+                .map(|s| s.split_whitespace().map(Scope::new).collect()),
             id_token: raw.id_token.map(Secret::new),
         })
     }
@@ -207,15 +235,15 @@ fn keep_presence<'de, D: serde::Deserializer<'de>>(
 /// ```
 /// use oauth_core::{exchange::Call, TokenCall};
 /// let call = TokenCall::new(
-///     "https://oauth2.googleapis.com/token".parse().unwrap(),
+///     "https://oauth2.googleapis.com/token".parse::<oauth_core::types::TokenUrl>().unwrap(),
 ///     vec![("grant_type".into(), "refresh_token".into())],
 /// );
 /// let req = call.request().unwrap();
 /// assert_eq!(req.method(), "POST");
-/// assert_eq!(req.body(), b"grant_type=refresh_token");
+/// assert_eq!(&req.body()[..], b"grant_type=refresh_token");
 /// ```
 pub struct TokenCall {
-    url: Url,
+    url: TokenUrl,
     params: Vec<(String, Secret)>,
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
@@ -223,9 +251,9 @@ pub struct TokenCall {
 impl TokenCall {
     /// A call with grant parameters; values are kept as secrets (they hold refresh tokens,
     /// client secrets and assertions).
-    pub fn new(url: Url, params: Vec<(String, String)>) -> Self {
+    pub fn new(url: impl Into<TokenUrl>, params: Vec<(String, String)>) -> Self {
         TokenCall {
-            url,
+            url: url.into(),
             params: params
                 .into_iter()
                 .map(|(k, v)| (k, Secret::from(v)))
@@ -250,7 +278,7 @@ impl Call for TokenCall {
             .iter()
             .map(|(k, v)| (k.as_str(), v.expose()))
             .collect();
-        let mut req = form_post(&self.url, &pairs);
+        let mut req = form_post(self.url.url(), &pairs);
         for (k, v) in &self.headers {
             req.headers_mut().insert(k.clone(), v.clone());
         }
@@ -266,7 +294,7 @@ impl Call for TokenCall {
     }
 
     fn endpoint(&self) -> String {
-        endpoint_label(&crate::http::to_uri(&self.url))
+        endpoint_label(&crate::http::to_uri(self.url.url()))
     }
 }
 
@@ -280,7 +308,7 @@ mod tests {
         http::Response::builder()
             .status(status)
             .header("content-type", ct)
-            .body(body.to_vec())
+            .body(body.to_vec().into())
             .unwrap()
     }
 
@@ -370,7 +398,7 @@ mod tests {
     #[test]
     fn token_call_sends_a_form_and_keeps_params_secret() {
         let call = TokenCall::new(
-            EP.parse().unwrap(),
+            EP.parse::<TokenUrl>().unwrap(),
             vec![
                 ("grant_type".into(), "refresh_token".into()),
                 ("refresh_token".into(), "1//x y".into()),
@@ -378,7 +406,7 @@ mod tests {
         );
         let req = call.request().unwrap();
         assert_eq!(
-            req.body(),
+            req.body().as_ref(),
             b"grant_type=refresh_token&refresh_token=1%2F%2Fx+y"
         );
         assert_eq!(

@@ -8,7 +8,7 @@ fn response(status: u16, body: Vec<u8>) -> oauth_core::http::HttpResponse {
     http::Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(body)
+        .body(body.into())
         .unwrap()
 }
 

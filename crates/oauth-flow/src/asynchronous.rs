@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth_core::run_async;
+use oauth_core::run;
 use oauth_core::transport::{AsyncHttpClient, ReqwestClient};
 use oauth_core::{AuthorizedUser, ClientSecrets, RetryPolicy, Retrying, Secret};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,7 +42,7 @@ impl InstalledAppFlow {
     /// Exchanges an authorization code for credentials.
     pub async fn fetch_token(&self, code: &str) -> Result<AuthorizedUser, FlowError> {
         let mut ex = self.flow.code_exchange(Secret::from(code))?;
-        Ok(run_async(self.http.as_ref(), &mut ex).await?)
+        Ok(run(self.http.as_ref(), &mut ex).await?)
     }
 
     /// Checks a redirect URL (state first) and exchanges its code.
@@ -51,7 +51,7 @@ impl InstalledAppFlow {
         redirect: &str,
     ) -> Result<AuthorizedUser, FlowError> {
         let mut ex = self.flow.redirect_exchange(redirect)?;
-        Ok(run_async(self.http.as_ref(), &mut ex).await?)
+        Ok(run(self.http.as_ref(), &mut ex).await?)
     }
 
     /// The whole installed-app sign-in on a tokio loopback server; see
@@ -77,7 +77,7 @@ impl InstalledAppFlow {
         options.announce(&url);
         let code = serve(listener, handler, options.wait()).await?;
         let mut ex = self.flow.code_exchange(code)?;
-        Ok(run_async(self.http.as_ref(), &mut ex).await?)
+        Ok(run(self.http.as_ref(), &mut ex).await?)
     }
 
     /// The manual mode: prints the URL and reads the redirected URL from standard input
@@ -274,13 +274,13 @@ impl DeviceFlow {
     /// Asks for a device code only.
     pub async fn request_code(&self) -> Result<DeviceCode, FlowError> {
         let mut ex = Retrying::new(self.device.code_call(), RetryPolicy::default());
-        Ok(run_async(self.http.as_ref(), &mut ex).await?)
+        Ok(run(self.http.as_ref(), &mut ex).await?)
     }
 
     /// Polls for a code obtained with [`DeviceFlow::request_code`].
     pub async fn poll(&self, code: &DeviceCode) -> Result<AuthorizedUser, FlowError> {
         let mut ex = self.device.poll(code);
-        let response = run_async(self.http.as_ref(), &mut ex)
+        let response = run(self.http.as_ref(), &mut ex)
             .await
             .map_err(device_error)?;
         Ok(self.device.user(response))
@@ -292,9 +292,7 @@ impl DeviceFlow {
         on_code: F,
     ) -> Result<AuthorizedUser, FlowError> {
         let mut ex = self.device.exchange(on_code);
-        run_async(self.http.as_ref(), &mut ex)
-            .await
-            .map_err(device_error)
+        run(self.http.as_ref(), &mut ex).await.map_err(device_error)
     }
 }
 
@@ -312,7 +310,7 @@ pub async fn revoke(call: &RevokeCall) -> Result<(), FlowError> {
 /// [`revoke`] over a chosen transport.
 pub async fn revoke_with(http: &dyn AsyncHttpClient, call: &RevokeCall) -> Result<(), FlowError> {
     let mut ex = Retrying::new(CallRef(call), RetryPolicy::default());
-    Ok(run_async(http, &mut ex).await?)
+    Ok(run(http, &mut ex).await?)
 }
 
 /// Asks the tokeninfo endpoint about an access token, async.
@@ -332,7 +330,7 @@ pub async fn tokeninfo_with(
     call: &TokenInfoCall,
 ) -> Result<TokenInfo, FlowError> {
     let mut ex = Retrying::new(CallRef(call), RetryPolicy::default());
-    Ok(run_async(http, &mut ex).await?)
+    Ok(run(http, &mut ex).await?)
 }
 
 #[cfg(test)]

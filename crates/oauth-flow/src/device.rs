@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use oauth_core::exchange::{Call, Exchange, Input, Step};
 use oauth_core::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, form_post};
+use oauth_core::types::{ClientSecret, Scope};
 use oauth_core::{
     AuthorizedUser, ClientSecrets, Error, OAuthError, RetryPolicy, Retrying, Secret, TokenCall,
     TokenResponse,
@@ -70,11 +71,11 @@ impl DeviceAuthorization {
         S: Into<String>,
     {
         DeviceAuthorization {
-            client_id: secrets.client_id.clone(),
-            client_secret: secrets.client_secret.clone(),
+            client_id: secrets.client_id.to_string(),
+            client_secret: secrets.client_secret.clone().map(ClientSecret::into_secret),
             device_authorization_uri: Url::parse(GOOGLE_DEVICE_AUTHORIZATION_URI)
-                .unwrap_or_else(|_| secrets.token_uri.clone()),
-            token_uri: secrets.token_uri.clone(),
+                .unwrap_or_else(|_| secrets.token_uri.url().clone()),
+            token_uri: secrets.token_uri.url().clone(),
             scopes: scopes.into_iter().map(Into::into).collect(),
             retry: RetryPolicy::default(),
         }
@@ -165,10 +166,13 @@ impl DeviceAuthorization {
 
     pub(crate) fn user(&self, response: TokenResponse) -> AuthorizedUser {
         let token = response.to_token(SystemTime::now());
-        let scopes = token.scopes.clone().unwrap_or_else(|| self.scopes.clone());
+        let scopes = token
+            .scopes
+            .clone()
+            .unwrap_or_else(|| self.scopes.iter().map(Scope::from).collect());
         AuthorizedUser::new(
             self.client_id.clone(),
-            self.client_secret.clone(),
+            self.client_secret.clone().map(ClientSecret::from),
             response.refresh_token.clone(),
             self.token_uri.clone(),
         )
@@ -187,7 +191,7 @@ impl DeviceAuthorization {
 /// # let call = oauth_flow::DeviceAuthorization::from_client_secrets(&secrets, ["openid"]).code_call();
 /// // Google says `verification_url`; RFC 8628 says `verification_uri`: both are read.
 /// let r = http::Response::builder().status(200).body(br#"{"device_code":"AH-1","user_code":"GQVQ-JKEC",
-///     "verification_url":"https://www.google.com/device","expires_in":1800,"interval":5}"#.to_vec()).unwrap();
+///     "verification_url":"https://www.google.com/device","expires_in":1800,"interval":5}"#.to_vec().into()).unwrap();
 /// let code = call.parse(r).unwrap();
 /// assert_eq!(code.user_code, "GQVQ-JKEC");
 /// assert_eq!(code.interval.as_secs(), 5);
@@ -333,11 +337,11 @@ impl Call for DeviceCodeCall {
 /// #     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
 /// # let device = oauth_flow::DeviceAuthorization::from_client_secrets(&secrets, ["openid"]);
 /// # let code = device.code_call().parse(http::Response::builder().status(200).body(br#"{"device_code":"d","user_code":"U",
-/// #     "verification_uri":"https://v","expires_in":60,"interval":2}"#.to_vec()).unwrap()).unwrap();
+/// #     "verification_uri":"https://v","expires_in":60,"interval":2}"#.to_vec().into()).unwrap()).unwrap();
 /// let mut poll = device.poll(&code);
 /// assert!(matches!(poll.step(Input::Start), Step::Wait(d) if d == Duration::from_secs(2)));
 /// assert!(matches!(poll.step(Input::Waited), Step::Send(_)));
-/// let slow = http::Response::builder().status(400).body(br#"{"error":"slow_down"}"#.to_vec()).unwrap();
+/// let slow = http::Response::builder().status(400).body(br#"{"error":"slow_down"}"#.to_vec().into()).unwrap();
 /// assert!(matches!(poll.step(Input::Response(Ok(slow))), Step::Wait(d) if d == Duration::from_secs(7)));
 /// ```
 pub struct DevicePoll {
@@ -527,7 +531,7 @@ mod tests {
     fn resp(status: u16, body: &str) -> Input {
         Input::Response(Ok(http::Response::builder()
             .status(status)
-            .body(body.as_bytes().to_vec())
+            .body(body.as_bytes().to_vec().into())
             .unwrap()))
     }
 
@@ -544,7 +548,7 @@ mod tests {
         let Step::Send(req) = ex.step(Input::Waited) else {
             panic!()
         };
-        let body = String::from_utf8(req.body().clone()).unwrap();
+        let body = String::from_utf8(req.body().to_vec()).unwrap();
         assert!(body.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"));
         assert!(body.contains("device_code=DC"));
         let pending = r#"{"error":"authorization_pending"}"#;
@@ -575,7 +579,7 @@ mod tests {
             .parse(
                 http::Response::builder()
                     .status(200)
-                    .body(br#"{"device_code":"DC","user_code":"U","verification_uri":"v","expires_in":10,"interval":4}"#.to_vec())
+                    .body(br#"{"device_code":"DC","user_code":"U","verification_uri":"v","expires_in":10,"interval":4}"#.to_vec().into())
                     .unwrap(),
             )
             .unwrap();
@@ -615,7 +619,7 @@ mod tests {
             call.parse(
                 http::Response::builder()
                     .status(200)
-                    .body(b.as_bytes().to_vec())
+                    .body(b.as_bytes().to_vec().into())
                     .unwrap(),
             )
         };
@@ -631,7 +635,7 @@ mod tests {
             .parse(
                 http::Response::builder()
                     .status(401)
-                    .body(br#"{"error":"invalid_client"}"#.to_vec())
+                    .body(br#"{"error":"invalid_client"}"#.to_vec().into())
                     .unwrap(),
             )
             .unwrap_err();

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use oauth_core::exchange::{Exchange, Input, Step};
+use oauth_core::types::{ClientSecret, Scope};
 use oauth_core::{
     AuthorizedUser, ClientSecrets, ClientType, EndpointPolicy, RetryPolicy, Retrying, Secret,
     TokenCall, TokenResponse,
@@ -157,10 +158,10 @@ impl Flow {
     {
         Flow {
             client_type: secrets.client_type,
-            client_id: secrets.client_id,
-            client_secret: secrets.client_secret,
-            auth_uri: secrets.auth_uri,
-            token_uri: secrets.token_uri,
+            client_id: secrets.client_id.into_string(),
+            client_secret: secrets.client_secret.map(ClientSecret::into_secret),
+            auth_uri: secrets.auth_uri.into_url(),
+            token_uri: secrets.token_uri.into_url(),
             scopes: scopes.into_iter().map(Into::into).collect(),
             redirect_uri: None,
             pkce: true,
@@ -548,11 +549,11 @@ impl Flow {
     /// flow.authorization_url()?;
     /// let mut ex = flow.code_exchange("4/code".into())?;
     /// let Step::Send(req) = ex.step(Input::Start) else { panic!() };
-    /// let body = String::from_utf8(req.body().clone()).unwrap();
+    /// let body = String::from_utf8(req.body().to_vec()).unwrap();
     /// assert!(body.starts_with("grant_type=authorization_code&code=4%2Fcode&redirect_uri="));
     /// assert!(body.contains("&code_verifier="));
     /// let ok = http::Response::builder().status(200)
-    ///     .body(br#"{"access_token":"ya29.a","expires_in":3599,"refresh_token":"1//r","scope":"openid"}"#.to_vec()).unwrap();
+    ///     .body(br#"{"access_token":"ya29.a","expires_in":3599,"refresh_token":"1//r","scope":"openid"}"#.to_vec().into()).unwrap();
     /// let Step::Done(Ok(user)) = ex.step(Input::Response(Ok(ok))) else { panic!() };
     /// assert_eq!(user.refresh_token().unwrap().expose(), "1//r");
     /// # Ok::<(), oauth_flow::FlowError>(())
@@ -648,10 +649,13 @@ impl CodeExchange {
             );
         }
         let token = response.to_token(SystemTime::now());
-        let scopes = token.scopes.clone().unwrap_or_else(|| self.scopes.clone());
+        let scopes = token
+            .scopes
+            .clone()
+            .unwrap_or_else(|| self.scopes.iter().map(Scope::from).collect());
         AuthorizedUser::new(
             self.client_id.clone(),
-            self.client_secret.clone(),
+            self.client_secret.clone().map(ClientSecret::from),
             response.refresh_token.clone(),
             self.token_uri.clone(),
         )
@@ -834,7 +838,11 @@ mod tests {
         assert!(!format!("{ex:?}").contains("4/c"));
         let bad = http::Response::builder()
             .status(400)
-            .body(br#"{"error":"invalid_grant","error_description":"Bad code"}"#.to_vec())
+            .body(
+                br#"{"error":"invalid_grant","error_description":"Bad code"}"#
+                    .to_vec()
+                    .into(),
+            )
             .unwrap();
         let Step::Done(Err(e)) = ex.step(Input::Response(Ok(bad))) else {
             panic!()

@@ -24,7 +24,7 @@ pub const GOOGLE_TOKENINFO_URI: &str = "https://oauth2.googleapis.com/tokeninfo"
 /// assert_eq!(req.uri(), "https://oauth2.googleapis.com/revoke");
 /// assert_eq!(req.body(), b"token=1%2F%2Frefresh");
 /// assert!(!format!("{call:?}").contains("1//refresh"));
-/// let ok = http::Response::builder().status(200).body(b"{}".to_vec()).unwrap();
+/// let ok = http::Response::builder().status(200).body(b"{}".to_vec().into()).unwrap();
 /// assert!(call.parse(ok).is_ok());
 /// ```
 pub struct RevokeCall {
@@ -196,7 +196,7 @@ impl TokenInfo {
 /// assert_eq!(req.method(), "POST");
 /// assert_eq!(req.body(), b"access_token=ya29.x");
 /// let bad = http::Response::builder().status(400)
-///     .body(br#"{"error":"invalid_token","error_description":"Invalid Value"}"#.to_vec()).unwrap();
+///     .body(br#"{"error":"invalid_token","error_description":"Invalid Value"}"#.to_vec().into()).unwrap();
 /// assert_eq!(call.parse(bad).unwrap_err().oauth().unwrap().error, "invalid_token");
 /// ```
 pub struct TokenInfoCall {

@@ -42,8 +42,8 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 /// use oauth_flow::{FileStore, TokenStore};
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = FileStore::new(dir.path().join("user.json"));
-/// let user = AuthorizedUser::new("id", Some(Secret::new("s")), Some(Secret::new("1//r")),
-///     "https://oauth2.googleapis.com/token".parse().unwrap());
+/// let user = AuthorizedUser::new("id", Some(Secret::new("s").into()), Some(Secret::new("1//r").into()),
+///     "https://oauth2.googleapis.com/token".parse::<url::Url>().unwrap());
 /// store.save(&user)?;
 /// let back = store.load(&Default::default())?.unwrap();
 /// assert_eq!(back.refresh_token().unwrap().expose(), "1//r");
@@ -162,9 +162,11 @@ mod tests {
         let store = FileStore::new(dir.path().join("sub").join("u.json"));
         let user = AuthorizedUser::new(
             "id",
-            Some(Secret::new("s")),
-            Some(Secret::new("1//r")),
-            "https://oauth2.googleapis.com/token".parse().unwrap(),
+            Some(Secret::new("s").into()),
+            Some(Secret::new("1//r").into()),
+            "https://oauth2.googleapis.com/token"
+                .parse::<url::Url>()
+                .unwrap(),
         )
         .with_scopes(["openid"]);
         store.save(&user).unwrap();

@@ -99,7 +99,7 @@ impl IdTokenCredentials {
 /// use oauth_core::exchange::Call;
 /// let call = oauth_sa::IdTokenCall::new(oauth_core::TokenCall::new(
 ///     "https://oauth2.googleapis.com/token".parse().unwrap(), vec![]));
-/// let ok = http::Response::builder().status(200).body(br#"{"id_token":"a.b.c"}"#.to_vec()).unwrap();
+/// let ok = http::Response::builder().status(200).body(br#"{"id_token":"a.b.c"}"#.to_vec().into()).unwrap();
 /// assert_eq!(call.parse(ok).unwrap().access_token.expose(), "a.b.c");
 /// ```
 pub struct IdTokenCall {
@@ -156,7 +156,7 @@ pub(crate) fn parse_id_token_response(
 
 pub(crate) fn id_token_response(id: Secret) -> TokenResponse {
     TokenResponse {
-        access_token: id.clone(),
+        access_token: id.clone().into(),
         token_type: "Bearer".into(),
         expires_in: None,
         refresh_token: None,
@@ -183,7 +183,7 @@ pub(crate) fn id_token_to_token(
     })?;
     let expiry = UNIX_EPOCH + Duration::from_secs(u64::try_from(exp).unwrap_or(0));
     let mut token = Token::bearer(response.access_token.clone(), Some(expiry));
-    token.id_token = Some(response.access_token);
+    token.id_token = Some(response.access_token.into_secret());
     Ok(token)
 }
 

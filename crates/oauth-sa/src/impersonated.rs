@@ -8,8 +8,10 @@ use std::time::{Duration, SystemTime};
 use http::HeaderValue;
 use oauth_core::exchange::{BoxExchange, Call, Exchange, Input, Step};
 use oauth_core::fsutil::FileLock;
+use oauth_core::http::Bytes;
 use oauth_core::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, to_uri};
 use oauth_core::source::{Refresh, RefreshContext, TokenSource};
+use oauth_core::types::AccessToken;
 use oauth_core::{Clock, Error as CoreError, Retrying, Secret, Token, TokenResponse, apply_token};
 use serde_json::{Value, json};
 use url::Url;
@@ -123,7 +125,7 @@ impl ImpersonatedCredentials {
         &self.target_principal
     }
 
-    fn iam_call(&self, source_token: Secret, clock: Arc<dyn Clock>) -> IamCall {
+    fn iam_call(&self, source_token: AccessToken, clock: Arc<dyn Clock>) -> IamCall {
         let delegates: Vec<String> = self
             .delegates
             .iter()
@@ -148,7 +150,7 @@ impl ImpersonatedCredentials {
         ));
         IamCall {
             url,
-            body: body.to_string().into_bytes(),
+            body: Bytes::from(body.to_string()),
             source_token,
             id_token: self.id_token.is_some(),
             clock,
@@ -159,8 +161,8 @@ impl ImpersonatedCredentials {
 /// One call to generateAccessToken or generateIdToken.
 struct IamCall {
     url: Url,
-    body: Vec<u8>,
-    source_token: Secret,
+    body: Bytes,
+    source_token: AccessToken,
     id_token: bool,
     clock: Arc<dyn Clock>,
 }
@@ -176,7 +178,7 @@ impl Call for IamCall {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        apply_token(&mut req, &self.source_token, None)?;
+        apply_token(&mut req, self.source_token.secret(), None)?;
         Ok(req)
     }
 
@@ -211,7 +213,7 @@ impl Call for IamCall {
             .duration_since(self.clock.now())
             .unwrap_or(Duration::ZERO);
         Ok(TokenResponse {
-            access_token: Secret::new(token),
+            access_token: AccessToken::new(token),
             token_type: "Bearer".into(),
             expires_in: Some(left.as_secs()),
             refresh_token: None,
@@ -242,7 +244,7 @@ struct ImpersonationExchange {
 }
 
 impl ImpersonationExchange {
-    fn start_iam(&mut self, source_token: Secret) -> Step<TokenResponse> {
+    fn start_iam(&mut self, source_token: AccessToken) -> Step<TokenResponse> {
         let call = self
             .creds
             .iam_call(source_token, Arc::clone(&self.ctx.clock));
@@ -377,7 +379,7 @@ mod tests {
                 .get("authorization")
                 .map(|v| v.to_str().unwrap().to_owned())
                 .unwrap_or_default();
-            let body = String::from_utf8(req.body().clone()).unwrap();
+            let body = String::from_utf8(req.body().to_vec().into()).unwrap();
             l2.lock().unwrap().push((req.uri().to_string(), auth, body));
             let body: &[u8] = match req.uri().path() {
                 "/token" => br#"{"access_token":"ya29.source","expires_in":3600}"#,
@@ -388,7 +390,7 @@ mod tests {
             };
             Ok(http::Response::builder()
                 .status(200)
-                .body(body.to_vec())
+                .body(Bytes::copy_from_slice(body))
                 .unwrap())
         };
         let client = Arc::new(client);
@@ -437,8 +439,8 @@ mod tests {
     fn iam_errors_are_google_api_errors() {
         let call = IamCall {
             url: "http://127.0.0.1:1/x".parse().unwrap(),
-            body: Vec::new(),
-            source_token: Secret::new("t"),
+            body: Bytes::new(),
+            source_token: AccessToken::new("t"),
             id_token: false,
             clock: Arc::new(oauth_core::SystemClock),
         };
@@ -447,14 +449,15 @@ mod tests {
             .header("content-type", "application/json")
             .body(
                 br#"{"error":{"code":403,"message":"denied","status":"PERMISSION_DENIED"}}"#
-                    .to_vec(),
+                    .to_vec()
+                    .into(),
             )
             .unwrap();
         let e = call.parse(r).unwrap_err();
         assert_eq!(e.oauth().unwrap().error, "PERMISSION_DENIED");
         let ok = http::Response::builder()
             .status(200)
-            .body(br#"{"accessToken":"a","expireTime":"yesterday"}"#.to_vec())
+            .body(br#"{"accessToken":"a","expireTime":"yesterday"}"#.to_vec().into())
             .unwrap();
         assert!(
             call.parse(ok)

@@ -69,7 +69,7 @@ fn text(endpoint: &str, response: HttpResponse) -> Result<String, CoreError> {
     if !response.status().is_success() {
         return Err(error_from_response(endpoint, &response));
     }
-    String::from_utf8(response.into_body())
+    String::from_utf8(response.into_body().into())
         .map(|s| s.trim().to_owned())
         .map_err(|_| CoreError::MalformedResponse {
             endpoint: endpoint.to_owned(),
@@ -296,7 +296,7 @@ mod tests {
         http::Response::builder()
             .status(status)
             .header(METADATA_FLAVOR, "Google")
-            .body(body.as_bytes().to_vec())
+            .body(body.as_bytes().to_vec().into())
             .unwrap()
     }
 
@@ -357,7 +357,7 @@ mod tests {
         assert!(call.parse(resp(200, "")).unwrap());
         let plain = http::Response::builder()
             .status(200)
-            .body(Vec::new())
+            .body(Default::default())
             .unwrap();
         assert!(!call.parse(plain).unwrap());
     }

@@ -420,7 +420,11 @@ mod tests {
         assert_eq!(c["iat"], NOW);
         let ok = http::Response::builder()
             .status(200)
-            .body(br#"{"access_token":"ya29.sa","expires_in":3599,"token_type":"Bearer"}"#.to_vec())
+            .body(
+                br#"{"access_token":"ya29.sa","expires_in":3599,"token_type":"Bearer"}"#
+                    .to_vec()
+                    .into(),
+            )
             .unwrap();
         let Step::Done(Ok(resp)) = exchange.step(Input::Response(Ok(ok))) else {
             panic!()
@@ -492,7 +496,7 @@ mod tests {
             s2.lock().unwrap().push(req.uri().to_string());
             Ok(http::Response::builder()
                 .status(200)
-                .body(br#"{"access_token":"ya29.sa","expires_in":3600}"#.to_vec())
+                .body(br#"{"access_token":"ya29.sa","expires_in":3600}"#.to_vec().into())
                 .unwrap())
         };
         let sa = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token")).with_scopes(["s"]);

@@ -229,7 +229,7 @@ pub struct FetchedCerts {
 /// assert_eq!(call.request().unwrap().uri(), "http://127.0.0.1:1/certs");
 /// let resp = http::Response::builder().status(200)
 ///     .header("cache-control", "public, max-age=19845, must-revalidate")
-///     .body(br#"{"keys": []}"#.to_vec()).unwrap();
+///     .body(br#"{"keys": []}"#.to_vec().into()).unwrap();
 /// let got = call.parse(resp).unwrap();
 /// assert_eq!(got.max_age, Some(std::time::Duration::from_secs(19845)));
 /// ```
@@ -514,7 +514,7 @@ impl IdTokenVerifier {
         let certs = match self.cached_certs() {
             Some(c) => c,
             None => {
-                let fetched = oauth_core::run_async(client, &mut self.certs_exchange()).await?;
+                let fetched = oauth_core::run(client, &mut self.certs_exchange()).await?;
                 self.store_certs(fetched)
             }
         };
@@ -754,7 +754,7 @@ mod tests {
             Ok(http::Response::builder()
                 .status(200)
                 .header("cache-control", "public, max-age=100, must-revalidate")
-                .body(body.clone().into_bytes())
+                .body(body.clone().into())
                 .unwrap())
         };
         let clock = Arc::new(ManualClock::new(
@@ -777,7 +777,7 @@ mod tests {
         let r = |v: &str| {
             http::Response::builder()
                 .header("cache-control", v)
-                .body(Vec::new())
+                .body(Default::default())
                 .unwrap()
         };
         assert_eq!(max_age(&r("max-age=60")), Some(Duration::from_secs(60)));
@@ -787,7 +787,7 @@ mod tests {
         );
         assert_eq!(max_age(&r("no-store, max-age=60")), None);
         assert_eq!(max_age(&r("max-age=x")), None);
-        assert_eq!(max_age(&http::Response::new(Vec::new())), None);
+        assert_eq!(max_age(&http::Response::new(Default::default())), None);
     }
 
     #[tokio::test]
@@ -799,7 +799,7 @@ mod tests {
             async fn execute(&self, _: HttpRequest) -> Result<HttpResponse, TransportError> {
                 Ok(http::Response::builder()
                     .status(200)
-                    .body(self.0.clone().into_bytes())
+                    .body(self.0.clone().into())
                     .unwrap())
             }
         }

@@ -27,9 +27,9 @@ pub const USER_AGENT: &str = concat!("gauth/", env!("CARGO_PKG_VERSION"));
 /// ```
 /// use oauth_core::transport::HttpClient;
 /// let canned = |_req: oauth_core::http::HttpRequest| {
-///     Ok(http::Response::builder().status(200).body(b"{}".to_vec()).unwrap())
+///     Ok(http::Response::builder().status(200).body(b"{}".as_slice().into()).unwrap())
 /// };
-/// let resp = canned.execute(http::Request::new(Vec::new())).unwrap();
+/// let resp = canned.execute(http::Request::new(Default::default())).unwrap();
 /// assert_eq!(resp.status(), 200);
 /// ```
 pub trait HttpClient: Send + Sync {
@@ -55,7 +55,7 @@ where
 /// #[async_trait::async_trait]
 /// impl AsyncHttpClient for Canned {
 ///     async fn execute(&self, _: HttpRequest) -> Result<HttpResponse, TransportError> {
-///         Ok(http::Response::builder().status(204).body(Vec::new()).unwrap())
+///         Ok(http::Response::builder().status(204).body(Default::default()).unwrap())
 ///     }
 /// }
 /// ```

@@ -83,7 +83,7 @@ impl AsyncHttpClient for ReqwestClient {
             }
             body.extend_from_slice(&chunk);
         }
-        let mut out = http::Response::new(body);
+        let mut out = http::Response::new(body.into());
         *out.status_mut() = status;
         *out.version_mut() = version;
         *out.headers_mut() = headers;

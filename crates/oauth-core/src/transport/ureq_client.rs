@@ -57,6 +57,9 @@ impl UreqClient {
 impl HttpClient for UreqClient {
     fn execute(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let limit = response_limit(&request);
+        // The body is lent to ureq, never copied.
+        let (parts, body) = request.into_parts();
+        let request = http::Request::from_parts(parts, body.as_ref());
         let response = self.agent.run(request).map_err(map_error)?;
         let (parts, body) = response.into_parts();
         let bytes = body
@@ -69,7 +72,7 @@ impl HttpClient for UreqClient {
                 }
                 other => map_error(other),
             })?;
-        Ok(http::Response::from_parts(parts, bytes))
+        Ok(http::Response::from_parts(parts, bytes.into()))
     }
 }
 
