@@ -36,7 +36,7 @@ const MAX_TRANSIENT_POLL_FAILURES: u32 = 5;
 /// let device = oauth_flow::DeviceAuthorization::from_client_secrets(&secrets, ["openid", "email"]);
 /// let req = device.code_call().request().unwrap();
 /// assert_eq!(req.uri(), "https://oauth2.googleapis.com/device/code");
-/// assert_eq!(req.body(), b"client_id=id&client_secret=s&scope=openid+email");
+/// assert_eq!(&req.body()[..], b"client_id=id&client_secret=s&scope=openid+email");
 /// ```
 #[derive(Clone)]
 pub struct DeviceAuthorization {

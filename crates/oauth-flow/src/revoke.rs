@@ -22,7 +22,7 @@ pub const GOOGLE_TOKENINFO_URI: &str = "https://oauth2.googleapis.com/tokeninfo"
 /// let call = RevokeCall::google("1//refresh".into());
 /// let req = call.request().unwrap();
 /// assert_eq!(req.uri(), "https://oauth2.googleapis.com/revoke");
-/// assert_eq!(req.body(), b"token=1%2F%2Frefresh");
+/// assert_eq!(&req.body()[..], b"token=1%2F%2Frefresh");
 /// assert!(!format!("{call:?}").contains("1//refresh"));
 /// let ok = http::Response::builder().status(200).body(b"{}".to_vec().into()).unwrap();
 /// assert!(call.parse(ok).is_ok());
@@ -62,7 +62,7 @@ impl RevokeCall {
     /// ```
     /// # use oauth_core::exchange::Call;
     /// let call = oauth_flow::RevokeCall::google("t".into()).with_client("id", Some("s".into()));
-    /// assert_eq!(call.request().unwrap().body(), b"token=t&client_id=id&client_secret=s");
+    /// assert_eq!(&call.request().unwrap().body()[..], b"token=t&client_id=id&client_secret=s");
     /// ```
     pub fn with_client(mut self, client_id: impl Into<String>, secret: Option<Secret>) -> Self {
         self.client = Some((client_id.into(), secret));
@@ -194,7 +194,7 @@ impl TokenInfo {
 /// let call = oauth_flow::TokenInfoCall::google("ya29.x".into());
 /// let req = call.request().unwrap();
 /// assert_eq!(req.method(), "POST");
-/// assert_eq!(req.body(), b"access_token=ya29.x");
+/// assert_eq!(&req.body()[..], b"access_token=ya29.x");
 /// let bad = http::Response::builder().status(400)
 ///     .body(br#"{"error":"invalid_token","error_description":"Invalid Value"}"#.to_vec().into()).unwrap();
 /// assert_eq!(call.parse(bad).unwrap_err().oauth().unwrap().error, "invalid_token");

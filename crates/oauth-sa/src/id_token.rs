@@ -98,7 +98,7 @@ impl IdTokenCredentials {
 /// ```
 /// use oauth_core::exchange::Call;
 /// let call = oauth_sa::IdTokenCall::new(oauth_core::TokenCall::new(
-///     "https://oauth2.googleapis.com/token".parse().unwrap(), vec![]));
+///     "https://oauth2.googleapis.com/token".parse::<url::Url>().unwrap(), vec![]));
 /// let ok = http::Response::builder().status(200).body(br#"{"id_token":"a.b.c"}"#.to_vec().into()).unwrap();
 /// assert_eq!(call.parse(ok).unwrap().access_token.expose(), "a.b.c");
 /// ```
