@@ -240,9 +240,7 @@ fn load_metadata(
 ) -> Result<Loaded, String> {
     let (options, _) = adc_options(args, scopes);
     let found = gauth::adc::blocking::find(&options).map_err(|e| {
-        format!(
-            "{e}; sign in with `gauth login --client-secrets FILE`, or pass --credentials FILE"
-        )
+        format!("{e}; sign in with `gauth login --client-secrets FILE`, or pass --credentials FILE")
     })?;
     let source = Source::of(&found.origin);
     if subject.is_some() {
@@ -273,9 +271,10 @@ fn load_metadata(
 /// are asked for), as google-auth reads them.
 pub fn metadata_scopes(host: &str) -> Result<Vec<String>, String> {
     use gauth::transport::{HttpClient, UreqClient};
-    let url: Url = format!("http://{host}/computeMetadata/v1/instance/service-accounts/default/scopes")
-        .parse()
-        .map_err(|e| format!("the metadata server's address {host}: {e}"))?;
+    let url: Url =
+        format!("http://{host}/computeMetadata/v1/instance/service-accounts/default/scopes")
+            .parse()
+            .map_err(|e| format!("the metadata server's address {host}: {e}"))?;
     let mut request = gauth::http::get(&url);
     let flavor = "Google"
         .parse()

@@ -12,7 +12,9 @@ const FIELD: &str = "token_info_uri";
 
 pub fn info(args: &InfoArgs) -> Result<(), Failure> {
     let flag = match &args.tokeninfo_url {
-        Some(u) => Some(url::Url::parse(u).map_err(|e| format!("--tokeninfo-url: not a URL ({e})"))?),
+        Some(u) => {
+            Some(url::Url::parse(u).map_err(|e| format!("--tokeninfo-url: not a URL ({e})"))?)
+        }
         None => None,
     };
     let (token, from_file) = match &args.token {

@@ -87,7 +87,11 @@ impl ClientFile {
     }
 
     /// `field` (`device_uri`, `revoke_uri`, `token_info_uri`), checked against `policy`.
-    pub fn endpoint(&self, field: &str, policy: &EndpointPolicy) -> Result<Option<url::Url>, String> {
+    pub fn endpoint(
+        &self,
+        field: &str,
+        policy: &EndpointPolicy,
+    ) -> Result<Option<url::Url>, String> {
         let path = format!("{}.{field}", self.secrets.client_type);
         let Some(raw) = self.inner.get(field) else {
             return Ok(None);

@@ -678,7 +678,11 @@ mod tests {
         };
         let opts = AdcOptions::new(&["s"]).order(AdcOrder::WithGauthStore);
         let found = find_file(&opts, &env).unwrap().unwrap();
-        let user = found.source.as_any().downcast_ref::<AuthorizedUser>().unwrap();
+        let user = found
+            .source
+            .as_any()
+            .downcast_ref::<AuthorizedUser>()
+            .unwrap();
         assert_eq!(user.file(), Some(store.as_path()));
     }
 
