@@ -65,8 +65,7 @@ pub enum Shell {
     Zsh,
     Fish,
     Elvish,
-    #[value(name = "powershell")]
-    PowerShell,
+    Powershell,
 }
 
 /// The longest `--timeout` accepted: a day. Longer waits are a mistake, and bounding them

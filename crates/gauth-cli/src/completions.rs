@@ -11,7 +11,7 @@ pub fn completions(shell: Shell, mut command: clap::Command) -> Result<(), Failu
         Shell::Zsh => Target::Zsh,
         Shell::Fish => Target::Fish,
         Shell::Elvish => Target::Elvish,
-        Shell::PowerShell => Target::PowerShell,
+        Shell::Powershell => Target::PowerShell,
     };
     // Into memory first: clap_complete panics when its writer fails, and a closed stdout
     // must end the command quietly.
