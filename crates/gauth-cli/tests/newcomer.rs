@@ -556,3 +556,24 @@ fn the_emulator_banner_names_its_files_and_its_session_works_when_pasted() {
         .unwrap_or_else(|| panic!("no userinfo among {outputs:?}"));
     assert_eq!(json(userinfo)["email"], "alice@example.com");
 }
+
+#[test]
+#[ignore = "needs the interop environment: cargo xtask test"]
+fn the_file_login_writes_with_its_extra_endpoints_loads_in_google_auth() {
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let home = Home::new();
+    let secrets = emu.write_client_secrets(home.path()).unwrap();
+    ok("login", &login(&home, &secrets));
+    let token = ok("token", &home.gauth().arg("token").output().unwrap());
+    let store = home.store();
+    let back = json(&gauth_tests::run_python(
+        "authorized_user.py",
+        &["read", store.to_str().unwrap()],
+    ));
+    assert_eq!(back["token"], token.trim());
+    assert_eq!(back["valid"], true);
+    assert_eq!(back["client_id"], gauth_emulator::INSTALLED_CLIENT_ID);
+    // And gauth keeps the fields google-auth ignores.
+    let saved = json(&std::fs::read_to_string(&store).unwrap());
+    assert_eq!(saved["token_info_uri"], emu.tokeninfo_uri());
+}
