@@ -15,7 +15,7 @@ pub fn device(args: &DeviceArgs) -> Result<(), Failure> {
     let url = match &args.device_url {
         Some(u) => Some(
             policy
-                .check("--device-url", "device-url", u, None)
+                .check("the command line", "--device-url", u, None)
                 .map_err(|e| e.to_string())?,
         ),
         None => client.endpoint("device_uri", &policy)?,
