@@ -101,7 +101,13 @@ fn every_line_of_the_readmes_quick_start_runs_as_written_against_the_emulator() 
         sh.args(["-c", &cmd]);
         home.apply(&mut sh);
         sh.env("PATH", &path);
-        ok(line, &run_as_user(sh));
+        // The user's browser has a part in `gauth login` only (the demo plays its own).
+        let out = if command(line).starts_with("gauth login") {
+            run_as_user(sh)
+        } else {
+            sh.output().unwrap()
+        };
+        ok(line, &out);
         ran += 1;
     }
     assert!(ran >= 5, "only {ran} lines ran");
