@@ -9,9 +9,11 @@
 //!   (see `bench/` and `docs/performance.md`).
 //! - `cargo xtask fuzz [--time SECS] [TARGET]...`: the cargo-fuzz targets in `fuzz/`, with
 //!   executions and findings per target (see `docs/reliability.md`).
+//! - `cargo xtask man [--out DIR]`: the `gauth` man pages (`target/man` by default).
 
 mod bench;
 mod fuzz;
+mod man;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -24,9 +26,10 @@ fn main() -> ExitCode {
         Some("setup") => setup().map(|_| ()),
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&root(), &args[1..]),
+        Some("man") => man::man(&root(), &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [--no-lint] | setup | bench [--quick] [--json FILE] | fuzz [--time SECS] [TARGET]...>"
+                "usage: cargo xtask <test [--no-lint] | setup | bench [--quick] [--json FILE] | fuzz [--time SECS] [TARGET]... | man [--out DIR]>"
             );
             return ExitCode::from(2);
         }

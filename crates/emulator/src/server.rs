@@ -293,6 +293,24 @@ impl Emulator {
         format!("{}/oauth2/v1/certs", self.base_url())
     }
 
+    /// The discovery URL template that `gauth call --discovery-url` and
+    /// `BuildOptions::discovery_url` take: `{api}` and `{apiVersion}` are replaced, as in
+    /// googleapiclient's `DISCOVERY_URI`.
+    ///
+    /// ```
+    /// let emu = gauth_emulator::Emulator::start(Default::default()).unwrap();
+    /// assert_eq!(
+    ///     emu.discovery_url_template().replace("{api}", "tasks").replace("{apiVersion}", "v1"),
+    ///     emu.discovery_url("tasks", "v1"),
+    /// );
+    /// ```
+    pub fn discovery_url_template(&self) -> String {
+        format!(
+            "{}/discovery/v1/apis/{{api}}/{{apiVersion}}/rest",
+            self.base_url()
+        )
+    }
+
     /// The discovery document URL of `api` `version`.
     ///
     /// ```
@@ -326,11 +344,21 @@ impl Emulator {
     /// A client-secrets JSON (`{"installed": {...}}` or `{"web": {...}}`) for the first
     /// registered client of that kind, with this emulator's endpoints.
     ///
+    /// Besides the fields of the file Google's console downloads, it names the other
+    /// endpoints a command line needs, under the names oauth2client gave them:
+    /// `revoke_uri`, `token_info_uri` and `device_uri` (the device authorization
+    /// endpoint). google-auth-oauthlib ignores them; `gauth login` copies the first two into
+    /// the authorized-user file it writes, so `gauth info` and `gauth revoke` need no URL
+    /// flag against the emulator.
+    ///
     /// ```
     /// use gauth_emulator::{ClientKind, Emulator};
     /// let emu = Emulator::start(Default::default()).unwrap();
     /// let secrets = emu.client_secrets(ClientKind::Installed).unwrap();
     /// assert_eq!(secrets["installed"]["token_uri"], emu.token_uri());
+    /// assert_eq!(secrets["installed"]["revoke_uri"], emu.revoke_uri());
+    /// assert_eq!(secrets["installed"]["token_info_uri"], emu.tokeninfo_uri());
+    /// assert_eq!(secrets["installed"]["device_uri"], emu.device_code_uri());
     /// ```
     pub fn client_secrets(&self, kind: ClientKind) -> Option<Value> {
         let c = self.shared.config.clients.iter().find(|c| c.kind == kind)?;
@@ -346,6 +374,9 @@ impl Emulator {
             "auth_provider_x509_cert_url": self.pem_certs_uri(),
             "client_secret": c.client_secret,
             "redirect_uris": c.redirect_uris,
+            "revoke_uri": self.revoke_uri(),
+            "token_info_uri": self.tokeninfo_uri(),
+            "device_uri": self.device_code_uri(),
         }}))
     }
 
@@ -370,12 +401,15 @@ impl Emulator {
         Ok(path)
     }
 
-    /// The committed test service-account key file, with `token_uri` pointing here.
+    /// The committed test service-account key file, with `token_uri` pointing here, and
+    /// `revoke_uri` and `token_info_uri` too (fields google-auth ignores) so that
+    /// `gauth info` and `gauth revoke` need no URL flag.
     /// TEST ONLY: its private key is public.
     ///
     /// ```
     /// let emu = gauth_emulator::Emulator::start(Default::default()).unwrap();
     /// assert_eq!(emu.service_account_key()["token_uri"], emu.token_uri());
+    /// assert_eq!(emu.service_account_key()["token_info_uri"], emu.tokeninfo_uri());
     /// ```
     pub fn service_account_key(&self) -> Value {
         let mut v: Value =
@@ -384,6 +418,8 @@ impl Emulator {
             v["token_uri"] = self.token_uri().into();
             v["auth_uri"] = self.auth_uri().into();
             v["auth_provider_x509_cert_url"] = self.pem_certs_uri().into();
+            v["revoke_uri"] = self.revoke_uri().into();
+            v["token_info_uri"] = self.tokeninfo_uri().into();
         }
         v
     }

@@ -1,12 +1,23 @@
 //! The command line, as `shared/cli.md` defines it.
+//!
+//! `cargo xtask man` compiles this file too (it makes the man pages from it): keep it to
+//! clap and std, with no `crate::` paths.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Google OAuth 2.0 from the command line.
 #[derive(Debug, Parser)]
-#[command(name = "gauth", version, about)]
+#[command(
+    name = "gauth",
+    version,
+    about,
+    after_help = "Without --credentials, commands look in this order: GOOGLE_APPLICATION_CREDENTIALS, \
+gauth's credential store (what `gauth login` and `gauth device` write), gcloud's \
+application_default_credentials.json, the metadata server."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -36,13 +47,59 @@ pub enum Command {
     /// The whole walkthrough against an embedded emulator, offline: sign-in, discovery
     /// calls, refresh, a service account, an ID token, revocation.
     Demo,
+    /// Print shell completions (`gauth completions bash > ...`).
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `gauth completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+}
+
+/// The longest `--timeout` accepted: a day. Longer waits are a mistake, and bounding them
+/// keeps deadline arithmetic far from any overflow.
+pub const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+
+/// `--timeout SECS`: whole seconds, 1 to a day; a usage error otherwise.
+fn timeout_secs(s: &str) -> Result<Duration, String> {
+    let digits = s.trim();
+    let range = || format!("must be between 1 and {MAX_TIMEOUT_SECS} seconds");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{s}` is not a whole number of seconds"));
+    }
+    let n: u64 = digits.parse().map_err(|_| range())?;
+    if !(1..=MAX_TIMEOUT_SECS).contains(&n) {
+        return Err(range());
+    }
+    Ok(Duration::from_secs(n))
+}
+
+/// `--param NAME=VALUE`: a usage error without `=` or with an empty name.
+fn name_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
 }
 
 /// Where credentials come from.
 #[derive(Debug, Args, Clone)]
 pub struct CredentialArgs {
-    /// A credentials JSON file (authorized_user or service_account); Application Default
-    /// Credentials when absent.
+    /// A credentials JSON file (authorized_user or service_account); when absent:
+    /// GOOGLE_APPLICATION_CREDENTIALS, gauth's credential store, gcloud's ADC file, the
+    /// metadata server.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
     /// Trust this host for endpoints named in credential files (repeatable).
@@ -63,7 +120,8 @@ pub struct TokenArgs {
     /// Print an ID token for this audience instead of an access token.
     #[arg(long, value_name = "AUD")]
     pub audience: Option<String>,
-    /// Print {"token", "expiry", "scopes", "type"}.
+    /// Print one JSON object: {"token", "expiry", "scopes", "type", "source", ...}
+    /// (`header`: {"header", ...}).
     #[arg(long)]
     pub json: bool,
 }
@@ -111,9 +169,9 @@ pub struct LoginArgs {
     /// Where to write the authorized-user file (default: the user's gauth credential store).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// How long to wait for the browser's redirect, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
-    pub timeout: u64,
+    /// How long to wait for the browser's redirect, in seconds (1 to 86400).
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = timeout_secs)]
+    pub timeout: Duration,
     /// Trust this host for endpoints named in the client-secrets file (repeatable).
     #[arg(long = "allow-endpoint", value_name = "HOST")]
     pub allow_endpoint: Vec<String>,
@@ -130,7 +188,8 @@ pub struct DeviceArgs {
     /// Where to write the authorized-user file (default: the user's gauth credential store).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// The device authorization endpoint (default: Google's).
+    /// The device authorization endpoint (default: the client-secrets file's `device_uri`,
+    /// else Google's).
     #[arg(long = "device-url", value_name = "URL")]
     pub device_url: Option<String>,
     /// Trust this host for endpoints named in the client-secrets file (repeatable).
@@ -145,7 +204,8 @@ pub struct RevokeArgs {
     pub token: Option<String>,
     #[command(flatten)]
     pub creds: CredentialArgs,
-    /// The revocation endpoint (default: Google's).
+    /// The revocation endpoint (default: the credentials file's `revoke_uri`, else
+    /// Google's).
     #[arg(long = "revoke-url", value_name = "URL")]
     pub revoke_url: Option<String>,
 }
@@ -157,7 +217,8 @@ pub struct InfoArgs {
     pub token: Option<String>,
     #[command(flatten)]
     pub creds: CredentialArgs,
-    /// The tokeninfo endpoint (default: Google's).
+    /// The tokeninfo endpoint (default: the credentials file's `token_info_uri`, else
+    /// Google's).
     #[arg(long = "tokeninfo-url", value_name = "URL")]
     pub tokeninfo_url: Option<String>,
 }
@@ -171,8 +232,8 @@ pub struct CallArgs {
     /// The dotted resource path and method (`files.list`, `events.insert`).
     pub method: String,
     /// A parameter by its discovery name (repeat for repeated parameters).
-    #[arg(long = "param", value_name = "NAME=VALUE")]
-    pub params: Vec<String>,
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = name_value)]
+    pub params: Vec<(String, String)>,
     /// The JSON request body.
     #[arg(long, value_name = "JSON")]
     pub body: Option<String>,

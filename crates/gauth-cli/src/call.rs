@@ -4,19 +4,18 @@
 use gauth::discovery::{self, Api, BuildOptions, Media, ParamValue};
 
 use crate::args::CallArgs;
+use crate::out::{self, Failure};
 
-pub fn call(a: &CallArgs) -> Result<(), String> {
+pub fn call(a: &CallArgs) -> Result<(), Failure> {
     let api = load_api(a)?;
     let mut request = api.method(&a.method).map_err(|e| e.to_string())?;
-    for p in &a.params {
-        let (name, value) = p
-            .split_once('=')
-            .ok_or_else(|| format!("--param {p}: expected NAME=VALUE"))?;
-        request.set_param(name, ParamValue::Str(value.to_owned()));
+    for (name, value) in &a.params {
+        request.set_param(name, ParamValue::Str(value.clone()));
     }
     if let Some(body) = &a.body {
-        let v: serde_json::Value = serde_json::from_str(body)
-            .map_err(|e| format!("--body: {}", gauth::Error::json("--body", &e)))?;
+        // The error names `--body` itself.
+        let v: serde_json::Value =
+            serde_json::from_str(body).map_err(|e| gauth::Error::json("--body", &e).to_string())?;
         request = request.body(v);
     }
     if let Some(file) = &a.media {
@@ -31,11 +30,7 @@ pub fn call(a: &CallArgs) -> Result<(), String> {
         if let Some(h) = json["headers"].as_object_mut() {
             h.insert("authorization".into(), "Bearer <redacted>".into());
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        );
-        return Ok(());
+        return out::json(&json, true);
     }
     // The document names where the Authorization header goes: a rootUrl read from a file
     // or a fetched document is held to the same policy as endpoints in credential files
@@ -57,8 +52,7 @@ pub fn call(a: &CallArgs) -> Result<(), String> {
     } else {
         call.execute().map_err(|e| e.to_string())?
     };
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    Ok(())
+    out::json(&out, true)
 }
 
 fn load_api(a: &CallArgs) -> Result<Api, String> {

@@ -17,6 +17,8 @@ use gauth::{
 use gauth_emulator::{Emulator, EmulatorConfig};
 use serde_json::json;
 
+use crate::out::{self, Failure};
+
 const SCOPES: [&str; 3] = [
     "openid",
     "https://www.googleapis.com/auth/userinfo.email",
@@ -24,11 +26,19 @@ const SCOPES: [&str; 3] = [
 ];
 const STEPS: usize = 9;
 
-pub fn demo() -> Result<(), String> {
+pub fn demo() -> Result<(), Failure> {
+    let dir = tempdir()?;
+    let result = walk(&dir);
+    // Removed whatever happened, a closed stdout included.
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn walk(dir: &std::path::Path) -> Result<(), Failure> {
     let started = Instant::now();
-    println!(
-        "gauth demo: Google OAuth 2.0 end to end, against the embedded emulator (loopback only)\n"
-    );
+    out::line(
+        "gauth demo: Google OAuth 2.0 end to end, against the embedded emulator (loopback only)\n",
+    )?;
 
     let emu = Emulator::start(EmulatorConfig::default().rotate_refresh_tokens(true))
         .map_err(|e| format!("cannot start the emulator: {e}"))?;
@@ -39,17 +49,16 @@ pub fn demo() -> Result<(), String> {
             "Google's OAuth, token, certificate and API endpoints at {}",
             emu.base_url()
         ),
-    );
+    )?;
 
-    let dir = tempdir()?;
     let secrets_path = emu
-        .write_client_secrets(&dir)
+        .write_client_secrets(dir)
         .map_err(|e| format!("cannot write the client secrets: {e}"))?;
     step(
         2,
         "client secrets",
         &format!("installed-app client written to {}", secrets_path.display()),
-    );
+    )?;
 
     // 3. The installed-app flow: loopback server, PKCE, state; the browser is the robot.
     let (url_tx, url_rx) = mpsc::channel::<String>();
@@ -79,7 +88,7 @@ pub fn demo() -> Result<(), String> {
             "consent page \"{}\" answered Allow as {}; the loopback server took the redirect; code exchanged with PKCE",
             consent.title, consent.user
         ),
-    );
+    )?;
     let had_refresh_token = user.refresh_token().is_some();
     let creds = Credentials::new(user);
     let token = creds.token_details().map_err(|e| e.to_string())?;
@@ -95,7 +104,7 @@ pub fn demo() -> Result<(), String> {
         } else {
             "absent"
         }
-    ));
+    ))?;
 
     // 4-5. Discovery: userinfo and Tasks, the documents served by the emulator.
     let options = BuildOptions::default()
@@ -118,7 +127,7 @@ pub fn demo() -> Result<(), String> {
             me["email"].as_str().unwrap_or("?"),
             me["verified_email"]
         ),
-    );
+    )?;
 
     let tasks = gauth::blocking::build_with("tasks", "v1", Some(creds.clone()), &options)
         .map_err(|e| e.to_string())?;
@@ -150,7 +159,7 @@ pub fn demo() -> Result<(), String> {
         &format!(
             "build(\"tasks\", \"v1\") -> tasklists.insert, 2 x tasks.insert, tasks.list one per page: {titles:?}"
         ),
-    );
+    )?;
 
     // 6. Refresh: a new access token, the rotated refresh token kept.
     let refreshed = creds.refresh().map_err(|e| e.to_string())?;
@@ -161,7 +170,7 @@ pub fn demo() -> Result<(), String> {
             "refresh_token grant -> new access token {} (the server rotated the refresh token; the new one is kept)",
             show(refreshed.access_token.secret())
         ),
-    );
+    )?;
 
     // 7. A service account: the JWT-bearer grant, signed RS256 with ring.
     let key = emu.service_account_key();
@@ -183,7 +192,7 @@ pub fn demo() -> Result<(), String> {
             "{email}: JWT-bearer grant -> access token {}",
             show(sa_token.secret())
         ),
-    );
+    )?;
 
     // 8. An ID token for an audience, verified against the emulator's certificates.
     let id_token = id_creds.token().map_err(|e| e.to_string())?;
@@ -206,7 +215,7 @@ pub fn demo() -> Result<(), String> {
             claims["iss"].as_str().unwrap_or("?"),
             claims["email"].as_str().unwrap_or("?")
         ),
-    );
+    )?;
 
     // 9. Revoke: the user's grant ends.
     let revoke = gauth::flow::RevokeCall::new(
@@ -225,22 +234,20 @@ pub fn demo() -> Result<(), String> {
         9,
         "revoke",
         &format!("token revoked; a refresh now fails: {after}"),
-    );
+    )?;
 
-    println!(
+    out::line(&format!(
         "\ndone in {:.2} s, nothing sent beyond 127.0.0.1. Next: `gauth emulator` keeps these endpoints up for your own experiments.",
         started.elapsed().as_secs_f64()
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    ))
 }
 
-fn step(n: usize, name: &str, text: &str) {
-    println!("[{n}/{STEPS}] {name:<16} {text}");
+fn step(n: usize, name: &str, text: &str) -> Result<(), Failure> {
+    out::line(&format!("[{n}/{STEPS}] {name:<16} {text}"))
 }
 
-fn detail(text: &str) {
-    println!("      {:<16} {text}", "");
+fn detail(text: &str) -> Result<(), Failure> {
+    out::line(&format!("      {:<16} {text}", ""))
 }
 
 /// A token shown as a demo may show it: its kind and length, never the value.

@@ -1,43 +1,48 @@
 //! `gauth device`: the device authorization grant (RFC 8628).
 
-use gauth::ClientSecrets;
 use oauth_flow::blocking::DeviceFlow;
 use oauth_flow::{DeviceAuthorization, TokenStore};
 
 use crate::args::DeviceArgs;
+use crate::login::{ClientFile, policy};
+use crate::out::{self, Failure};
 
-pub fn device(args: &DeviceArgs) -> Result<(), String> {
-    let policy = args
-        .allow_endpoint
-        .iter()
-        .fold(gauth::EndpointPolicy::default(), |p, h| {
-            p.allow_host(h.as_str())
-        });
-    let secrets =
-        ClientSecrets::from_file_with(&args.client_secrets, &policy).map_err(|e| e.to_string())?;
+pub fn device(args: &DeviceArgs) -> Result<(), Failure> {
+    let policy = policy(&args.allow_endpoint);
+    let client = ClientFile::read(&args.client_secrets, &policy)?;
     let mut device =
-        DeviceAuthorization::from_client_secrets(&secrets, args.scopes.iter().cloned());
-    if let Some(u) = &args.device_url {
-        let url = policy
-            .check("--device-url", "device-url", u, None)
-            .map_err(|e| e.to_string())?;
+        DeviceAuthorization::from_client_secrets(&client.secrets, args.scopes.iter().cloned());
+    let url = match &args.device_url {
+        Some(u) => Some(
+            policy
+                .check("the command line", "--device-url", u, None)
+                .map_err(|e| e.to_string())?,
+        ),
+        None => client.endpoint("device_uri", &policy)?,
+    };
+    if let Some(url) = url {
         device = device.with_device_authorization_uri(url);
     }
     let store = crate::login::store(args.out.as_deref())?;
     let user = DeviceFlow::from(device)
         .run(|code| {
-            eprintln!("To sign in, open {} on any device", code.verification_url);
-            eprintln!("Enter the code {}", code.user_code);
+            out::note(&format!(
+                "To sign in, open {} on any device",
+                code.verification_url
+            ));
+            out::note(&format!("Enter the code {}", code.user_code));
             if let Some(complete) = &code.verification_url_complete {
-                eprintln!("(or open {complete})");
+                out::note(&format!("(or open {complete})"));
             }
-            eprintln!("Waiting for approval...");
+            out::note("Waiting for approval...");
         })
         .map_err(|e| e.to_string())?;
+    // The grant is spent: save what it bought before anything else can fail.
+    let user = client.annotate(user, &policy);
     store.save(&user).map_err(|e| e.to_string())?;
-    eprintln!(
+    out::note(&format!(
         "Signed in; credentials written to {}",
         store.path().display()
-    );
+    ));
     Ok(())
 }

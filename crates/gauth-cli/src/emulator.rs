@@ -1,15 +1,15 @@
 //! `gauth emulator [--port N]`: runs the local Google stand-in until interrupted.
 
-use std::io::Write;
-
 use gauth_emulator::{Emulator, EmulatorConfig};
 
 use crate::args::EmulatorArgs;
+use crate::out::{self, Failure};
 
 /// Starts the emulator on loopback, writes a client-secrets file and a (test-only)
-/// service-account key for it to a temp dir, prints the base URL and the client-secrets path
-/// on stdout, and serves until the process is interrupted.
-pub fn emulator(a: &EmulatorArgs) -> Result<(), String> {
+/// service-account key for it, prints what a user needs (stdout: the base URL, the
+/// client-secrets file, the key file and the `--discovery-url` template, one a line; stderr:
+/// the same, labelled, and a session to paste), and serves until the process is interrupted.
+pub fn emulator(a: &EmulatorArgs) -> Result<(), Failure> {
     let emu =
         Emulator::start(EmulatorConfig::default().port(a.port.unwrap_or(0))).map_err(|e| {
             format!(
@@ -27,20 +27,89 @@ pub fn emulator(a: &EmulatorArgs) -> Result<(), String> {
         .map_err(|e| format!("service-account key: {e}"))?;
     std::fs::write(&key, key_json + "\n").map_err(|e| format!("{}: {e}", key.display()))?;
 
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", emu.base_url()).map_err(|e| e.to_string())?;
-    writeln!(out, "{}", secrets.display()).map_err(|e| e.to_string())?;
-    out.flush().map_err(|e| e.to_string())?;
-    drop(out);
-    eprintln!(
-        "gauth emulator: serving on {base} (consent page at {auth}); a test-only service-account key is at {key}; \
-GCE_METADATA_HOST={host} for the metadata server; discovery at {base}/discovery/v1/apis/{{api}}/{{version}}/rest. Ctrl-C stops it.",
-        base = emu.base_url(),
-        auth = emu.auth_uri(),
-        key = key.display(),
-        host = emu.metadata_host(),
-    );
+    let banner = Banner {
+        base_url: emu.base_url().to_owned(),
+        client_secrets: secrets.display().to_string(),
+        key: key.display().to_string(),
+        discovery_url: emu.discovery_url_template(),
+        metadata_host: emu.metadata_host(),
+    };
+    for value in [
+        &banner.base_url,
+        &banner.client_secrets,
+        &banner.key,
+        &banner.discovery_url,
+    ] {
+        out::line(value)?;
+    }
+    out::note(&banner.text());
     loop {
         std::thread::park();
+    }
+}
+
+/// What the emulator tells its user.
+struct Banner {
+    base_url: String,
+    client_secrets: String,
+    key: String,
+    discovery_url: String,
+    metadata_host: String,
+}
+
+impl Banner {
+    /// The labelled values and a session that works when pasted as it is.
+    fn text(&self) -> String {
+        let cs = shell_word(&self.client_secrets);
+        let key = shell_word(&self.key);
+        let discovery = shell_word(&self.discovery_url);
+        format!(
+            "gauth emulator: Google's OAuth, token, metadata and API endpoints on loopback, \
+signing with test-only keys. Ctrl-C stops it.
+  base URL             {base}
+  client secrets       {cs_raw}
+  service-account key  {key_raw}
+  --discovery-url      {disc_raw}
+  metadata server      GCE_METADATA_HOST={meta}
+Try it in another terminal (login saves to gauth's credential store, replacing what is there):
+  gauth login --client-secrets {cs} --scope openid --scope email
+  gauth token
+  gauth call oauth2 v2 userinfo.get --discovery-url {discovery}
+  gauth token --credentials {key}",
+            base = self.base_url,
+            cs_raw = self.client_secrets,
+            key_raw = self.key,
+            disc_raw = self.discovery_url,
+            meta = self.metadata_host,
+        )
+    }
+}
+
+/// `s` as one shell word: as it is when it holds nothing a shell would touch, else in
+/// single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:=@%+,".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_survive_a_shell() {
+        assert_eq!(shell_word("/tmp/a.json"), "/tmp/a.json");
+        assert_eq!(
+            shell_word("http://127.0.0.1:1/d/{api}/{apiVersion}/rest"),
+            "'http://127.0.0.1:1/d/{api}/{apiVersion}/rest'"
+        );
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
     }
 }

@@ -4,15 +4,39 @@ use gauth::{AuthorizedUser, Secret};
 use oauth_flow::{GOOGLE_REVOKE_URI, RevokeCall};
 
 use crate::args::RevokeArgs;
+use crate::credentials;
+use crate::out::{self, Failure};
 
-pub fn revoke(args: &RevokeArgs) -> Result<(), String> {
-    let url = args.revoke_url.as_deref().unwrap_or(GOOGLE_REVOKE_URI);
-    let url = url::Url::parse(url).map_err(|e| format!("--revoke-url: not a URL ({e})"))?;
+/// The field naming the revocation endpoint in a credentials file (oauth2client's name).
+const FIELD: &str = "revoke_uri";
+
+pub fn revoke(args: &RevokeArgs) -> Result<(), Failure> {
+    let flag = match &args.revoke_url {
+        Some(u) => Some(url::Url::parse(u).map_err(|e| format!("--revoke-url: not a URL ({e})"))?),
+        None => None,
+    };
+    let google = || url::Url::parse(GOOGLE_REVOKE_URI).map_err(|e| e.to_string());
     let call = match &args.token {
-        Some(t) if t.trim().is_empty() => return Err("--token: is empty".into()),
-        Some(t) => RevokeCall::new(url, Secret::new(t.trim())),
+        Some(t) if t.trim().is_empty() => return Err("--token is empty".into()),
+        Some(t) => {
+            let url = match flag {
+                Some(u) => u,
+                None => match credentials::located_endpoint(&args.creds, FIELD)? {
+                    Some(u) => u,
+                    None => google()?,
+                },
+            };
+            RevokeCall::new(url, Secret::new(t.trim()))
+        }
         None => {
-            let loaded = crate::credentials::load(&args.creds, &[])?;
+            let loaded = credentials::load(&args.creds, &[])?;
+            let url = match flag {
+                Some(u) => u,
+                None => match loaded.file_endpoint(FIELD, &args.creds)? {
+                    Some(u) => u,
+                    None => google()?,
+                },
+            };
             match loaded.credentials.source::<AuthorizedUser>() {
                 Some(user) => {
                     let secret = serde_json::from_str::<serde_json::Value>(&user.to_json())
@@ -36,6 +60,6 @@ pub fn revoke(args: &RevokeArgs) -> Result<(), String> {
         }
     };
     oauth_flow::blocking::revoke(&call).map_err(|e| e.to_string())?;
-    eprintln!("Revoked.");
+    out::note("Revoked.");
     Ok(())
 }

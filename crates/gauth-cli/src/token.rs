@@ -1,7 +1,10 @@
 //! `gauth token` and `gauth header`.
 
+use serde_json::{Value, json};
+
 use crate::args::TokenArgs;
 use crate::credentials;
+use crate::out::{self, Failure};
 
 /// What to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,7 +13,7 @@ pub enum Output {
     Header,
 }
 
-pub fn token(args: &TokenArgs, output: Output) -> Result<(), String> {
+pub fn token(args: &TokenArgs, output: Output) -> Result<(), Failure> {
     let loaded = credentials::load_for(
         &args.creds,
         &args.scopes,
@@ -20,18 +23,37 @@ pub fn token(args: &TokenArgs, output: Output) -> Result<(), String> {
     let creds = &loaded.credentials;
     let token = creds.token_details().map_err(|e| e.to_string())?;
     let secret = token.access_token.expose();
-    match (output, args.json) {
-        (Output::Header, _) => println!("Authorization: Bearer {secret}"),
-        (Output::Token, false) => println!("{secret}"),
-        (Output::Token, true) => {
-            let v = serde_json::json!({
-                "token": secret,
-                "expiry": token.expiry.map(|e| humantime::format_rfc3339_seconds(e).to_string()),
-                "scopes": token.scopes,
-                "type": creds.kind(),
-            });
-            println!("{v}");
-        }
+    let header = format!("Authorization: Bearer {secret}");
+    if !args.json {
+        return out::line(match output {
+            Output::Token => secret,
+            Output::Header => header.as_str(),
+        });
     }
-    Ok(())
+    // The scopes the server granted when it said; else what was asked for (or the file
+    // records); else, on the metadata server, the instance's scopes. Always a list.
+    let mut scopes: Vec<String> = token
+        .scopes
+        .as_ref()
+        .filter(|s| !s.is_empty())
+        .map(|l| l.iter().map(|s| s.to_string()).collect())
+        .unwrap_or_else(|| loaded.scopes.clone());
+    if scopes.is_empty() && args.audience.is_none() && loaded.source.is_metadata_server() {
+        scopes = credentials::metadata_scopes(&loaded.source.location)?;
+    }
+    let mut v = json!({
+        "token": secret,
+        "expiry": token.expiry.map(|e| humantime::format_rfc3339_seconds(e).to_string()),
+        "scopes": scopes,
+        "type": creds.kind(),
+        "source": loaded.source.name,
+        "source_location": loaded.source.location,
+    });
+    if let Some(aud) = &args.audience {
+        v["audience"] = Value::from(aud.as_str());
+    }
+    if output == Output::Header {
+        v["header"] = Value::from(header);
+    }
+    out::json(&v, false)
 }

@@ -7,8 +7,9 @@ use gauth::IdTokenVerifier;
 use gauth::transport::UreqClient;
 
 use crate::args::VerifyArgs;
+use crate::out::{self, Failure};
 
-pub fn verify_id_token(args: &VerifyArgs) -> Result<(), String> {
+pub fn verify_id_token(args: &VerifyArgs) -> Result<(), Failure> {
     let token = if args.token == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -31,8 +32,5 @@ pub fn verify_id_token(args: &VerifyArgs) -> Result<(), String> {
     let claims = verifier
         .verify(&token, UreqClient::shared().as_ref())
         .map_err(|e| e.to_string())?;
-    let out = serde_json::to_string_pretty(&serde_json::Value::Object(claims))
-        .map_err(|e| format!("cannot print the claims: {e}"))?;
-    println!("{out}");
-    Ok(())
+    out::json(&serde_json::Value::Object(claims), true)
 }

@@ -16,6 +16,7 @@ fn gauth(args: &[&str]) -> Output {
         .args(args)
         .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
         .env("CLOUDSDK_CONFIG", "/nonexistent-gauth-trust")
+        .env("XDG_CONFIG_HOME", "/nonexistent-gauth-trust")
         .output()
         .expect("gauth runs")
 }

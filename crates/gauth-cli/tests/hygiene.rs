@@ -18,6 +18,7 @@ fn gauth() -> Command {
         .env("NO_COLOR", "1")
         .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
         .env("CLOUDSDK_CONFIG", "/nonexistent-gauth-hygiene")
+        .env("XDG_CONFIG_HOME", "/nonexistent-gauth-hygiene")
         .env("GCE_METADATA_HOST", "127.0.0.1:9")
         .env("GCE_METADATA_IP", "127.0.0.1:9")
         .stdin(Stdio::null());

@@ -14,6 +14,7 @@ fn gauth() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gauth"));
     c.env_remove("GOOGLE_APPLICATION_CREDENTIALS")
         .env("CLOUDSDK_CONFIG", "/nonexistent-gauth-test")
+        .env("XDG_CONFIG_HOME", "/nonexistent-gauth-test")
         .env("RUST_LOG", "trace");
     c
 }

@@ -7,6 +7,12 @@
 //! 3. the metadata server (`GCE_METADATA_HOST` honoured), when a short ping finds it
 //!    (skipped when `NO_GCE_CHECK` is true).
 //!
+//! [`AdcOrder::WithGauthStore`] is the `gauth` command line's order, an opt-in: gauth's own
+//! credential store (where `gauth login`, `gauth device` and
+//! `oauth_flow::FileStore::default_location` save a user's sign-in) comes second, after
+//! `GOOGLE_APPLICATION_CREDENTIALS` and before gcloud's file. Credentials found there write
+//! their refreshes back to it, as the store's own `load` does.
+//!
 //! The project id comes with the credentials: `GOOGLE_CLOUD_PROJECT` (or
 //! `GCLOUD_PROJECT`), else the service-account file's `project_id` or the user file's
 //! `quota_project_id`, else the metadata server's. When nothing is found, the error lists
@@ -35,8 +41,47 @@ pub enum AdcOrigin {
     EnvironmentFile(PathBuf),
     /// gcloud's well-known file.
     GcloudFile(PathBuf),
+    /// gauth's credential store (with [`AdcOrder::WithGauthStore`]).
+    GauthStore(PathBuf),
     /// The metadata server at this host.
     MetadataServer(String),
+}
+
+impl AdcOrigin {
+    /// The file, for the origins that are files.
+    ///
+    /// ```
+    /// use gauth::adc::AdcOrigin;
+    /// assert_eq!(AdcOrigin::GcloudFile("/a.json".into()).path(), Some(std::path::Path::new("/a.json")));
+    /// assert_eq!(AdcOrigin::MetadataServer("metadata.google.internal".into()).path(), None);
+    /// ```
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            AdcOrigin::EnvironmentFile(p) | AdcOrigin::GcloudFile(p) | AdcOrigin::GauthStore(p) => {
+                Some(p)
+            }
+            AdcOrigin::MetadataServer(_) => None,
+        }
+    }
+}
+
+/// Where ADC looks, in order.
+///
+/// ```
+/// use gauth::adc::{AdcOptions, AdcOrder};
+/// let opts = AdcOptions::new(&["openid"]).order(AdcOrder::WithGauthStore);
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AdcOrder {
+    /// google-auth's order: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's well-known file, the
+    /// metadata server.
+    #[default]
+    Google,
+    /// The `gauth` command line's order: `GOOGLE_APPLICATION_CREDENTIALS`, gauth's credential
+    /// store ([`AdcEnv::gauth_store`]), gcloud's well-known file, the metadata server.
+    WithGauthStore,
 }
 
 /// Why ADC found nothing usable.
@@ -100,6 +145,10 @@ pub struct AdcEnv {
     pub no_gce_check: bool,
     /// `GOOGLE_CLOUD_PROJECT` or `GCLOUD_PROJECT`.
     pub project: Option<String>,
+    /// gauth's credential store: `authorized_user.json` in gauth's folder of the user's
+    /// config directory (`$XDG_CONFIG_HOME/gauth` or `~/.config/gauth` on Linux), the file
+    /// `gauth login` writes. Read only with [`AdcOrder::WithGauthStore`].
+    pub gauth_store: Option<PathBuf>,
 }
 
 impl AdcEnv {
@@ -120,6 +169,7 @@ impl AdcEnv {
             metadata_ip: text("GCE_METADATA_IP"),
             no_gce_check: text("NO_GCE_CHECK").is_some_and(|v| v.eq_ignore_ascii_case("true")),
             project: text("GOOGLE_CLOUD_PROJECT").or_else(|| text("GCLOUD_PROJECT")),
+            gauth_store: dirs::config_dir().map(|d| d.join("gauth").join("authorized_user.json")),
         }
     }
 
@@ -162,6 +212,7 @@ pub struct AdcOptions {
     policy: EndpointPolicy,
     detection_timeout: Duration,
     env: Option<AdcEnv>,
+    order: AdcOrder,
 }
 
 impl AdcOptions {
@@ -172,7 +223,14 @@ impl AdcOptions {
             policy: EndpointPolicy::default(),
             detection_timeout: Duration::from_secs(3),
             env: None,
+            order: AdcOrder::Google,
         }
+    }
+
+    /// Where to look, in order ([`AdcOrder::Google`] by default).
+    pub fn order(mut self, order: AdcOrder) -> Self {
+        self.order = order;
+        self
     }
 
     /// The policy for endpoints read from files.
@@ -217,6 +275,17 @@ pub fn load_file<S: AsRef<str>>(
     scopes: &[S],
     policy: &EndpointPolicy,
 ) -> Result<(Arc<dyn TokenSource>, Option<String>), AdcError> {
+    load(path, scopes, policy, false)
+}
+
+/// [`load_file`], with an authorized user's refreshes written back to `path` when
+/// `write_back` (gauth's own store).
+fn load<S: AsRef<str>>(
+    path: &Path,
+    scopes: &[S],
+    policy: &EndpointPolicy,
+    write_back: bool,
+) -> Result<(Arc<dyn TokenSource>, Option<String>), AdcError> {
     let value = oauth_core::json::read_file(path)?;
     let origin = path.display().to_string();
     let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_owned()).collect();
@@ -230,6 +299,9 @@ pub fn load_file<S: AsRef<str>>(
         }
         "authorized_user" => {
             let mut user = AuthorizedUser::from_value_with(&value, &origin, policy)?;
+            if write_back {
+                user = user.write_back_to(path);
+            }
             if !scopes.is_empty() {
                 user = user.with_scopes(scopes);
             }
@@ -252,38 +324,69 @@ pub fn load_file<S: AsRef<str>>(
     }
 }
 
+/// The file steps of ADC, without reading any file: the first file found in
+/// `options`' order, or the list of what was tried. A program that reads credential files
+/// its own way (the `gauth` command line does) searches with this.
+///
+/// ```
+/// use gauth::adc::{AdcEnv, AdcOptions, AdcOrder, AdcOrigin, locate_file};
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = dir.path().join("authorized_user.json");
+/// std::fs::write(&store, "{}").unwrap();
+/// let env = AdcEnv { gauth_store: Some(store.clone()), cloudsdk_config: Some(dir.path().into()), ..Default::default() };
+/// let google = AdcOptions::new(&["openid"]);
+/// assert!(locate_file(&google, &env)?.is_err(), "google-auth's order ignores gauth's store");
+/// let gauth = google.order(AdcOrder::WithGauthStore);
+/// assert_eq!(locate_file(&gauth, &env)?, Ok(AdcOrigin::GauthStore(store)));
+/// # Ok::<(), gauth::adc::AdcError>(())
+/// ```
+pub fn locate_file(
+    options: &AdcOptions,
+    env: &AdcEnv,
+) -> Result<Result<AdcOrigin, Vec<String>>, AdcError> {
+    let mut tried = Vec::new();
+    if let Some(p) = &env.credentials_file {
+        if !p.is_file() {
+            return Err(AdcError::MissingEnvironmentFile(p.clone()));
+        }
+        return Ok(Ok(AdcOrigin::EnvironmentFile(p.clone())));
+    }
+    tried.push("GOOGLE_APPLICATION_CREDENTIALS (not set)".to_owned());
+    if options.order == AdcOrder::WithGauthStore {
+        match &env.gauth_store {
+            Some(p) if p.is_file() => return Ok(Ok(AdcOrigin::GauthStore(p.clone()))),
+            Some(p) => tried.push(format!("gauth's credential store {} (absent)", p.display())),
+            None => tried.push("gauth's credential store (no config directory)".to_owned()),
+        }
+    }
+    match env.gcloud_file() {
+        Some(p) if p.is_file() => return Ok(Ok(AdcOrigin::GcloudFile(p))),
+        Some(p) => tried.push(format!("gcloud's file {} (absent)", p.display())),
+        None => tried.push("gcloud's file (no HOME or CLOUDSDK_CONFIG)".to_owned()),
+    }
+    Ok(Err(tried))
+}
+
 /// The file steps of ADC (no network): the source from the first file found, or the
 /// list of what was tried.
 pub fn find_file(
     options: &AdcOptions,
     env: &AdcEnv,
 ) -> Result<Result<Found, Vec<String>>, AdcError> {
-    let mut tried = Vec::new();
-    if let Some(p) = &env.credentials_file {
-        if !p.is_file() {
-            return Err(AdcError::MissingEnvironmentFile(p.clone()));
-        }
-        let (source, project) = load_file(p, &options.scopes, &options.policy)?;
-        return Ok(Ok(Found {
-            source,
-            project_id: env.project.clone().or(project),
-            origin: AdcOrigin::EnvironmentFile(p.clone()),
-        }));
-    }
-    tried.push("GOOGLE_APPLICATION_CREDENTIALS (not set)".to_owned());
-    match env.gcloud_file() {
-        Some(p) if p.is_file() => {
-            let (source, project) = load_file(&p, &options.scopes, &options.policy)?;
-            return Ok(Ok(Found {
-                source,
-                project_id: env.project.clone().or(project),
-                origin: AdcOrigin::GcloudFile(p),
-            }));
-        }
-        Some(p) => tried.push(format!("gcloud's file {} (absent)", p.display())),
-        None => tried.push("gcloud's file (no HOME or CLOUDSDK_CONFIG)".to_owned()),
-    }
-    Ok(Err(tried))
+    let origin = match locate_file(options, env)? {
+        Ok(origin) => origin,
+        Err(tried) => return Ok(Err(tried)),
+    };
+    let Some(path) = origin.path() else {
+        return Ok(Err(Vec::new()));
+    };
+    let write_back = matches!(origin, AdcOrigin::GauthStore(_));
+    let (source, project) = load(path, &options.scopes, &options.policy, write_back)?;
+    Ok(Ok(Found {
+        source,
+        project_id: env.project.clone().or(project),
+        origin,
+    }))
 }
 
 /// The metadata-server detection: an exchange that pings once, with no retry.
@@ -516,6 +619,82 @@ mod tests {
             find_file(&opts, &env),
             Err(AdcError::MissingEnvironmentFile(_))
         ));
+    }
+
+    #[test]
+    fn the_gauth_order_reads_gauths_store_after_the_environment_and_before_gcloud() {
+        let dir = tempfile::tempdir().unwrap();
+        let gcloud = dir.path().join("gcloud");
+        std::fs::create_dir(&gcloud).unwrap();
+        write(&gcloud, "application_default_credentials.json", user());
+        let store = dir.path().join("gauth-store.json");
+        let mut env = AdcEnv {
+            cloudsdk_config: Some(gcloud.clone()),
+            gauth_store: Some(store.clone()),
+            no_gce_check: true,
+            ..Default::default()
+        };
+        let gauth = AdcOptions::new(&["s"]).order(AdcOrder::WithGauthStore);
+        // No store yet: gcloud's file, and the store is listed as tried.
+        let found = find_file(&gauth, &env).unwrap().unwrap();
+        assert!(matches!(found.origin, AdcOrigin::GcloudFile(_)));
+        write(dir.path(), "gauth-store.json", user());
+        let found = find_file(&gauth, &env).unwrap().unwrap();
+        assert_eq!(found.origin, AdcOrigin::GauthStore(store.clone()));
+        // google-auth's order never looks there.
+        let google = AdcOptions::new(&["s"]);
+        let found = find_file(&google, &env).unwrap().unwrap();
+        assert!(matches!(found.origin, AdcOrigin::GcloudFile(_)));
+        // The environment still comes first.
+        let other = write(dir.path(), "env.json", user());
+        env.credentials_file = Some(other.clone());
+        let found = find_file(&gauth, &env).unwrap().unwrap();
+        assert_eq!(found.origin, AdcOrigin::EnvironmentFile(other));
+        // Nothing anywhere: every place is named, the store second.
+        let empty = tempfile::tempdir().unwrap();
+        let env = AdcEnv {
+            cloudsdk_config: Some(empty.path().to_owned()),
+            gauth_store: Some(empty.path().join("none.json")),
+            no_gce_check: true,
+            ..Default::default()
+        };
+        let e = blocking::find(&gauth.clone().env(env)).unwrap_err();
+        let AdcError::NotFound { tried } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(tried.len(), 4, "{e}");
+        assert!(tried[1].starts_with("gauth's credential store"), "{e}");
+    }
+
+    #[test]
+    fn credentials_from_gauths_store_write_their_refreshes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = write(dir.path(), "store.json", user());
+        let env = AdcEnv {
+            gauth_store: Some(store.clone()),
+            cloudsdk_config: Some(dir.path().to_owned()),
+            no_gce_check: true,
+            ..Default::default()
+        };
+        let opts = AdcOptions::new(&["s"]).order(AdcOrder::WithGauthStore);
+        let found = find_file(&opts, &env).unwrap().unwrap();
+        let user = found
+            .source
+            .as_any()
+            .downcast_ref::<AuthorizedUser>()
+            .unwrap();
+        assert_eq!(user.file(), Some(store.as_path()));
+    }
+
+    #[cfg(feature = "flow")]
+    #[test]
+    fn gauths_store_is_where_the_flow_saves_by_default() {
+        assert_eq!(
+            AdcEnv::from_process().gauth_store,
+            oauth_flow::FileStore::default_location()
+                .ok()
+                .map(|s| s.path().to_owned())
+        );
     }
 
     #[test]
