@@ -194,3 +194,77 @@ impl Credentials {
         f(core.source.as_ref(), &core.ctx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::http::{ApiOrigin, Bytes, HttpResponse};
+    use crate::types::RefreshToken;
+    use crate::{AuthorizedUser, TransportError};
+
+    struct Calls(Vec<HttpRequest>);
+
+    impl Exchange for Calls {
+        type Output = usize;
+        fn step(&mut self, _: Input) -> Step<usize> {
+            match self.0.pop() {
+                Some(r) => Step::Send(r),
+                None => Step::Done(Ok(0)),
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<(String, Option<String>)>>);
+
+    #[async_trait::async_trait]
+    impl AsyncHttpClient for Recording {
+        async fn execute(&self, r: HttpRequest) -> Result<HttpResponse, TransportError> {
+            let auth = r
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned());
+            self.0.lock().unwrap().push((r.uri().to_string(), auth));
+            Ok(http::Response::new(Bytes::new()))
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn credentials_go_only_to_the_origin_the_call_declared() {
+        let user = AuthorizedUser::new(
+            "id",
+            None,
+            Some(RefreshToken::new("1//r")),
+            "http://127.0.0.1:1/token".parse::<url::Url>().unwrap(),
+        )
+        .with_token(Token::bearer(
+            "ya29.cached",
+            Some(SystemTime::now() + Duration::from_secs(3600)),
+        ));
+        let creds = Credentials::new(user);
+        let api: http::Uri = "https://www.googleapis.com/drive/v3/files".parse().unwrap();
+        let origin = ApiOrigin::of(&api).unwrap();
+        let mut good = http::Request::builder()
+            .uri(api)
+            .body(Bytes::new())
+            .unwrap();
+        good.extensions_mut().insert(origin.clone());
+        let mut stray = http::Request::builder()
+            .uri("https://evil.example/steal")
+            .body(Bytes::new())
+            .unwrap();
+        stray.extensions_mut().insert(origin);
+        let client = Arc::new(Recording::default());
+        let mut ex = Calls(vec![stray, good]);
+        let e = run_authorized(client.as_ref(), &mut ex, Some(&creds))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::ForeignOrigin { .. }), "{e}");
+        let seen = client.0.lock().unwrap();
+        assert_eq!(seen.len(), 1, "the stray request was never sent");
+        assert_eq!(seen[0].1.as_deref(), Some("Bearer ya29.cached"));
+    }
+}

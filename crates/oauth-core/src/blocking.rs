@@ -157,3 +157,104 @@ impl Credentials {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::AuthorizedUser;
+    use crate::TransportError;
+    use crate::http::{ApiOrigin, Bytes, HttpResponse};
+    use crate::types::RefreshToken;
+
+    /// An exchange that sends the given requests in turn, then finishes.
+    pub(crate) struct Calls(pub Vec<HttpRequest>);
+
+    impl Exchange for Calls {
+        type Output = usize;
+        fn step(&mut self, _: Input) -> Step<usize> {
+            match self.0.pop() {
+                Some(r) => Step::Send(r),
+                None => Step::Done(Ok(0)),
+            }
+        }
+    }
+
+    pub(crate) fn request(uri: &str, declared: Option<&str>) -> HttpRequest {
+        let mut r = http::Request::builder()
+            .uri(uri)
+            .body(Bytes::new())
+            .unwrap();
+        if let Some(d) = declared {
+            r.extensions_mut()
+                .insert(ApiOrigin::of(&d.parse().unwrap()).unwrap());
+        }
+        r
+    }
+
+    pub(crate) fn user() -> AuthorizedUser {
+        AuthorizedUser::new(
+            "id",
+            None,
+            Some(RefreshToken::new("1//r")),
+            "http://127.0.0.1:1/token".parse::<url::Url>().unwrap(),
+        )
+        .with_token(Token::bearer(
+            "ya29.cached",
+            Some(SystemTime::now() + Duration::from_secs(3600)),
+        ))
+    }
+
+    type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+    fn recording() -> (Seen, impl HttpClient) {
+        let seen: Seen = Arc::default();
+        let log = Arc::clone(&seen);
+        let client = move |r: HttpRequest| -> Result<HttpResponse, TransportError> {
+            let auth = r
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned());
+            log.lock().unwrap().push((r.uri().to_string(), auth));
+            Ok(http::Response::new(Bytes::new()))
+        };
+        (seen, client)
+    }
+
+    #[test]
+    fn credentials_go_only_to_the_origin_the_call_declared() {
+        let creds = Credentials::new(user());
+        let api = "https://www.googleapis.com/drive/v3/files";
+        let (seen, client) = recording();
+        // Requests are popped from the end: the API request first, then a stray one.
+        let mut ex = Calls(vec![
+            request("https://evil.example/steal", Some(api)),
+            request(api, Some(api)),
+        ]);
+        let e = run_authorized(&client, &mut ex, Some(&creds)).unwrap_err();
+        assert!(
+            matches!(&e, Error::ForeignOrigin { expected, found }
+                if expected == "https://www.googleapis.com" && found == "https://evil.example"),
+            "{e}"
+        );
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "the stray request was never sent");
+        assert_eq!(seen[0].1.as_deref(), Some("Bearer ya29.cached"));
+    }
+
+    #[test]
+    fn a_request_that_declares_no_origin_gets_no_credentials() {
+        let creds = Credentials::new(user());
+        let (seen, client) = recording();
+        let mut ex = Calls(vec![request("https://www.googleapis.com/x", None)]);
+        let e = run_authorized(&client, &mut ex, Some(&creds)).unwrap_err();
+        assert!(matches!(e, Error::ForeignOrigin { .. }), "{e}");
+        assert!(seen.lock().unwrap().is_empty());
+        // Without credentials nothing is checked and nothing is added.
+        let mut ex = Calls(vec![request("https://elsewhere.example/x", None)]);
+        run(&client, &mut ex).unwrap();
+        assert_eq!(seen.lock().unwrap()[0].1, None);
+    }
+}
