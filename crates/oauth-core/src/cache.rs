@@ -142,7 +142,8 @@ impl TokenCache {
                     None => None,
                     Some(exp) => Some(exp.checked_sub(self.margin)?),
                 };
-                let own = Secret::new(t.access_token.expose());
+                // The original is registered with the sanitiser; the copy need not be.
+                let own = Secret::unregistered(t.access_token.expose());
                 local::put(generation, stale_at, own.clone());
                 (stale_at.is_none_or(|at| self.clock.now_coarse() < at)).then_some(own)
             }
