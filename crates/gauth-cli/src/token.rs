@@ -26,7 +26,7 @@ pub fn token(args: &TokenArgs, output: Output) -> Result<(), String> {
         (Output::Token, true) => {
             let v = serde_json::json!({
                 "token": secret,
-                "expiry": token.expiry.map(|e| humantime::format_rfc3339_seconds(e).to_string()),
+                "expiry": token.expiry.map(gauth::clock::format_rfc3339),
                 "scopes": token.scopes,
                 "type": creds.kind(),
             });

@@ -175,11 +175,15 @@ fn a_files_universe_domain_never_widens_trust() {
             host,
         );
         // The library says the same, for every reader.
-        let e = AuthorizedUser::from_value_with(&u, "u.json", &EndpointPolicy::default())
-            .unwrap_err();
-        assert!(matches!(e, Error::UntrustedEndpoint { .. }), "{universe}: {e:?}");
-        let e = ServiceAccountCredentials::from_value_with(&key, "k.json", &EndpointPolicy::default())
-            .unwrap_err();
+        let e =
+            AuthorizedUser::from_value_with(&u, "u.json", &EndpointPolicy::default()).unwrap_err();
+        assert!(
+            matches!(e, Error::UntrustedEndpoint { .. }),
+            "{universe}: {e:?}"
+        );
+        let e =
+            ServiceAccountCredentials::from_value_with(&key, "k.json", &EndpointPolicy::default())
+                .unwrap_err();
         assert!(e.to_string().contains(host), "{universe}: {e}");
     }
     // A universe the program allows is trusted like googleapis.com, for every host in it.
@@ -222,7 +226,11 @@ fn host_spellings_are_judged_as_the_request_would_go() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ya29.spelled");
     }
     // `localhost.` is loopback too (whether the resolver knows the dotted form or not).
-    let p = write(d, "dot.json", &user(&format!("http://localhost.:{port}/token")));
+    let p = write(
+        d,
+        "dot.json",
+        &user(&format!("http://localhost.:{port}/token")),
+    );
     past_policy(
         "localhost.",
         &gauth(&["token", "--credentials", p.to_str().unwrap()]),
@@ -231,11 +239,23 @@ fn host_spellings_are_judged_as_the_request_would_go() {
     for (i, (uri, host)) in [
         (format!("http://0.0.0.0:{port}/token"), "0.0.0.0"),
         (format!("http://[::]:{port}/token"), "::"),
-        ("https://oauth2.googleapis.com.attacker.invalid./token".to_owned(), "attacker.invalid"),
-        ("https://127.0.0.1.attacker.invalid/token".to_owned(), "127.0.0.1.attacker.invalid"),
-        ("https://localhost.attacker.invalid/token".to_owned(), "localhost.attacker.invalid"),
+        (
+            "https://oauth2.googleapis.com.attacker.invalid./token".to_owned(),
+            "attacker.invalid",
+        ),
+        (
+            "https://127.0.0.1.attacker.invalid/token".to_owned(),
+            "127.0.0.1.attacker.invalid",
+        ),
+        (
+            "https://localhost.attacker.invalid/token".to_owned(),
+            "localhost.attacker.invalid",
+        ),
         ("https://oauth2.gооgleapis.com/token".to_owned(), "xn--"),
-        ("https://oauth2.googleapis.com%2eattacker.invalid/token".to_owned(), "attacker.invalid"),
+        (
+            "https://oauth2.googleapis.com%2eattacker.invalid/token".to_owned(),
+            "attacker.invalid",
+        ),
         ("https://[::ffff:10.0.0.1]/token".to_owned(), "::ffff:a00:1"),
     ]
     .into_iter()
@@ -257,9 +277,16 @@ fn host_spellings_are_judged_as_the_request_would_go() {
         let out = gauth(&["token", "--credentials", p.to_str().unwrap()]);
         let e = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{uri}: {e}");
-        assert!(e.contains("token_uri") && e.contains("credentials"), "{uri}: {e}");
+        assert!(
+            e.contains("token_uri") && e.contains("credentials"),
+            "{uri}: {e}"
+        );
     }
-    assert_eq!(server.count(), before, "a refused endpoint was sent something");
+    assert_eq!(
+        server.count(),
+        before,
+        "a refused endpoint was sent something"
+    );
 }
 
 #[test]

@@ -72,7 +72,10 @@ fn shapes() -> Vec<(&'static str, fn(&Recorded) -> Reply)> {
                 .body(format!("<html><title>{}</title></html>", echo(r)))
         }),
         ("oauth error in a 200", |r| {
-            Reply::json(200, json!({"error": "server_error", "error_description": echo(r)}).to_string())
+            Reply::json(
+                200,
+                json!({"error": "server_error", "error_description": echo(r)}).to_string(),
+            )
         }),
     ]
 }
@@ -84,7 +87,10 @@ fn clean(what: &str, out: &Output, secrets: &[&str]) {
     for s in secrets {
         assert!(!e.contains(s), "{what}: stderr shows `{s}`:\n{e}");
         let encoded: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
-        assert!(!e.contains(&encoded), "{what}: stderr shows `{encoded}`:\n{e}");
+        assert!(
+            !e.contains(&encoded),
+            "{what}: stderr shows `{encoded}`:\n{e}"
+        );
     }
     for c in e.chars() {
         assert!(
@@ -96,7 +102,10 @@ fn clean(what: &str, out: &Output, secrets: &[&str]) {
         !e.lines().any(|l| l.starts_with("ERROR forged")),
         "{what}: a forged line:\n{e}"
     );
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("pwned"), "{what}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("pwned"),
+        "{what}"
+    );
 }
 
 fn user_file(dir: &std::path::Path, token_uri: &str) -> std::path::PathBuf {
@@ -116,7 +125,10 @@ fn echoed_refresh_requests_show_no_secret_and_no_control_character() {
         let p = user_file(dir.path(), &server.url("/token"));
         let out = gauth(&["token", "--credentials", p.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
-        assert!(server.saw_any(&[CLIENT_SECRET]), "{name}: the request was not sent");
+        assert!(
+            server.saw_any(&[CLIENT_SECRET]),
+            "{name}: the request was not sent"
+        );
         clean(name, &out, &[CLIENT_SECRET, REFRESH_TOKEN]);
     }
 }
@@ -213,7 +225,12 @@ fn the_metadata_server_echoing_control_characters_is_shown_cleaned() {
 #[test]
 fn absurd_lifetimes_are_clamped_or_refused() {
     let dir = tempfile::tempdir().unwrap();
-    for value in ["18446744073709551615", "9223372036854775807", "1e300", "\"99999999999999999999\""] {
+    for value in [
+        "18446744073709551615",
+        "9223372036854775807",
+        "1e300",
+        "\"99999999999999999999\"",
+    ] {
         let body = format!(r#"{{"access_token":"ya29.forever","expires_in":{value}}}"#);
         let server = Hostile::always(Reply::json(200, body));
         let p = user_file(dir.path(), &server.url("/token"));
@@ -235,14 +252,22 @@ fn absurd_lifetimes_are_clamped_or_refused() {
         let p = user_file(dir.path(), &server.url("/token"));
         let out = gauth(&["token", "--credentials", p.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{value}: {}", stderr(&out));
-        assert!(stderr(&out).contains("expires_in"), "{value}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("expires_in"),
+            "{value}: {}",
+            stderr(&out)
+        );
     }
 }
 
 #[test]
 fn expiries_in_files_outside_what_rfc_3339_holds_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    for expiry in ["10000-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "+275760-09-13T00:00:00Z"] {
+    for expiry in [
+        "10000-01-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "+275760-09-13T00:00:00Z",
+    ] {
         let p = dir.path().join("user.json");
         let v = json!({"type": "authorized_user", "client_id": "c", "client_secret": CLIENT_SECRET,
                        "refresh_token": REFRESH_TOKEN, "token_uri": "http://127.0.0.1:9/token",
@@ -250,7 +275,11 @@ fn expiries_in_files_outside_what_rfc_3339_holds_are_clear_errors() {
         std::fs::write(&p, v.to_string()).unwrap();
         let out = gauth(&["token", "--credentials", p.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{expiry}: {}", stderr(&out));
-        assert!(stderr(&out).contains("`expiry`"), "{expiry}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("`expiry`"),
+            "{expiry}: {}",
+            stderr(&out)
+        );
     }
     // The last second of 9999 is a valid expiry: the token is used as it is.
     let p = dir.path().join("user.json");
@@ -272,15 +301,34 @@ fn endless_and_huge_credential_files_are_refused_quickly() {
     std::fs::write(&big, vec![b' '; (1 << 20) + 1]).unwrap();
     for (path, args) in [
         ("/dev/zero", vec!["token", "--credentials", "/dev/zero"]),
-        ("/dev/urandom", vec!["token", "--credentials", "/dev/urandom"]),
-        (big.to_str().unwrap(), vec!["token", "--credentials", big.to_str().unwrap()]),
         (
-            "/dev/zero",
-            vec!["login", "--client-secrets", "/dev/zero", "--scope", "openid", "--no-browser"],
+            "/dev/urandom",
+            vec!["token", "--credentials", "/dev/urandom"],
+        ),
+        (
+            big.to_str().unwrap(),
+            vec!["token", "--credentials", big.to_str().unwrap()],
         ),
         (
             "/dev/zero",
-            vec!["device", "--client-secrets", "/dev/zero", "--scope", "openid"],
+            vec![
+                "login",
+                "--client-secrets",
+                "/dev/zero",
+                "--scope",
+                "openid",
+                "--no-browser",
+            ],
+        ),
+        (
+            "/dev/zero",
+            vec![
+                "device",
+                "--client-secrets",
+                "/dev/zero",
+                "--scope",
+                "openid",
+            ],
         ),
     ] {
         let out = gauth(&args);
