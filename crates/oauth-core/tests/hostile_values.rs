@@ -175,3 +175,100 @@ proptest! {
         }
     }
 }
+
+/// URL-ish text built from the pieces that trip trust checks.
+fn url_text() -> impl Strategy<Value = (String, String)> {
+    let pieces = prop::sample::select(vec![
+        "https://",
+        "http://",
+        "HTTPS://",
+        "ftp://",
+        "//",
+        "@",
+        ":",
+        "[",
+        "]",
+        ".",
+        "..",
+        "%2e",
+        "%40",
+        "\\",
+        "/",
+        "?",
+        "#",
+        " ",
+        "\t",
+        "\n",
+        "\u{3002}",
+        "\u{ff0e}",
+        "\u{2024}",
+        "googleapis.com",
+        "oauth2.",
+        "GOOGLEAPIS.COM",
+        "accounts.google.com",
+        "google.com",
+        "evil.example",
+        "com",
+        "127.0.0.1",
+        "127.1",
+        "0x7f.1",
+        "2130706433",
+        "0.0.0.0",
+        "::1",
+        "::",
+        "::ffff:127.0.0.1",
+        "localhost",
+        "LOCALHOST",
+        "xn--",
+        "gооgleapis",
+        "partner.example",
+        ":443",
+        ":80",
+        "user",
+        "pw",
+        "/token",
+    ]);
+    let universe = prop::sample::select(vec![
+        "",
+        ".",
+        "com",
+        "example",
+        "evil.example",
+        "googleapis.com",
+        "googleapis.com.evil.example",
+        "EVIL.EXAMPLE.",
+        "partner.example",
+    ]);
+    (
+        universe.prop_map(str::to_owned),
+        prop::collection::vec(pieces, 1..12).prop_map(|v| v.concat()),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
+
+    /// Whatever the file says, an accepted endpoint is one the program's policy trusts by
+    /// itself: the file's universe never counts.
+    #[test]
+    fn accepted_endpoints_are_trusted_without_the_files_universe((universe, url) in url_text()) {
+        let policy = oauth_core::EndpointPolicy::default().allow_universe("partner.example");
+        match policy.check("f", "token_uri", &url, Some(&universe)) {
+            Ok(u) => {
+                let host = u.host_str().unwrap_or_default();
+                prop_assert!(policy.trusts_host(host), "{} accepted via {}", url, universe);
+                prop_assert!(u.username().is_empty() && u.password().is_none());
+                let loopback = u.host().is_some_and(|h| oauth_core::endpoint::is_loopback(&h));
+                prop_assert!(u.scheme() == "https" || loopback, "{}", u);
+                let google = host.trim_end_matches('.').ends_with(".googleapis.com")
+                    || host.trim_end_matches('.') == "googleapis.com"
+                    || host.trim_end_matches('.') == "accounts.google.com";
+                let partner = host.trim_end_matches('.').ends_with("partner.example");
+                prop_assert!(google || loopback || partner, "{} accepted as {}", url, host);
+            }
+            Err(e) => {
+                prop_assert!(!e.to_string().chars().any(oauth_core::sanitize::is_unsafe_char));
+            }
+        }
+    }
+}
