@@ -48,8 +48,11 @@ fn echo(r: &Recorded) -> String {
     text
 }
 
+/// How a server answers a request.
+type Answer = fn(&Recorded) -> Reply;
+
 /// Every reply shape that carries server text, each echoing the request.
-fn shapes() -> Vec<(&'static str, fn(&Recorded) -> Reply)> {
+fn shapes() -> Vec<(&'static str, Answer)> {
     vec![
         ("oauth error", |r| {
             Reply::json(

@@ -172,9 +172,8 @@ fn mentions_secret(lower: &str) -> bool {
 
 /// Turns a response that is not a success into the right error: an OAuth error when the
 /// body is one (RFC 6749 section 5.2), a plain HTTP error with a safe excerpt otherwise.
-/// The server's text is [cleaned](OAuthError::from_server) before it enters the error.
-///
-/// [`OAuthError`]: crate::OAuthError
+/// The server's text is [cleaned](crate::OAuthError::from_server) before it enters the
+/// error.
 pub fn error_from_response(endpoint: &str, response: &HttpResponse) -> Error {
     let status = response.status().as_u16();
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(response.body()) {
