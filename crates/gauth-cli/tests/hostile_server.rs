@@ -340,3 +340,37 @@ fn endless_and_huge_credential_files_are_refused_quickly() {
         assert!(e.contains(path) && e.contains("1048576"), "{args:?}: {e}");
     }
 }
+
+/// An API that echoes the request (the Authorization header included) in Google's error
+/// shape, in plain text and in HTML: `gauth call` shows none of it raw.
+#[test]
+fn an_api_echoing_the_authorization_header_is_shown_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 200 is the API's answer, printed as JSON on stdout: only the error shapes here.
+    for (name, reply) in shapes().into_iter().filter(|(n, _)| !n.contains("200")) {
+        let server = Hostile::start(reply);
+        let creds = dir.path().join("user.json");
+        let v = json!({"type": "authorized_user", "client_id": "c", "client_secret": CLIENT_SECRET,
+                       "refresh_token": REFRESH_TOKEN, "token_uri": server.url("/token"),
+                       "token": ACCESS_TOKEN, "expiry": "2999-01-01T00:00:00Z"});
+        std::fs::write(&creds, v.to_string()).unwrap();
+        let doc = json!({"name": "x", "version": "v1", "rootUrl": server.url("/"),
+            "servicePath": "x/v1/", "resources": {"items": {"methods": {"list": {
+            "id": "x.items.list", "path": "items", "httpMethod": "GET"}}}}});
+        let docp = dir.path().join("doc.json");
+        std::fs::write(&docp, doc.to_string()).unwrap();
+        let out = gauth(&[
+            "call",
+            "x",
+            "v1",
+            "items.list",
+            "--credentials",
+            creds.to_str().unwrap(),
+            "--discovery-file",
+            docp.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        assert!(server.saw_any(&[ACCESS_TOKEN]), "{name}: no call was made");
+        clean(&format!("call {name}"), &out, &[ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN]);
+    }
+}
