@@ -371,6 +371,10 @@ fn an_api_echoing_the_authorization_header_is_shown_redacted() {
         ]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
         assert!(server.saw_any(&[ACCESS_TOKEN]), "{name}: no call was made");
-        clean(&format!("call {name}"), &out, &[ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN]);
+        clean(
+            &format!("call {name}"),
+            &out,
+            &[ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN],
+        );
     }
 }

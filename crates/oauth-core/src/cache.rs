@@ -387,6 +387,33 @@ mod tests {
     }
 
     #[test]
+    fn the_read_path_never_registers_with_the_sanitiser() {
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let cache = TokenCache::new(clock, DEFAULT_REFRESH_MARGIN);
+        let original = Secret::new("ya29.read-path-access-token");
+        cache.seed(Token::bearer(
+            original.clone(),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(3600)),
+        ));
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        let t = cache.fresh_access_token().unwrap();
+                        assert_eq!(t.weak_count(), 0, "a copy was registered");
+                    }
+                });
+            }
+        });
+        assert_eq!(original.weak_count(), 1);
+        // The original's registration redacts what the copies hold.
+        assert_eq!(
+            crate::sanitize::clean("ya29.read-path-access-token"),
+            "[redacted]"
+        );
+    }
+
+    #[test]
     fn copies_of_many_caches_never_mix() {
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
         let caches: Vec<TokenCache> = (0..10)

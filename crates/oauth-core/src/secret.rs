@@ -46,6 +46,12 @@ impl Secret {
         &self.0
     }
 
+    /// How many weak references the value has (the sanitiser's registration), for tests.
+    #[cfg(test)]
+    pub(crate) fn weak_count(&self) -> usize {
+        Arc::weak_count(&self.0)
+    }
+
     /// Whether the secret is the empty string.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
