@@ -1,4 +1,5 @@
-//! Files the library writes: atomically, mode 0600, safe to share between processes.
+//! Files the library reads (bounded) and writes (atomically, mode 0600, safe to share
+//! between processes).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
