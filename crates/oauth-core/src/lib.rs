@@ -36,6 +36,7 @@ pub mod fsutil;
 pub mod http;
 pub mod json;
 pub mod retry;
+pub mod sanitize;
 pub mod secret;
 pub mod source;
 pub mod token;
