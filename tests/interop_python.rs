@@ -103,3 +103,37 @@ async fn async_refresh_of_a_google_auth_file_loads_back_in_google_auth() {
     assert!(!server.grant_revoked());
     check_round_trip(&path, &server, second.access_token.expose());
 }
+
+/// A token endpoint that says its token lasts 2^64-1 seconds: gauth clamps the expiry to
+/// the last second of year 9999 and writes it so that google-auth loads the file and finds
+/// the token valid (Python's `datetime` ends there too).
+#[test]
+#[ignore = "needs the interop environment: cargo xtask test"]
+fn a_token_lasting_forever_is_written_so_google_auth_still_loads_it() {
+    use gauth_tests::hostile::{Hostile, Reply};
+    let server = Hostile::always(Reply::json(
+        200,
+        r#"{"access_token":"ya29.forever","expires_in":18446744073709551615}"#,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("user.json");
+    run_python(
+        "authorized_user.py",
+        &[
+            "write",
+            path.to_str().unwrap(),
+            &server.url("/token"),
+            "1//python-refresh",
+        ],
+    );
+    let creds = blocking::Credentials::new(
+        AuthorizedUser::from_file(&path)
+            .unwrap()
+            .write_back_to(&path),
+    );
+    assert_eq!(creds.token().unwrap().expose(), "ya29.forever");
+    let back = python_reads(&path);
+    assert_eq!(back["token"], "ya29.forever");
+    assert_eq!(back["expiry"], "9999-12-31T23:59:59");
+    assert_eq!(back["valid"], true, "{back}");
+}

@@ -17,6 +17,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("certs", certs),
     ("batch_response", batch_response),
     ("media_download", media_download),
+    ("endpoint_policy", endpoint_policy),
 ];
 
 /// client_secrets.json (`installed` / `web`), endpoints checked by the default policy.
@@ -205,4 +206,34 @@ pub fn media_download(data: &[u8]) {
         }
     }
     let _ = written;
+}
+
+/// Endpoints from files and the sanitiser: the first line is the file's universe, the rest
+/// the URL. A URL the policy accepts names a host the policy trusts by itself (Google's,
+/// loopback or the program's allowance, never the file's universe), over https unless
+/// loopback, without credentials; text shown is always free of control characters.
+pub fn endpoint_policy(data: &[u8]) {
+    use oauth_core::sanitize::{clean, excerpt, is_unsafe_char};
+    let text = String::from_utf8_lossy(data);
+    let (universe, url) = text.split_once('\n').unwrap_or(("", &text));
+    let policy = oauth_core::EndpointPolicy::default()
+        .allow_universe("partner.example")
+        .allow_host("idp.example");
+    if let Ok(u) = policy.check("fuzz", "token_uri", url, Some(universe)) {
+        let host = u.host_str().unwrap_or_default();
+        assert!(
+            policy.trusts_host(host),
+            "accepted an untrusted host: {host}"
+        );
+        assert!(u.username().is_empty() && u.password().is_none());
+        let loopback = u
+            .host()
+            .is_some_and(|h| oauth_core::endpoint::is_loopback(&h));
+        assert!(u.scheme() == "https" || loopback, "http off loopback: {u}");
+    }
+    if let Err(e) = policy.check("fuzz", "token_uri", url, Some(universe)) {
+        assert!(!e.to_string().chars().any(is_unsafe_char));
+    }
+    assert!(!clean(&text).chars().any(is_unsafe_char));
+    assert!(!excerpt(&text, 17).chars().any(is_unsafe_char));
 }

@@ -22,6 +22,7 @@ const TARGETS: &[&str] = &[
     "certs",
     "batch_response",
     "media_download",
+    "endpoint_policy",
 ];
 
 pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {

@@ -3,9 +3,13 @@
 use std::fmt;
 
 use oauth_core::retry::RetryOn;
+use oauth_core::sanitize::Clean;
 
 /// What went wrong. Invalid calls name the parameter at fault, as googleapiclient's
 /// `TypeError`s do; parameter *values* are never quoted (an API key is a parameter too).
+/// `Display` shows every field through the [sanitiser](oauth_core::sanitize): names from a
+/// document and messages from a server have their control characters escaped and every
+/// secret the process holds redacted.
 ///
 /// ```
 /// use discovery_client::Error;
@@ -18,7 +22,7 @@ use oauth_core::retry::RetryOn;
 #[non_exhaustive]
 pub enum Error {
     /// The discovery document is not one this crate can use.
-    #[error("discovery document {origin}: {reason}")]
+    #[error("discovery document {}: {}", Clean(.origin), Clean(.reason))]
     InvalidDocument {
         /// Where the document came from (file, URL or "document value").
         origin: String,
@@ -26,7 +30,7 @@ pub enum Error {
         reason: String,
     },
     /// No resource of that name.
-    #[error("{api}: no resource `{name}`")]
+    #[error("{}: no resource `{}`", Clean(.api), Clean(.name))]
     UnknownResource {
         /// The API (`drive:v3`).
         api: String,
@@ -34,7 +38,7 @@ pub enum Error {
         name: String,
     },
     /// No method of that name.
-    #[error("{api}: no method `{name}`")]
+    #[error("{}: no method `{}`", Clean(.api), Clean(.name))]
     UnknownMethod {
         /// The API (`drive:v3`).
         api: String,
@@ -43,7 +47,7 @@ pub enum Error {
     },
     /// A parameter the method does not take (googleapiclient: "Got an unexpected keyword
     /// argument").
-    #[error("{method}: unknown parameter `{param}`")]
+    #[error("{}: unknown parameter `{}`", Clean(.method), Clean(.param))]
     UnknownParameter {
         /// The method id.
         method: String,
@@ -51,7 +55,7 @@ pub enum Error {
         param: String,
     },
     /// A required parameter is absent.
-    #[error("{method}: missing required parameter `{param}`")]
+    #[error("{}: missing required parameter `{}`", Clean(.method), Clean(.param))]
     MissingParameter {
         /// The method id.
         method: String,
@@ -59,7 +63,12 @@ pub enum Error {
         param: String,
     },
     /// A value outside the parameter's enum.
-    #[error("{method}: parameter `{param}` is not one of the allowed values {allowed:?}")]
+    #[error(
+        "{}: parameter `{}` is not one of the allowed values {}",
+        Clean(.method),
+        Clean(.param),
+        Clean(debug_list(.allowed))
+    )]
     NotInEnum {
         /// The method id.
         method: String,
@@ -69,7 +78,12 @@ pub enum Error {
         allowed: Vec<String>,
     },
     /// A value that does not match the parameter's pattern.
-    #[error("{method}: parameter `{param}` does not match the pattern `{pattern}`")]
+    #[error(
+        "{}: parameter `{}` does not match the pattern `{}`",
+        Clean(.method),
+        Clean(.param),
+        Clean(.pattern)
+    )]
     PatternMismatch {
         /// The method id.
         method: String,
@@ -79,7 +93,7 @@ pub enum Error {
         pattern: String,
     },
     /// A value that cannot be read as the parameter's type (`abc` for an integer).
-    #[error("{method}: parameter `{param}`: {reason}")]
+    #[error("{}: parameter `{}`: {}", Clean(.method), Clean(.param), Clean(.reason))]
     InvalidValue {
         /// The method id.
         method: String,
@@ -89,7 +103,10 @@ pub enum Error {
         reason: String,
     },
     /// Media larger than the method's `maxSize`.
-    #[error("{method}: media of {size} bytes is larger than the maximum of {max} bytes")]
+    #[error(
+        "{}: media of {size} bytes is larger than the maximum of {max} bytes",
+        Clean(.method)
+    )]
     MediaTooLarge {
         /// The method id.
         method: String,
@@ -99,7 +116,12 @@ pub enum Error {
         max: u64,
     },
     /// A media type outside the method's accept list.
-    #[error("{method}: media type `{mime_type}` is not accepted (accepted: {accept:?})")]
+    #[error(
+        "{}: media type `{}` is not accepted (accepted: {})",
+        Clean(.method),
+        Clean(.mime_type),
+        Clean(debug_list(.accept))
+    )]
     UnacceptableMimeType {
         /// The method id.
         method: String,
@@ -112,7 +134,7 @@ pub enum Error {
     #[error("{0}")]
     Api(Box<ApiError>),
     /// The response body is not what the caller asked to deserialize.
-    #[error("response from {endpoint}: {reason}")]
+    #[error("response from {}: {}", Clean(.endpoint), Clean(.reason))]
     Decode {
         /// The endpoint, without its query.
         endpoint: String,
@@ -120,7 +142,7 @@ pub enum Error {
         reason: String,
     },
     /// A file could not be read or written (media, the disk cache).
-    #[error("{path}: {reason}")]
+    #[error("{}: {}", Clean(.path), Clean(.reason))]
     Io {
         /// The file.
         path: String,
@@ -128,7 +150,7 @@ pub enum Error {
         reason: String,
     },
     /// A batch that cannot be built: full (1000 calls), an id used twice, media.
-    #[error("batch: {reason}")]
+    #[error("batch: {}", Clean(.reason))]
     InvalidBatch {
         /// What is wrong (ids are quoted; parameter values never).
         reason: String,
@@ -288,20 +310,28 @@ impl ApiError {
     }
 }
 
+/// Shows server text through the sanitiser: control characters escaped, secrets redacted,
+/// and a bound on the length (a server's message may be a megabyte).
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use oauth_core::sanitize::excerpt;
         write!(f, "HTTP {}", self.status)?;
         if let Some(s) = &self.status_name {
-            write!(f, " {s}")?;
+            write!(f, " {}", excerpt(s, 100))?;
         }
         if !self.endpoint.is_empty() {
-            write!(f, " from {}", self.endpoint)?;
+            write!(f, " from {}", Clean(&self.endpoint))?;
         }
         if let Some(m) = &self.message {
-            write!(f, ": {m}")?;
+            write!(f, ": {}", excerpt(m, 1000))?;
         }
         Ok(())
     }
+}
+
+/// `["a", "b"]`, as `{:?}` writes a list (then cleaned by the caller).
+fn debug_list(items: &[String]) -> String {
+    format!("{items:?}")
 }
 
 #[cfg(test)]
@@ -315,6 +345,35 @@ mod tests {
         let body = br#"{"error":{"code":403,"errors":[{"reason":"forbidden"}]}}"#;
         assert!(!ApiError::from_response(403, "e", body).is_transient());
         assert!(ApiError::from_response(429, "e", b"").is_transient());
+    }
+
+    #[test]
+    fn server_and_document_text_is_shown_cleaned() {
+        let key = oauth_core::Secret::new("AIzaSy-api-key-value-123");
+        let body = "{\"error\":{\"code\":400,\"message\":\"bad key AIzaSy-api-key-value-123 \\u001b]0;x\\u0007\\r\\nforged\",\"status\":\"INVALID\\u202e\"}}";
+        let e = Error::Api(Box::new(ApiError::from_response(
+            400,
+            "https://x",
+            body.as_bytes(),
+        )));
+        let shown = e.to_string();
+        assert!(!shown.contains("AIzaSy-api-key"), "{shown}");
+        assert!(
+            !shown.chars().any(oauth_core::sanitize::is_unsafe_char),
+            "{shown:?}"
+        );
+        assert!(shown.contains("bad key [redacted]"), "{shown}");
+        let e = Error::NotInEnum {
+            method: "m\u{1b}[2J".into(),
+            param: "p".into(),
+            allowed: vec!["a\u{202e}".into()],
+        };
+        assert!(
+            !e.to_string()
+                .chars()
+                .any(oauth_core::sanitize::is_unsafe_char)
+        );
+        drop(key);
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub fn token(args: &TokenArgs, output: Output) -> Result<(), Failure> {
     }
     let mut v = json!({
         "token": secret,
-        "expiry": token.expiry.map(|e| humantime::format_rfc3339_seconds(e).to_string()),
+        "expiry": token.expiry.map(gauth::clock::format_rfc3339),
         "scopes": scopes,
         "type": creds.kind(),
         "source": loaded.source.name,

@@ -1,8 +1,9 @@
-//! Endpoints read from files: Google's hosts, the file's universe domain and loopback are
-//! used; any other host is refused until allowed (`--allow-endpoint HOST` or
-//! `EndpointPolicy::allow_host`); plain http is refused off loopback. Checked for every
-//! file type: authorized user, service account, client secrets (login and device) and
-//! discovery documents (`gauth call`), through the CLI and the library.
+//! Endpoints read from files: Google's hosts and loopback are used; any other host is
+//! refused until allowed (`--allow-endpoint HOST`, `EndpointPolicy::allow_host` or
+//! `EndpointPolicy::allow_universe`); a file's own `universe_domain` never widens trust;
+//! plain http is refused off loopback. Checked for every file type: authorized user,
+//! service account, client secrets (login and device) and discovery documents (`gauth
+//! call`), through the CLI and the library.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -111,13 +112,184 @@ fn authorized_user_files_name_only_trusted_token_endpoints() {
         "{}",
         stderr(&out)
     );
-    // The file's universe domain is Google's in that universe.
+    // The file's universe domain does not make its own hosts trusted...
     let mut u = user("https://oauth2.universe.invalid/token");
     u["universe_domain"] = "universe.invalid".into();
     let uni = write(d, "uni.json", &u);
-    past_policy(
+    let p = uni.to_str().unwrap();
+    refused(
         "universe",
-        &gauth(&["token", "--credentials", uni.to_str().unwrap()]),
+        &gauth(&["token", "--credentials", p]),
+        "oauth2.universe.invalid",
+    );
+    // ...the program's allowance does.
+    past_policy(
+        "universe allowed",
+        &gauth(&[
+            "token",
+            "--credentials",
+            p,
+            "--allow-endpoint",
+            "oauth2.universe.invalid",
+        ]),
+    );
+}
+
+/// Universes a file may claim to widen trust with: none of them does, for any file type.
+#[test]
+fn a_files_universe_domain_never_widens_trust() {
+    let emu = Emulator::start(Default::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (i, (universe, host)) in [
+        ("com", "attacker.com"),
+        ("invalid", "attacker.invalid"),
+        ("attacker.invalid", "oauth2.attacker.invalid"),
+        ("", "attacker.invalid"),
+        (".", "attacker.invalid"),
+        (
+            "googleapis.com.attacker.invalid",
+            "oauth2.googleapis.com.attacker.invalid",
+        ),
+        ("ATTACKER.INVALID.", "oauth2.attacker.invalid"),
+        ("xn--80ak6aa92e.com", "oauth2.xn--80ak6aa92e.com"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let token_uri = format!("https://{host}/token");
+        let mut u = user(&token_uri);
+        u["universe_domain"] = universe.into();
+        let p = write(d, &format!("u{i}.json"), &u);
+        refused(
+            &format!("user universe {universe:?}"),
+            &gauth(&["token", "--credentials", p.to_str().unwrap()]),
+            host,
+        );
+        let mut key = emu.service_account_key();
+        key["token_uri"] = token_uri.clone().into();
+        key["universe_domain"] = universe.into();
+        let p = write(d, &format!("sa{i}.json"), &key);
+        refused(
+            &format!("sa universe {universe:?}"),
+            &gauth(&["token", "--credentials", p.to_str().unwrap()]),
+            host,
+        );
+        // The library says the same, for every reader.
+        let e =
+            AuthorizedUser::from_value_with(&u, "u.json", &EndpointPolicy::default()).unwrap_err();
+        assert!(
+            matches!(e, Error::UntrustedEndpoint { .. }),
+            "{universe}: {e:?}"
+        );
+        let e =
+            ServiceAccountCredentials::from_value_with(&key, "k.json", &EndpointPolicy::default())
+                .unwrap_err();
+        assert!(e.to_string().contains(host), "{universe}: {e}");
+    }
+    // A universe the program allows is trusted like googleapis.com, for every host in it.
+    let mut u = user("https://oauth2.partner.invalid/token");
+    u["universe_domain"] = "partner.invalid".into();
+    let policy = EndpointPolicy::default().allow_universe("partner.invalid");
+    let ok = AuthorizedUser::from_value_with(&u, "u.json", &policy).unwrap();
+    assert_eq!(
+        ok.token_uri().url().host_str(),
+        Some("oauth2.partner.invalid")
+    );
+    let mut key = emu.service_account_key();
+    key["token_uri"] = "https://oauth2.partner.invalid/token".into();
+    key["universe_domain"] = "partner.invalid".into();
+    ServiceAccountCredentials::from_value_with(&key, "k.json", &policy).unwrap();
+}
+
+/// Host spellings: what names loopback or Google is used, what only looks like them is
+/// refused before anything is sent.
+#[test]
+fn host_spellings_are_judged_as_the_request_would_go() {
+    use gauth_tests::hostile::{Hostile, Reply};
+    let server = Hostile::always(Reply::json(
+        200,
+        r#"{"access_token":"ya29.spelled","expires_in":3600}"#,
+    ));
+    let port = server.authority().rsplit(':').next().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (i, uri) in [
+        format!("http://127.1:{port}/token"),
+        format!("http://0x7f.0.0.1:{port}/token"),
+        format!("http://2130706433:{port}/token"),
+        format!("http://LOCALHOST:{port}/token"),
+        format!("HTTP://127.0.0.1:{port}/token"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = write(d, &format!("ok{i}.json"), &user(uri));
+        let out = gauth(&["token", "--credentials", p.to_str().unwrap()]);
+        assert!(out.status.success(), "{uri}: {}", stderr(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ya29.spelled");
+    }
+    // `localhost.` is loopback too (whether the resolver knows the dotted form or not).
+    let p = write(
+        d,
+        "dot.json",
+        &user(&format!("http://localhost.:{port}/token")),
+    );
+    past_policy(
+        "localhost.",
+        &gauth(&["token", "--credentials", p.to_str().unwrap()]),
+    );
+    let before = server.count();
+    for (i, (uri, host)) in [
+        (format!("http://0.0.0.0:{port}/token"), "0.0.0.0"),
+        (format!("http://[::]:{port}/token"), "::"),
+        (
+            "https://oauth2.googleapis.com.attacker.invalid./token".to_owned(),
+            "attacker.invalid",
+        ),
+        (
+            "https://127.0.0.1.attacker.invalid/token".to_owned(),
+            "127.0.0.1.attacker.invalid",
+        ),
+        (
+            "https://localhost.attacker.invalid/token".to_owned(),
+            "localhost.attacker.invalid",
+        ),
+        ("https://oauth2.gооgleapis.com/token".to_owned(), "xn--"),
+        (
+            "https://oauth2.googleapis.com%2eattacker.invalid/token".to_owned(),
+            "attacker.invalid",
+        ),
+        ("https://[::ffff:10.0.0.1]/token".to_owned(), "::ffff:a00:1"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = write(d, &format!("bad{i}.json"), &user(&uri));
+        let out = gauth(&["token", "--credentials", p.to_str().unwrap()]);
+        let e = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{uri}: {e}");
+        assert!(e.contains(host), "{uri}: host not named: {e}");
+        assert!(!e.contains("trust-SECRET"), "{uri}: {e}");
+    }
+    // Credentials in the URL are refused, naming the field.
+    for uri in [
+        format!("http://oauth2.googleapis.com@127.0.0.1:{port}/token"),
+        format!("http://user:pw@127.0.0.1:{port}/token"),
+    ] {
+        let p = write(d, "userinfo.json", &user(&uri));
+        let out = gauth(&["token", "--credentials", p.to_str().unwrap()]);
+        let e = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{uri}: {e}");
+        assert!(
+            e.contains("token_uri") && e.contains("credentials"),
+            "{uri}: {e}"
+        );
+    }
+    assert_eq!(
+        server.count(),
+        before,
+        "a refused endpoint was sent something"
     );
 }
 

@@ -374,7 +374,8 @@ fn scopes_of(list: Option<Vec<String>>) -> Option<Vec<Scope>> {
 }
 
 /// google-auth writes `datetime.isoformat() + "Z"` of a naive UTC time and reads it back
-/// ignoring the fraction of a second.
+/// ignoring the fraction of a second. Years before 1970 or after 9999 are not times
+/// (`None`, an error naming the field).
 fn parse_expiry(s: &str) -> Option<SystemTime> {
     let s = s.trim();
     let base = s.trim_end_matches('Z');
@@ -383,7 +384,7 @@ fn parse_expiry(s: &str) -> Option<SystemTime> {
 }
 
 fn format_expiry(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    crate::clock::format_rfc3339(t)
 }
 
 impl TokenSource for AuthorizedUser {

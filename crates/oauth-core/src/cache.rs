@@ -142,7 +142,8 @@ impl TokenCache {
                     None => None,
                     Some(exp) => Some(exp.checked_sub(self.margin)?),
                 };
-                let own = Secret::new(t.access_token.expose());
+                // The original is registered with the sanitiser; the copy need not be.
+                let own = Secret::unregistered(t.access_token.expose());
                 local::put(generation, stale_at, own.clone());
                 (stale_at.is_none_or(|at| self.clock.now_coarse() < at)).then_some(own)
             }
@@ -383,6 +384,33 @@ mod tests {
         assert_eq!(cache.fresh_access_token().unwrap().expose(), "c");
         clock.advance(Duration::from_secs(7200 - 225));
         assert!(cache.fresh_access_token().is_none(), "inside the margin");
+    }
+
+    #[test]
+    fn the_read_path_never_registers_with_the_sanitiser() {
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let cache = TokenCache::new(clock, DEFAULT_REFRESH_MARGIN);
+        let original = Secret::new("ya29.read-path-access-token");
+        cache.seed(Token::bearer(
+            original.clone(),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(3600)),
+        ));
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        let t = cache.fresh_access_token().unwrap();
+                        assert_eq!(t.weak_count(), 0, "a copy was registered");
+                    }
+                });
+            }
+        });
+        assert_eq!(original.weak_count(), 1);
+        // The original's registration redacts what the copies hold.
+        assert_eq!(
+            crate::sanitize::clean("ya29.read-path-access-token"),
+            "[redacted]"
+        );
     }
 
     #[test]

@@ -5,9 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::sanitize::Clean;
+
 /// What went wrong. Every variant names the file, field, parameter or endpoint at fault and
 /// never carries a secret: response bodies are reduced to safe excerpts, JSON errors to their
-/// position, and transport errors lose the URL's query.
+/// position, and transport errors lose the URL's query. `Display` shows every field through
+/// the [sanitiser](crate::sanitize): control characters escaped, every secret the process
+/// holds redacted, even when a server echoed it back.
 ///
 /// The type is `Clone`, so the single refresh in flight can hand the same error to every
 /// caller that waited for it.
@@ -22,7 +26,7 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {}", Clean(.path.display()), Clean(.source))]
     Read {
         /// The file.
         path: PathBuf,
@@ -30,7 +34,7 @@ pub enum Error {
         source: Arc<std::io::Error>,
     },
     /// A file could not be written (or locked for writing).
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {}", Clean(.path.display()), Clean(.source))]
     Write {
         /// The file.
         path: PathBuf,
@@ -38,7 +42,7 @@ pub enum Error {
         source: Arc<std::io::Error>,
     },
     /// A file or value is not the JSON it should be.
-    #[error("{origin}: {detail}")]
+    #[error("{}: {}", Clean(.origin), Clean(.detail))]
     InvalidJson {
         /// The file or value ("authorized-user value" when it came from memory).
         origin: String,
@@ -46,7 +50,7 @@ pub enum Error {
         detail: String,
     },
     /// A required field is absent.
-    #[error("{origin}: missing field `{field}`")]
+    #[error("{}: missing field `{}`", Clean(.origin), Clean(.field))]
     MissingField {
         /// The file or value.
         origin: String,
@@ -54,7 +58,7 @@ pub enum Error {
         field: String,
     },
     /// A field is present but unusable.
-    #[error("{origin}: invalid field `{field}`: {reason}")]
+    #[error("{}: invalid field `{}`: {}", Clean(.origin), Clean(.field), Clean(.reason))]
     InvalidField {
         /// The file or value.
         origin: String,
@@ -64,7 +68,12 @@ pub enum Error {
         reason: String,
     },
     /// A credentials file or value of a type this reader does not take.
-    #[error("{origin}: unsupported credentials type `{found}`; supported: {supported}")]
+    #[error(
+        "{}: unsupported credentials type `{}`; supported: {}",
+        Clean(.origin),
+        Clean(.found),
+        Clean(.supported)
+    )]
     UnknownType {
         /// The file or value.
         origin: String,
@@ -75,8 +84,11 @@ pub enum Error {
     },
     /// An endpoint taken from a file names a host the caller has not allowed.
     #[error(
-        "{origin}: `{field}` points to {host}, which is neither Google's nor loopback; \
-         allow it explicitly (e.g. `--allow-endpoint {host}`) if you trust it"
+        "{}: `{}` points to {host}, which is neither Google's nor loopback; \
+         allow it explicitly (e.g. `--allow-endpoint {host}`) if you trust it",
+        Clean(.origin),
+        Clean(.field),
+        host = Clean(.host)
     )]
     UntrustedEndpoint {
         /// The file or value.
@@ -88,7 +100,10 @@ pub enum Error {
     },
     /// A plain-http endpoint on a host that is not loopback.
     #[error(
-        "{origin}: `{field}` uses plain http on {host}; only loopback may use http unless allowed explicitly"
+        "{}: `{}` uses plain http on {}; only loopback may use http unless allowed explicitly",
+        Clean(.origin),
+        Clean(.field),
+        Clean(.host)
     )]
     InsecureEndpoint {
         /// The file or value.
@@ -102,7 +117,7 @@ pub enum Error {
     #[error(transparent)]
     OAuth(OAuthError),
     /// The server answered with a status and a body that is not the expected protocol.
-    #[error("HTTP {status} from {endpoint}: {excerpt}")]
+    #[error("HTTP {status} from {}: {}", Clean(.endpoint), Clean(.excerpt))]
     Http {
         /// The endpoint, without its query.
         endpoint: String,
@@ -112,7 +127,7 @@ pub enum Error {
         excerpt: String,
     },
     /// A successful response that does not hold what the protocol requires.
-    #[error("malformed response from {endpoint}: {reason}")]
+    #[error("malformed response from {}: {}", Clean(.endpoint), Clean(.reason))]
     MalformedResponse {
         /// The endpoint, without its query.
         endpoint: String,
@@ -120,7 +135,7 @@ pub enum Error {
         reason: String,
     },
     /// The response body exceeded the configured bound.
-    #[error("response from {endpoint} exceeds {limit} bytes")]
+    #[error("response from {} exceeds {limit} bytes", Clean(.endpoint))]
     ResponseTooLarge {
         /// The endpoint.
         endpoint: String,
@@ -128,7 +143,7 @@ pub enum Error {
         limit: usize,
     },
     /// The request never got an HTTP answer (connection, TLS, timeout).
-    #[error("cannot reach {endpoint}: {source}")]
+    #[error("cannot reach {}: {source}", Clean(.endpoint))]
     Transport {
         /// The endpoint.
         endpoint: String,
@@ -136,7 +151,7 @@ pub enum Error {
         source: TransportError,
     },
     /// The credential cannot obtain a token (for example, it has no refresh token).
-    #[error("cannot refresh {kind} credentials: {reason}")]
+    #[error("cannot refresh {kind} credentials: {}", Clean(.reason))]
     NotRefreshable {
         /// The credential type.
         kind: &'static str,
@@ -144,11 +159,27 @@ pub enum Error {
         reason: String,
     },
     /// A request could not be built from the caller's values.
-    #[error("invalid request: {0}")]
+    #[error("invalid request: {}", Clean(.0))]
     InvalidRequest(String),
+    /// A local file is larger than gauth reads for its kind (credentials, certificates,
+    /// documents), or is a special file that never ends (`/dev/zero`).
+    #[error(
+        "{}: larger than {limit} bytes, the most gauth reads for this kind of file",
+        Clean(.path.display())
+    )]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A request was about to carry credentials to an origin other than the one its
     /// exchange declared (see [`crate::http::ApiOrigin`]); it was not sent.
-    #[error("refused to send credentials to {found}: the call is for {expected}")]
+    #[error(
+        "refused to send credentials to {}: the call is for {}",
+        Clean(.found),
+        Clean(.expected)
+    )]
     ForeignOrigin {
         /// The origin the exchange declared (`https://www.googleapis.com`), or a note that
         /// it declared none.
@@ -157,7 +188,11 @@ pub enum Error {
         found: String,
     },
     /// Another holder kept a token store's lock for longer than the bounded wait.
-    #[error("{store}: still locked by another process after {}", humantime::format_duration(*waited))]
+    #[error(
+        "{}: still locked by another process after {}",
+        Clean(.store),
+        humantime::format_duration(*waited)
+    )]
     LockTimeout {
         /// The store and entry (a lock file's path, a store's name).
         store: String,
@@ -257,7 +292,10 @@ impl Error {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Read { .. } | Error::Write { .. } | Error::LockTimeout { .. } => ErrorKind::Io,
+            Error::Read { .. }
+            | Error::Write { .. }
+            | Error::LockTimeout { .. }
+            | Error::FileTooLarge { .. } => ErrorKind::Io,
             Error::InvalidJson { .. }
             | Error::MissingField { .. }
             | Error::InvalidField { .. }
@@ -281,6 +319,7 @@ impl Error {
         }
     }
 
+    /// A file that could not be written (or locked).
     pub(crate) fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Write {
             path: path.into(),
@@ -335,14 +374,52 @@ impl OAuthError {
 
 impl std::error::Error for OAuthError {}
 
+impl OAuthError {
+    /// The longest `error` code kept (codes are short words).
+    pub const MAX_CODE_CHARS: usize = 100;
+    /// The longest `error_description` kept.
+    pub const MAX_DESCRIPTION_CHARS: usize = 500;
+    /// The longest `error_uri` kept.
+    pub const MAX_URI_CHARS: usize = 300;
+
+    /// An error as a server sent it, made safe to show: each text cut to a bound and
+    /// [cleaned](crate::sanitize::excerpt) (control characters escaped, every secret the
+    /// process holds redacted, even when the server echoed the request back).
+    ///
+    /// ```
+    /// use oauth_core::OAuthError;
+    /// let e = OAuthError::from_server(400, "invalid_grant", Some("bad\x1b[2J\r\nx"), None);
+    /// assert_eq!(e.description.as_deref(), Some("bad\\u{1b}[2J\\r\\nx"));
+    /// ```
+    pub fn from_server(
+        status: u16,
+        error: &str,
+        description: Option<&str>,
+        uri: Option<&str>,
+    ) -> Self {
+        use crate::sanitize::excerpt;
+        OAuthError {
+            status,
+            error: excerpt(error, Self::MAX_CODE_CHARS),
+            description: description.map(|d| excerpt(d, Self::MAX_DESCRIPTION_CHARS)),
+            uri: uri.map(|u| excerpt(u, Self::MAX_URI_CHARS)),
+        }
+    }
+}
+
 impl fmt::Display for OAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "OAuth error `{}` (HTTP {})", self.error, self.status)?;
+        write!(
+            f,
+            "OAuth error `{}` (HTTP {})",
+            Clean(&self.error),
+            self.status
+        )?;
         if let Some(d) = &self.description {
-            write!(f, ": {d}")?;
+            write!(f, ": {}", Clean(d))?;
         }
         if let Some(u) = &self.uri {
-            write!(f, " (see {u})")?;
+            write!(f, " (see {})", Clean(u))?;
         }
         Ok(())
     }
@@ -350,7 +427,7 @@ impl fmt::Display for OAuthError {
 
 /// What a transport reports when a request got no HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind}: {message}")]
+#[error("{kind}: {}", Clean(.message))]
 pub struct TransportError {
     /// The kind of failure.
     pub kind: TransportErrorKind,

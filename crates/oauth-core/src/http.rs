@@ -222,12 +222,15 @@ pub fn is_json(response: &HttpResponse) -> bool {
 ///
 /// Bodies that look like JSON, or that mention tokens, secrets or keys, are withheld (a
 /// truncated success response would otherwise put an access token in an error message);
-/// HTML is reduced to its `<title>`; other text is cut to 120 characters.
+/// HTML is reduced to its `<title>`; other text is cut to 120 characters. What is shown is
+/// [cleaned](crate::sanitize::clean): control characters escaped, registered secrets
+/// redacted.
 ///
 /// ```
 /// use oauth_core::http::safe_excerpt;
 /// assert_eq!(safe_excerpt(b"<html><title>502 Bad Gateway</title>..."), "HTML page \"502 Bad Gateway\"");
 /// assert_eq!(safe_excerpt(b"{\"access_token\":\"ya29.abc"), "body withheld (25 bytes of JSON)");
+/// assert_eq!(safe_excerpt(b"<title>\x1b]0;owned\x07</title>"), "HTML page \"\\u{1b}]0;owned\\u{7}\"");
 /// ```
 pub fn safe_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
@@ -239,12 +242,14 @@ pub fn safe_excerpt(body: &[u8]) -> String {
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         return format!("body withheld ({} bytes of JSON)", body.len());
     }
+    // `to_ascii_lowercase` keeps byte offsets, so positions in `lower` are positions in
+    // `trimmed`.
     if let (Some(start), Some(end)) = (lower.find("<title>"), lower.find("</title>"))
         && start + 7 <= end
     {
-        let title: String = trimmed[start + 7..end].trim().chars().take(80).collect();
+        let title = trimmed[start + 7..end].trim();
         if !mentions_secret(&title.to_ascii_lowercase()) {
-            return format!("HTML page \"{title}\"");
+            return format!("HTML page \"{}\"", crate::sanitize::excerpt(title, 80));
         }
     }
     if lower.starts_with("<!doctype") || lower.starts_with("<html") {
@@ -253,16 +258,7 @@ pub fn safe_excerpt(body: &[u8]) -> String {
     if mentions_secret(&lower) {
         return format!("body withheld ({} bytes)", body.len());
     }
-    let cut: String = trimmed
-        .chars()
-        .take(120)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if trimmed.chars().count() > 120 {
-        format!("\"{cut}...\"")
-    } else {
-        format!("\"{cut}\"")
-    }
+    format!("\"{}\"", crate::sanitize::excerpt(trimmed, 120))
 }
 
 fn mentions_secret(lower: &str) -> bool {
@@ -281,22 +277,18 @@ fn mentions_secret(lower: &str) -> bool {
 
 /// Turns a response that is not a success into the right error: an OAuth error when the
 /// body is one (RFC 6749 section 5.2), a plain HTTP error with a safe excerpt otherwise.
+/// The server's text is [cleaned](crate::OAuthError::from_server) before it enters the
+/// error.
 pub fn error_from_response(endpoint: &str, response: &HttpResponse) -> Error {
     let status = response.status().as_u16();
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(response.body()) {
         if let Some(error) = v.get("error").and_then(|e| e.as_str()) {
-            return Error::OAuth(crate::OAuthError {
+            return Error::OAuth(crate::OAuthError::from_server(
                 status,
-                error: error.to_owned(),
-                description: v
-                    .get("error_description")
-                    .and_then(|d| d.as_str())
-                    .map(str::to_owned),
-                uri: v
-                    .get("error_uri")
-                    .and_then(|d| d.as_str())
-                    .map(str::to_owned),
-            });
+                error,
+                v.get("error_description").and_then(|d| d.as_str()),
+                v.get("error_uri").and_then(|d| d.as_str()),
+            ));
         }
         // Google's API errors: {"error": {"code", "message", "status"}}
         if let Some(obj) = v.get("error").and_then(|e| e.as_object()) {
@@ -305,12 +297,7 @@ pub fn error_from_response(endpoint: &str, response: &HttpResponse) -> Error {
                 .get("status")
                 .and_then(|m| m.as_str())
                 .unwrap_or("error");
-            return Error::OAuth(crate::OAuthError {
-                status,
-                error: code.to_owned(),
-                description: message.map(str::to_owned),
-                uri: None,
-            });
+            return Error::OAuth(crate::OAuthError::from_server(status, code, message, None));
         }
     }
     Error::Http {
@@ -343,6 +330,57 @@ mod tests {
         assert!(safe_excerpt(b"<!DOCTYPE html><p>hi").starts_with("HTML page ("));
         let long = "x".repeat(500);
         assert_eq!(safe_excerpt(long.as_bytes()).len(), 125);
+        assert_eq!(
+            safe_excerpt("upstream\x1b[2J\r\nfake\u{202e}".as_bytes()),
+            "\"upstream\\u{1b}[2J\\r\\nfake\\u{202e}\""
+        );
+    }
+
+    #[test]
+    fn server_text_is_cleaned_before_it_enters_an_error() {
+        let secret = crate::Secret::new("GOCSPX-echoed-client-value");
+        let r = response(
+            400,
+            "application/json",
+            r#"{"error":"invalid_client\u001b[31m","error_description":"got client_secret=GOCSPX-echoed-client-value\r\nX-Forged: 1\u0007","error_uri":"https://x/\u202e"}"#,
+        );
+        let e = error_from_response("https://t/token", &r);
+        let o = e.oauth().unwrap();
+        for text in [
+            e.to_string(),
+            format!("{e:?}"),
+            o.error.clone(),
+            o.description.clone().unwrap(),
+            o.uri.clone().unwrap(),
+        ] {
+            assert!(!text.contains("GOCSPX-echoed"), "{text}");
+            assert!(
+                !text.chars().any(crate::sanitize::is_unsafe_char),
+                "{text:?}"
+            );
+        }
+        assert!(e.to_string().contains("client_secret=[redacted]"), "{e}");
+        // Google's API error shape and plain-text bodies too.
+        let r = response(
+            403,
+            "application/json",
+            r#"{"error":{"code":403,"message":"echo GOCSPX-echoed-client-value\u001b]0;x\u0007","status":"DENIED"}}"#,
+        );
+        let e = error_from_response("https://x", &r).to_string();
+        assert!(!e.contains("GOCSPX-echoed") && !e.contains('\u{1b}'), "{e}");
+        let r = response(500, "text/plain", "echo GOCSPX-echoed-client-value\x1b[2J");
+        let e = error_from_response("https://x", &r).to_string();
+        assert!(!e.contains("GOCSPX-echoed") && !e.contains('\u{1b}'), "{e}");
+        assert!(e.contains("echo [redacted]\\u{1b}[2J"), "{e}");
+        let r = response(
+            502,
+            "text/html",
+            "<title>GOCSPX-echoed-client-value</title>",
+        );
+        let e = error_from_response("https://x", &r).to_string();
+        assert!(!e.contains("GOCSPX-echoed"), "{e}");
+        assert!(e.contains("[redacted]"), "{e}");
+        drop(secret);
     }
 
     #[test]

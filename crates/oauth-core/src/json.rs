@@ -6,14 +6,16 @@ use serde_json::{Map, Value};
 
 use crate::{Error, Secret};
 
-/// Reads and parses a JSON file; errors name the file and never quote its content.
+/// Reads and parses a JSON credentials file of at most
+/// [`MAX_CREDENTIALS_FILE`](crate::fsutil::MAX_CREDENTIALS_FILE) bytes; errors name the
+/// file and never quote its content.
 ///
 /// ```
 /// let e = oauth_core::json::read_file(std::path::Path::new("/no/such/file.json")).unwrap_err();
 /// assert!(e.to_string().starts_with("cannot read /no/such/file.json"));
 /// ```
 pub fn read_file(path: &Path) -> Result<Value, Error> {
-    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+    let bytes = crate::fsutil::read_bounded(path, crate::fsutil::MAX_CREDENTIALS_FILE)?;
     parse(&bytes, &path.display().to_string())
 }
 

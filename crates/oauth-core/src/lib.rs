@@ -39,6 +39,7 @@ pub mod handle;
 pub mod http;
 pub mod json;
 pub mod retry;
+pub mod sanitize;
 pub mod secret;
 pub mod source;
 pub mod store;

@@ -80,17 +80,33 @@ impl RetryPolicy {
         self
     }
 
-    /// The delay before retry number `retry` (1 for the first retry), jitter applied.
+    /// The delay before retry number `retry` (1 for the first retry), jitter applied,
+    /// never more than `max_delay`. Any values (a multiplier of 1e300, a NaN jitter,
+    /// `Duration::MAX`) give a delay, never a panic.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = oauth_core::RetryPolicy { multiplier: f64::MAX, max_delay: Duration::MAX, ..Default::default() };
+    /// assert_eq!(p.delay(u32::MAX), Duration::MAX);
+    /// ```
     pub fn delay(&self, retry: u32) -> Duration {
-        let exp = self
-            .multiplier
-            .max(1.0)
-            .powi(retry.saturating_sub(1) as i32);
+        let multiplier = if self.multiplier.is_finite() {
+            self.multiplier.max(1.0)
+        } else {
+            1.0
+        };
+        let exp = multiplier.powi(i32::try_from(retry.saturating_sub(1)).unwrap_or(i32::MAX));
         let base = self.initial_delay.as_secs_f64() * exp;
-        let jitter = self.jitter.clamp(0.0, 1.0);
+        let jitter = if self.jitter.is_nan() {
+            0.0
+        } else {
+            self.jitter.clamp(0.0, 1.0)
+        };
         let factor = 1.0 - jitter + 2.0 * jitter * unit_random();
-        let secs = (base * factor).min(self.max_delay.as_secs_f64()).max(0.0);
-        Duration::from_secs_f64(secs)
+        let secs = (base * factor).max(0.0);
+        Duration::try_from_secs_f64(secs)
+            .unwrap_or(Duration::MAX)
+            .min(self.max_delay)
     }
 
     /// The retry decision: after `attempts` attempts (the first included) of which the last
@@ -242,7 +258,8 @@ fn rate_limit_reason(body: &[u8]) -> Option<String> {
 }
 
 /// `Retry-After` in seconds, for 429 and 503 answers (the HTTP-date form is not honoured:
-/// Google sends seconds).
+/// Google sends seconds). A number too large for `u64` saturates; [`RetryPolicy::next_delay`]
+/// caps the wait at the policy's `max_delay` either way.
 ///
 /// ```
 /// let r = http::Response::builder().status(429).header("retry-after", "7").body(Default::default()).unwrap();
@@ -258,7 +275,11 @@ pub fn retry_after(resp: &HttpResponse) -> Option<Duration> {
         .get(http::header::RETRY_AFTER)?
         .to_str()
         .ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let v = v.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)))
 }
 
 /// Runs a [`Call`] with a [`RetryPolicy`], retrying what the call's [`Call::retry_on`]
@@ -455,6 +476,55 @@ mod tests {
         let mut ex = Retrying::new(Probe, capped);
         ex.step(Input::Start);
         assert!(matches!(ex.step(status(429, "")), Step::Wait(d) if d == Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn huge_retry_after_values_wait_no_longer_than_the_cap() {
+        for value in [
+            "18446744073709551615",
+            "99999999999999999999999999",
+            "9223372036854775807",
+        ] {
+            let r = http::Response::builder()
+                .status(503)
+                .header("retry-after", value)
+                .body(Bytes::new())
+                .unwrap();
+            assert!(retry_after(&r).unwrap() >= Duration::from_secs(i64::MAX as u64));
+            let mut ex = Retrying::new(Probe, RetryPolicy::default());
+            ex.step(Input::Start);
+            match ex.step(Input::Response(Ok(r))) {
+                Step::Wait(d) => assert_eq!(d, Duration::from_secs(32)),
+                other => panic!("{other:?}"),
+            }
+        }
+        for junk in ["-1", "1e9", "Wed, 21 Oct 2015 07:28:00 GMT", "", "NaN"] {
+            let r = http::Response::builder()
+                .status(429)
+                .header("retry-after", junk)
+                .body(Bytes::new())
+                .unwrap();
+            assert_eq!(retry_after(&r), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn extreme_policies_give_a_delay_not_a_panic() {
+        let p = RetryPolicy {
+            initial_delay: Duration::MAX,
+            multiplier: f64::INFINITY,
+            max_delay: Duration::MAX,
+            jitter: f64::NAN,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.delay(1), Duration::MAX);
+        assert_eq!(p.delay(u32::MAX), Duration::MAX);
+        let p = RetryPolicy {
+            multiplier: f64::NAN,
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.delay(5), Duration::from_secs(1));
     }
 
     #[test]

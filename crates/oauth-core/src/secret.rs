@@ -11,6 +11,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// [`Secret::expose`], so every place that uses a secret says so. Cloning is cheap (the
 /// text is shared), which keeps the token hot path free of allocation.
 ///
+/// Creating a secret registers its value with the [sanitiser](crate::sanitize) (weakly,
+/// and only for values of at least
+/// [`MIN_REGISTERED_LEN`](crate::sanitize::MIN_REGISTERED_LEN) bytes): as long as the
+/// secret lives, any error message, log line or terminal output built from server text
+/// shows `[redacted]` where the server echoed it. Clones share the registration.
+///
 /// ```
 /// use oauth_core::Secret;
 /// let s = Secret::new("hunter2");
@@ -21,14 +27,29 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Secret(Arc<str>);
 
 impl Secret {
-    /// Wraps a value.
+    /// Wraps a value and registers it with the sanitiser.
     pub fn new(value: impl Into<Arc<str>>) -> Self {
+        let value = value.into();
+        crate::sanitize::register(&value);
+        Secret(value)
+    }
+
+    /// Wraps a value without registering it: for copies of a value registered elsewhere
+    /// (the cache's per-thread copies, on the read path) and for request parameters that
+    /// are not secret (a grant type, a client id).
+    pub(crate) fn unregistered(value: impl Into<Arc<str>>) -> Self {
         Secret(value.into())
     }
 
     /// The secret itself. Never log or print the result.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// How many weak references the value has (the sanitiser's registration), for tests.
+    #[cfg(test)]
+    pub(crate) fn weak_count(&self) -> usize {
+        Arc::weak_count(&self.0)
     }
 
     /// Whether the secret is the empty string.
@@ -83,6 +104,20 @@ mod tests {
         assert!(!format!("{s:?}").contains("refresh"));
         assert!(!format!("{s}").contains("refresh"));
         assert!(!format!("{:?}", Some(s.clone())).contains("refresh"));
+    }
+
+    #[test]
+    fn new_secrets_are_redacted_from_server_text_while_they_live() {
+        let s = Secret::new("registered-on-construction");
+        assert_eq!(
+            crate::sanitize::clean("echo: registered-on-construction"),
+            "echo: [redacted]"
+        );
+        let copy = Secret::unregistered(s.expose());
+        drop(s);
+        // An unregistered copy does not keep the value registered.
+        assert!(crate::sanitize::clean("registered-on-construction").contains("registered"));
+        drop(copy);
     }
 
     #[test]

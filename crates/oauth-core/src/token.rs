@@ -96,7 +96,8 @@ pub struct TokenResponse {
     pub access_token: AccessToken,
     /// The token type; `Bearer` when absent.
     pub token_type: String,
-    /// Lifetime in seconds, when given.
+    /// Lifetime in seconds, when given. Numbers beyond `u64` (or `1e300`) saturate;
+    /// [`TokenResponse::to_token`] clamps the expiry to [`max_time`](crate::clock::max_time).
     pub expires_in: Option<u64>,
     /// A new refresh token: the server issued one or rotated the old one.
     pub refresh_token: Option<RefreshToken>,
@@ -107,14 +108,24 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
-    /// The token, its expiry counted from `received_at`.
+    /// The token, its expiry counted from `received_at` and clamped to
+    /// [`max_time`](crate::clock::max_time) (`9999-12-31T23:59:59Z`): an `expires_in` of
+    /// 2^64-1 never overflows.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// # use oauth_core::{Secret, TokenResponse};
+    /// let r = TokenResponse { access_token: Secret::new("ya29.x"), token_type: "Bearer".into(),
+    ///     expires_in: Some(u64::MAX), refresh_token: None, scopes: None, id_token: None };
+    /// assert_eq!(r.to_token(SystemTime::now()).expiry, Some(oauth_core::clock::max_time()));
+    /// ```
     pub fn to_token(&self, received_at: SystemTime) -> Token {
         Token {
             access_token: self.access_token.clone(),
             token_type: self.token_type.clone(),
             expiry: self
                 .expires_in
-                .map(|s| received_at + Duration::from_secs(s)),
+                .map(|s| crate::clock::add_clamped(received_at, Duration::from_secs(s))),
             scopes: self.scopes.clone(),
             id_token: self.id_token.clone(),
         }
@@ -124,6 +135,12 @@ impl TokenResponse {
     /// number or a string), or an error per section 5.2 with its HTTP status; HTML and
     /// broken JSON become [`Error::Http`] or [`Error::MalformedResponse`] with no secret in
     /// them.
+    ///
+    /// `expires_in` may be an integer (saturated at `u64::MAX` when larger), a non-negative
+    /// finite number (truncated) or a string of digits; a negative number, another string
+    /// or another type is [`Error::MalformedResponse`]. Tokens must be visible ASCII (RFC
+    /// 6749's VSCHAR): a token holding a control character or a non-ASCII one is refused,
+    /// so it can reach neither a header, a file nor a terminal.
     ///
     /// ```
     /// use oauth_core::TokenResponse;
@@ -164,42 +181,91 @@ impl TokenResponse {
             }
         };
         if let Some(error) = raw.error {
-            return Err(Error::OAuth(crate::OAuthError {
-                status: response.status().as_u16(),
-                error,
-                description: raw.error_description,
-                uri: raw.error_uri,
-            }));
+            return Err(Error::OAuth(crate::OAuthError::from_server(
+                response.status().as_u16(),
+                &error,
+                raw.error_description.as_deref(),
+                raw.error_uri.as_deref(),
+            )));
         }
         let expires_in_present = raw.expires_in_present();
         let access_token = raw.access_token.ok_or_else(|| Error::MalformedResponse {
             endpoint: endpoint.to_owned(),
             reason: "no `access_token` in the response".into(),
         })?;
-        let expires_in = match raw.expires_in {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::Number(n)) => n
-                .as_u64()
-                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-            Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
-            Some(_) => None,
-        };
+        let expires_in = raw.expires_in.as_ref().and_then(seconds);
         if expires_in_present && expires_in.is_none() {
             return Err(Error::MalformedResponse {
                 endpoint: endpoint.to_owned(),
                 reason: "`expires_in` is not a number of seconds".into(),
             });
         }
+        for (field, value) in [
+            ("access_token", Some(&access_token)),
+            ("refresh_token", raw.refresh_token.as_ref()),
+            ("id_token", raw.id_token.as_ref()),
+        ] {
+            if value.is_some_and(|v| !is_token_text(v)) {
+                return Err(Error::MalformedResponse {
+                    endpoint: endpoint.to_owned(),
+                    reason: format!(
+                        "`{field}` holds characters a token cannot hold (control or non-ASCII)"
+                    ),
+                });
+            }
+        }
         Ok(TokenResponse {
             access_token: AccessToken::new(access_token),
-            token_type: raw.token_type.unwrap_or_else(|| "Bearer".into()),
+            token_type: raw
+                .token_type
+                .map_or_else(|| "Bearer".into(), |t| crate::sanitize::excerpt(&t, 40)),
             expires_in,
             refresh_token: raw.refresh_token.map(RefreshToken::new),
-            scopes: raw
-                .scope
-                .map(|s| s.split_whitespace().map(Scope::new).collect()),
+            scopes: raw.scope.map(|s| {
+                s.split_whitespace()
+                    .map(|x| Scope::new(crate::sanitize::escape_controls(x).into_owned()))
+                    .collect()
+            }),
             id_token: raw.id_token.map(Secret::new),
         })
+    }
+}
+
+/// Whether a token is made of RFC 6749's VSCHAR (visible ASCII and space).
+pub(crate) fn is_token_text(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+/// A number of seconds as servers send it: an integer (saturated at `u64::MAX`), a
+/// non-negative finite number (truncated), or a string of ASCII digits (saturated).
+/// Anything else (negative, `NaN`, `1e3` as a string, a bool) is `None`.
+///
+/// ```
+/// use oauth_core::token::seconds;
+/// use serde_json::json;
+/// assert_eq!(seconds(&json!(3599)), Some(3599));
+/// assert_eq!(seconds(&json!("3599")), Some(3599));
+/// assert_eq!(seconds(&json!(1e300)), Some(u64::MAX));
+/// assert_eq!(seconds(&json!("99999999999999999999999")), Some(u64::MAX));
+/// assert_eq!(seconds(&json!(-1)), None);
+/// assert_eq!(seconds(&json!("NaN")), None);
+/// ```
+pub fn seconds(value: &serde_json::Value) -> Option<u64> {
+    match value {
+        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
+            // `as` saturates: 1e300 becomes u64::MAX.
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f as u64)
+        }),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some(s.parse::<u64>().unwrap_or(u64::MAX))
+        }
+        _ => None,
     }
 }
 
@@ -229,6 +295,24 @@ fn keep_presence<'de, D: serde::Deserializer<'de>>(
     serde_json::Value::deserialize(d).map(Some)
 }
 
+/// The token request parameters that carry secrets: their values are registered with the
+/// sanitiser (RFC 6749, 7523, 8628, 8693 and Google's `rapt`).
+pub const SECRET_PARAMS: [&str; 13] = [
+    "client_secret",
+    "refresh_token",
+    "assertion",
+    "client_assertion",
+    "code",
+    "code_verifier",
+    "device_code",
+    "subject_token",
+    "actor_token",
+    "password",
+    "rapt",
+    "access_token",
+    "token",
+];
+
 /// One request to a token endpoint: a form POST of grant parameters, read as a
 /// [`TokenResponse`]. Retried by [`crate::Retrying`].
 ///
@@ -250,13 +334,22 @@ pub struct TokenCall {
 
 impl TokenCall {
     /// A call with grant parameters; values are kept as secrets (they hold refresh tokens,
-    /// client secrets and assertions).
+    /// client secrets and assertions), and the values of the parameters that carry secrets
+    /// ([`SECRET_PARAMS`]) are registered with the [sanitiser](crate::sanitize) for as long
+    /// as the call lives: a server that echoes them back sees them redacted.
     pub fn new(url: impl Into<TokenUrl>, params: Vec<(String, String)>) -> Self {
         TokenCall {
             url: url.into(),
             params: params
                 .into_iter()
-                .map(|(k, v)| (k, Secret::from(v)))
+                .map(|(k, v)| {
+                    let v = if SECRET_PARAMS.contains(&k.as_str()) {
+                        Secret::new(v)
+                    } else {
+                        Secret::unregistered(v)
+                    };
+                    (k, v)
+                })
                 .collect(),
             headers: Vec::new(),
         }
@@ -393,6 +486,103 @@ mod tests {
         let r = resp(200, "application/json", br#"{"access_token":5}"#);
         let e = TokenResponse::parse(EP, &r).unwrap_err();
         assert!(e.to_string().contains("wrong type"), "{e}");
+    }
+
+    #[test]
+    fn extreme_lifetimes_are_clamped_or_refused_never_overflowed() {
+        let now = SystemTime::now();
+        let max = crate::clock::max_time();
+        for (value, expiry) in [
+            ("18446744073709551615", Some(max)),
+            ("9223372036854775807", Some(max)),
+            ("18446744073709551616", Some(max)),
+            ("1e300", Some(max)),
+            ("1.7976931348623157e308", Some(max)),
+            ("\"18446744073709551615\"", Some(max)),
+            ("\"999999999999999999999999999999\"", Some(max)),
+            ("0", Some(now)),
+            ("3599.9", Some(now + Duration::from_secs(3599))),
+            ("-1", None),
+            ("-1e300", None),
+            ("-9223372036854775808", None),
+            ("\"-1\"", None),
+            ("\"NaN\"", None),
+            ("\"inf\"", None),
+            ("\"1e9\"", None),
+            ("\"\"", None),
+            ("\"soon\"", None),
+            ("true", None),
+            ("[1]", None),
+            ("{}", None),
+        ] {
+            let body = format!(r#"{{"access_token":"ya29.a","expires_in":{value}}}"#);
+            let r = resp(200, "application/json", body.as_bytes());
+            match (TokenResponse::parse(EP, &r), expiry) {
+                (Ok(t), Some(want)) => {
+                    let tok = t.to_token(now);
+                    assert_eq!(tok.expiry, Some(want), "{value}");
+                    // Formatting the expiry never fails.
+                    let _ = crate::clock::format_rfc3339(tok.expiry.unwrap());
+                }
+                (Err(e), None) => {
+                    assert!(matches!(e, Error::MalformedResponse { .. }), "{value}: {e}");
+                    assert!(e.to_string().contains("expires_in"), "{value}: {e}");
+                }
+                (got, want) => panic!("{value}: {got:?} / {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn tokens_with_control_or_non_ascii_characters_are_refused() {
+        for body in [
+            r#"{"access_token":"ya29.\u001b[2J"}"#,
+            r#"{"access_token":"ya29.a\r\nX-Evil: 1"}"#,
+            r#"{"access_token":"ya29.a","refresh_token":"1//\u0007"}"#,
+            r#"{"access_token":"ya29.a","id_token":"e\u202e.y.z"}"#,
+            r#"{"access_token":"ya29.é"}"#,
+        ] {
+            let e = TokenResponse::parse(EP, &resp(200, "application/json", body.as_bytes()))
+                .unwrap_err();
+            assert!(matches!(e, Error::MalformedResponse { .. }), "{body}: {e}");
+            assert!(!e.to_string().contains("ya29"), "{e}");
+        }
+        // RFC 6749's VSCHAR includes the space.
+        let ok = resp(200, "application/json", br#"{"access_token":"a b~+/="}"#);
+        assert!(TokenResponse::parse(EP, &ok).is_ok());
+    }
+
+    #[test]
+    fn secret_parameters_sent_are_redacted_when_echoed_back() {
+        let assertion = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl";
+        let call = TokenCall::new(
+            EP.parse::<TokenUrl>().unwrap(),
+            vec![
+                ("grant_type".into(), "refresh_token".into()),
+                ("client_id".into(), "my-client-id.apps".into()),
+                ("client_secret".into(), "GOCSPX-sent-secret".into()),
+                ("refresh_token".into(), "1//sent-refresh-token".into()),
+                ("assertion".into(), assertion.into()),
+            ],
+        );
+        let echoed = String::from_utf8(call.request().unwrap().body().to_vec()).unwrap();
+        let body = serde_json::json!({
+            "error": "invalid_grant",
+            "error_description": format!("you sent {echoed} \u{1b}[2J and 1//sent-refresh-token"),
+            "error_uri": format!("https://x/?a={assertion}"),
+        });
+        let e = call
+            .parse(resp(400, "application/json", body.to_string().as_bytes()))
+            .unwrap_err();
+        let shown = format!("{e} {e:?}");
+        for secret in ["GOCSPX-sent-secret", "sent-refresh-token", assertion] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(!shown.contains('\u{1b}'), "{shown}");
+        // Parameters that are not secret are shown as sent.
+        assert!(shown.contains("grant_type=refresh_token"), "{shown}");
+        assert!(shown.contains("my-client-id.apps"), "{shown}");
+        drop(call);
     }
 
     #[test]

@@ -250,13 +250,16 @@ struct RawDeviceCode {
     interval: Option<serde_json::Value>,
 }
 
+/// A number of seconds as servers send it (saturated, never negative): see
+/// [`oauth_core::token::seconds`].
 fn seconds(v: Option<&serde_json::Value>) -> Option<u64> {
-    match v? {
-        serde_json::Value::Number(n) => n.as_u64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+    oauth_core::token::seconds(v?)
 }
+
+/// The longest a device code is polled for, whatever `expires_in` says.
+pub const MAX_DEVICE_CODE_LIFETIME: Duration = Duration::from_secs(86_400);
+/// The polling interval's bounds, whatever `interval` (and `slow_down`) say.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(300);
 
 impl Call for DeviceCodeCall {
     type Output = DeviceCode;
@@ -312,8 +315,9 @@ impl Call for DeviceCodeCall {
             verification_url_complete: raw
                 .verification_uri_complete
                 .map(|u| crate::error::clean(&u, 500)),
-            expires_in: Duration::from_secs(expires_in.min(86_400)),
-            interval: Duration::from_secs(interval.clamp(1, 300)),
+            expires_in: Duration::from_secs(expires_in).min(MAX_DEVICE_CODE_LIFETIME),
+            interval: Duration::from_secs(interval)
+                .clamp(Duration::from_secs(1), MAX_POLL_INTERVAL),
             device_code: Secret::from(device_code),
         })
     }
@@ -366,7 +370,12 @@ impl DevicePoll {
         if self.remaining.is_zero() {
             return Step::Done(Err(expired()));
         }
-        let d = self.interval.min(self.remaining);
+        // `DeviceCode`'s fields are public: bound them here too.
+        self.remaining = self.remaining.min(MAX_DEVICE_CODE_LIFETIME);
+        let d = self
+            .interval
+            .clamp(Duration::from_secs(1), MAX_POLL_INTERVAL)
+            .min(self.remaining);
         self.remaining = self.remaining.saturating_sub(d);
         Step::Wait(d)
     }
@@ -421,7 +430,10 @@ impl Exchange for DevicePoll {
                     }
                     Some("slow_down") => {
                         self.failures = 0;
-                        self.interval += SLOW_DOWN_STEP;
+                        self.interval = self
+                            .interval
+                            .saturating_add(SLOW_DOWN_STEP)
+                            .min(MAX_POLL_INTERVAL);
                         self.wait()
                     }
                     Some("access_denied" | "expired_token") => Step::Done(Err(e)),
@@ -548,7 +560,7 @@ mod tests {
         let Step::Send(req) = ex.step(Input::Waited) else {
             panic!()
         };
-        let body = String::from_utf8(req.body().to_vec()).unwrap();
+        let body = String::from_utf8(req.body().to_vec().into()).unwrap();
         assert!(body.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"));
         assert!(body.contains("device_code=DC"));
         let pending = r#"{"error":"authorization_pending"}"#;
@@ -610,6 +622,95 @@ mod tests {
             panic!()
         };
         assert!(matches!(device_error(e), FlowError::DeviceCodeExpired));
+    }
+
+    fn code(body: &str) -> Result<DeviceCode, Error> {
+        device().code_call().parse(
+            http::Response::builder()
+                .status(200)
+                .body(body.as_bytes().to_vec().into())
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn huge_lifetimes_and_intervals_are_clamped_or_refused() {
+        for (expires_in, interval) in [
+            ("18446744073709551615", "18446744073709551615"),
+            ("1e300", "1e300"),
+            ("9223372036854775807", "\"99999999999999999999999\""),
+            ("0", "0"),
+        ] {
+            let c = code(&format!(
+                r#"{{"device_code":"DC","user_code":"U","verification_uri":"v","expires_in":{expires_in},"interval":{interval}}}"#
+            ))
+            .unwrap();
+            assert!(c.expires_in <= MAX_DEVICE_CODE_LIFETIME, "{expires_in}");
+            assert!(
+                (Duration::from_secs(1)..=MAX_POLL_INTERVAL).contains(&c.interval),
+                "{interval}"
+            );
+        }
+        for (expires_in, interval) in [
+            ("-1", "5"),
+            ("\"NaN\"", "5"),
+            ("60", "-5"),
+            ("60", "\"soon\""),
+        ] {
+            let e = code(&format!(
+                r#"{{"device_code":"DC","user_code":"U","verification_uri":"v","expires_in":{expires_in},"interval":{interval}}}"#
+            ))
+            .unwrap_err();
+            assert!(matches!(e, Error::MalformedResponse { .. }), "{e}");
+        }
+    }
+
+    #[test]
+    fn endless_slow_downs_and_public_fields_set_to_the_maximum_never_overflow() {
+        let d = device();
+        let mut c = code(
+            r#"{"device_code":"DC","user_code":"U","verification_uri":"v","expires_in":600,"interval":5}"#,
+        )
+        .unwrap();
+        c.interval = Duration::MAX;
+        c.expires_in = Duration::MAX;
+        let mut p = d.poll(&c);
+        let Step::Wait(first) = p.step(Input::Start) else {
+            panic!()
+        };
+        assert_eq!(first, MAX_POLL_INTERVAL);
+        let slow = || resp(400, r#"{"error":"slow_down"}"#);
+        let mut waited = first;
+        for _ in 0..10_000 {
+            assert!(matches!(p.step(Input::Waited), Step::Send(_)));
+            match p.step(slow()) {
+                Step::Wait(d) => {
+                    assert!(d <= MAX_POLL_INTERVAL);
+                    waited += d;
+                }
+                Step::Done(Err(e)) => {
+                    assert!(matches!(device_error(e), FlowError::DeviceCodeExpired));
+                    assert!(waited <= MAX_DEVICE_CODE_LIFETIME);
+                    return;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        panic!("the poll never ended");
+    }
+
+    #[test]
+    fn what_the_device_endpoint_shows_the_user_is_cleaned() {
+        let c = code(
+            r#"{"device_code":"DC","user_code":"AB\u001b[2J","verification_uri":"https://v/\u202e\r\nx","expires_in":60}"#,
+        )
+        .unwrap();
+        for shown in [&c.user_code, &c.verification_url] {
+            assert!(
+                !shown.chars().any(oauth_core::sanitize::is_unsafe_char),
+                "{shown:?}"
+            );
+        }
     }
 
     #[test]

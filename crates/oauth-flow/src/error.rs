@@ -4,8 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oauth_core::sanitize::Clean;
+
 /// What went wrong in a sign-in flow. No variant carries a secret: authorization codes,
-/// PKCE verifiers, states, tokens and client secrets never appear in a message.
+/// PKCE verifiers, states, tokens and client secrets never appear in a message, and
+/// `Display` shows every field through the [sanitiser](oauth_core::sanitize).
 ///
 /// ```
 /// use oauth_flow::{AuthorizationError, FlowError};
@@ -39,7 +42,7 @@ pub enum FlowError {
         parameter: &'static str,
     },
     /// A parameter is present but unusable.
-    #[error("invalid parameter `{parameter}`: {reason}")]
+    #[error("invalid parameter `{parameter}`: {}", Clean(.reason))]
     InvalidParameter {
         /// The parameter (or option) at fault.
         parameter: &'static str,
@@ -64,7 +67,7 @@ pub enum FlowError {
     #[error("the device code expired before the user approved the sign-in; start again")]
     DeviceCodeExpired,
     /// The loopback server could not listen.
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {}: {source}", Clean(.address))]
     Bind {
         /// The address.
         address: String,
@@ -122,7 +125,8 @@ impl FlowError {
 /// `error` is one of `invalid_request`, `unauthorized_client`, `access_denied`,
 /// `unsupported_response_type`, `invalid_scope`, `server_error`, `temporarily_unavailable`
 /// (or a provider's own code); the description is the server's text, cut to 200
-/// characters and stripped of control characters.
+/// characters and [cleaned](oauth_core::sanitize::excerpt): control characters escaped,
+/// every secret the process holds redacted.
 ///
 /// ```
 /// use oauth_flow::AuthorizationError;
@@ -166,28 +170,21 @@ impl AuthorizationError {
 
 impl fmt::Display for AuthorizationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}`", self.error)?;
+        write!(f, "`{}`", Clean(&self.error))?;
         if let Some(d) = &self.description {
-            write!(f, ": {d}")?;
+            write!(f, ": {}", Clean(d))?;
         }
         if let Some(u) = &self.uri {
-            write!(f, " (see {u})")?;
+            write!(f, " (see {})", Clean(u))?;
         }
         Ok(())
     }
 }
 
-/// Text from outside, made safe to show: no control characters, bounded length.
+/// Text from outside, made safe to show: the one sanitiser (control characters escaped,
+/// secrets redacted), cut to `max` characters.
 pub(crate) fn clean(s: &str, max: usize) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(max)
-        .collect();
-    if s.chars().count() > max {
-        out.push_str("...");
-    }
-    out
+    oauth_core::sanitize::excerpt(s, max)
 }
 
 #[cfg(test)]
@@ -198,7 +195,20 @@ mod tests {
     fn outside_text_is_cleaned_and_bounded() {
         let e = AuthorizationError::new("access_denied\r\nX-Injected: 1", Some(&"d".repeat(500)));
         assert!(!e.error.contains('\n'));
+        assert_eq!(e.error, "access_denied\\r\\nX-Injected: 1");
         assert_eq!(e.description.as_ref().unwrap().len(), 203);
+        let secret = oauth_core::Secret::new("GOCSPX-flow-client-value");
+        let e = AuthorizationError::new(
+            "invalid_client",
+            Some("echo GOCSPX-flow-client-value \u{1b}]0;x\u{7} \u{202e}"),
+        );
+        let shown = FlowError::Authorization(e).to_string();
+        assert!(!shown.contains("GOCSPX-flow"), "{shown}");
+        assert!(
+            !shown.chars().any(oauth_core::sanitize::is_unsafe_char),
+            "{shown:?}"
+        );
+        drop(secret);
     }
 
     #[test]

@@ -144,9 +144,10 @@ impl LocalServerOptions {
         self
     }
 
-    /// How long to wait for the redirect (5 minutes by default).
+    /// How long to wait for the redirect (5 minutes by default; at most
+    /// [`MAX_TIMEOUT`](oauth_core::clock::MAX_TIMEOUT), a longer wait is clamped to it).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = oauth_core::clock::clamp_timeout(timeout);
         self
     }
 
@@ -182,7 +183,7 @@ impl LocalServerOptions {
     }
 
     pub(crate) fn wait(&self) -> Duration {
-        self.timeout
+        oauth_core::clock::clamp_timeout(self.timeout)
     }
 
     /// Prints the URL to stderr (always) and opens the browser (unless told not to).

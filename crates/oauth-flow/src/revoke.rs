@@ -86,6 +86,15 @@ impl<C: oauth_core::exchange::Call + Sync> oauth_core::exchange::Call for CallRe
     }
 }
 
+/// A body that is an OAuth or Google error whatever the status (`{"error": ...}`): a 200
+/// that says so is an error too.
+fn is_error_body(response: &HttpResponse) -> bool {
+    serde_json::from_slice::<serde_json::Value>(response.body())
+        .ok()
+        .and_then(|v| v.get("error").cloned())
+        .is_some_and(|e| e.is_string() || e.is_object())
+}
+
 fn unreachable_url() -> Url {
     // Only reached if a constant URL failed to parse, which it cannot.
     Url::parse("http://127.0.0.1/").expect("a literal URL parses")
@@ -106,7 +115,7 @@ impl Call for RevokeCall {
     }
 
     fn parse(&self, response: HttpResponse) -> Result<(), Error> {
-        if response.status().is_success() {
+        if response.status().is_success() && !is_error_body(&response) {
             Ok(())
         } else {
             Err(error_from_response(&self.endpoint(), &response))
@@ -241,7 +250,7 @@ impl Call for TokenInfoCall {
     }
 
     fn parse(&self, response: HttpResponse) -> Result<TokenInfo, Error> {
-        if !response.status().is_success() {
+        if !response.status().is_success() || is_error_body(&response) {
             return Err(error_from_response(&self.endpoint(), &response));
         }
         let v: serde_json::Value =

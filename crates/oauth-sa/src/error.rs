@@ -1,9 +1,13 @@
 //! The error type of `oauth-sa`.
 
+use oauth_core::sanitize::Clean;
+
 /// What went wrong with a service account, a JWT or an ID token.
 ///
 /// File and network failures are the core's [`oauth_core::Error`], wrapped; the other
-/// variants are this crate's own. No variant carries key material, an assertion or a token.
+/// variants are this crate's own. No variant carries key material, an assertion or a token,
+/// and `Display` shows every field through the [sanitiser](oauth_core::sanitize) (a token's
+/// `alg`, `kid` or `iss` may hold anything).
 ///
 /// ```
 /// use oauth_sa::{Error, IdTokenError};
@@ -21,7 +25,7 @@ pub enum Error {
     #[error("invalid ID token: {0}")]
     InvalidIdToken(IdTokenError),
     /// The certificates that ID tokens are checked against are unusable.
-    #[error("certificates from {origin}: {reason}")]
+    #[error("certificates from {}: {}", Clean(.origin), Clean(.reason))]
     InvalidCertificates {
         /// The URL or value they came from.
         origin: String,
@@ -59,16 +63,16 @@ impl From<IdTokenError> for Error {
 #[non_exhaustive]
 pub enum IdTokenError {
     /// Not three base64url segments of JSON.
-    #[error("not a well-formed JWT ({0})")]
+    #[error("not a well-formed JWT ({})", Clean(.0))]
     Malformed(&'static str),
     /// `alg` is not RS256 or ES256 (`none` and HS256 included).
-    #[error("algorithm `{0}` is not accepted (RS256 and ES256 are)")]
+    #[error("algorithm `{}` is not accepted (RS256 and ES256 are)", Clean(.0))]
     UnsupportedAlgorithm(String),
     /// No certificate has the header's `kid`.
-    #[error("no certificate has key id `{0}`")]
+    #[error("no certificate has key id `{}`", Clean(.0))]
     UnknownKeyId(String),
     /// The key named by `kid` is not of the kind `alg` needs.
-    #[error("key `{0}` does not match the token's algorithm")]
+    #[error("key `{}` does not match the token's algorithm", Clean(.0))]
     KeyAlgorithmMismatch(String),
     /// The signature does not verify.
     #[error("the signature does not verify")]
@@ -86,6 +90,6 @@ pub enum IdTokenError {
     #[error("the audience is not the expected one")]
     WrongAudience,
     /// `iss` is not one of the accepted issuers.
-    #[error("issuer `{0}` is not accepted")]
+    #[error("issuer `{}` is not accepted", Clean(.0))]
     WrongIssuer(String),
 }

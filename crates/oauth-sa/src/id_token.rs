@@ -1,7 +1,7 @@
 //! ID tokens minted for a service account: the JWT-bearer grant with `target_audience`.
 
 use std::any::Any;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use oauth_core::exchange::Call;
 use oauth_core::fsutil::FileLock;
@@ -80,7 +80,10 @@ impl IdTokenCredentials {
         let iat = unix(now);
         let mut claims = Map::new();
         claims.insert("iat".into(), iat.into());
-        claims.insert("exp".into(), (iat + DEFAULT_LIFETIME.as_secs()).into());
+        claims.insert(
+            "exp".into(),
+            iat.saturating_add(DEFAULT_LIFETIME.as_secs()).into(),
+        );
         claims.insert("iss".into(), self.key.client_email().into());
         claims.insert("aud".into(), GOOGLE_TOKEN_URI.into());
         claims.insert(
@@ -151,7 +154,19 @@ pub(crate) fn parse_id_token_response(
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| malformed("no `id_token` in the response"))?;
+    if !is_jwt_text(id) {
+        return Err(malformed(
+            "the `id_token` holds characters a JWT cannot hold",
+        ));
+    }
     Ok(id_token_response(Secret::new(id)))
+}
+
+/// Whether `s` can be a compact JWT: base64url segments and dots, nothing else (no
+/// control character can reach a header, a file or a terminal).
+pub(crate) fn is_jwt_text(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'='))
 }
 
 pub(crate) fn id_token_response(id: Secret) -> TokenResponse {
@@ -181,7 +196,8 @@ pub(crate) fn id_token_to_token(
         endpoint: endpoint.to_owned(),
         reason: "the id_token has no numeric `exp`".into(),
     })?;
-    let expiry = UNIX_EPOCH + Duration::from_secs(u64::try_from(exp).unwrap_or(0));
+    // Clamped to 1970 ..= 9999: any integer may come back as `exp`.
+    let expiry = oauth_core::clock::from_unix_seconds(exp);
     let mut token = Token::bearer(response.access_token.clone(), Some(expiry));
     token.id_token = Some(response.access_token.into_secret());
     Ok(token)

@@ -200,10 +200,18 @@ impl Call for IamCall {
         };
         if self.id_token {
             let t = field("token").ok_or_else(|| malformed("no `token` in the response"))?;
+            if !crate::id_token::is_jwt_text(t) {
+                return Err(malformed("the `token` holds characters a JWT cannot hold"));
+            }
             return Ok(id_token_response(Secret::new(t)));
         }
         let token =
             field("accessToken").ok_or_else(|| malformed("no `accessToken` in the response"))?;
+        if !token.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+            return Err(malformed(
+                "the `accessToken` holds characters a token cannot hold",
+            ));
+        }
         let expire =
             field("expireTime").ok_or_else(|| malformed("no `expireTime` in the response"))?;
         let at: SystemTime = humantime::parse_rfc3339_weak(expire)

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use oauth_core::json::{self, Fields};
-use oauth_core::{EndpointPolicy, Error as CoreError};
+use oauth_core::{EndpointPolicy, Error as CoreError, Secret};
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use rustls_pki_types::PrivateKeyDer;
@@ -33,6 +33,9 @@ pub struct Signer {
     key: RsaKeyPair,
     key_id: Option<String>,
     rng: SystemRandom,
+    /// The PEM's base64 lines, held as secrets so that the sanitiser redacts them from any
+    /// text shown while the key lives.
+    _material: Vec<Secret>,
 }
 
 impl fmt::Debug for Signer {
@@ -83,6 +86,7 @@ impl Signer {
             key,
             key_id,
             rng: SystemRandom::new(),
+            _material: key_material(pem),
         })
     }
 
@@ -116,6 +120,19 @@ impl Signer {
     pub fn public_key_der(&self) -> &[u8] {
         self.key.public().as_ref()
     }
+}
+
+/// The base64 body of a PEM key, line by line and whole, as secrets registered with the
+/// sanitiser.
+fn key_material(pem: &str) -> Vec<Secret> {
+    let lines: Vec<&str> = pem
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+        .collect();
+    let mut out: Vec<Secret> = lines.iter().map(|l| Secret::new(*l)).collect();
+    out.push(Secret::new(lines.concat()));
+    out
 }
 
 /// A service-account key file, validated and with its private key parsed once.
@@ -371,6 +388,34 @@ mod tests {
             load(&v).unwrap_err().to_string(),
             "key.json: invalid field `private_key`: expected a string"
         );
+    }
+
+    #[test]
+    fn key_material_is_redacted_from_shown_text_while_the_key_lives() {
+        let k = key("https://oauth2.googleapis.com/token");
+        let line: String = RSA_PKCS8.lines().nth(5).unwrap().trim().into();
+        let shown = oauth_core::sanitize::clean(&format!("echo: {line}"));
+        assert_eq!(shown, "echo: [redacted]");
+        drop(k);
+    }
+
+    #[test]
+    fn a_files_universe_domain_does_not_widen_trust() {
+        let mut v = key_json("https://oauth2.evil.example/token");
+        v["universe_domain"] = json!("evil.example");
+        assert!(matches!(
+            load(&v).unwrap_err(),
+            Error::Core(CoreError::UntrustedEndpoint { .. })
+        ));
+        v["universe_domain"] = json!("example");
+        assert!(load(&v).is_err());
+        let ok = ServiceAccountKey::from_value_with(
+            &v,
+            "key.json",
+            &EndpointPolicy::default().allow_universe("evil.example"),
+        )
+        .unwrap();
+        assert_eq!(ok.universe_domain(), "example");
     }
 
     #[test]

@@ -53,5 +53,5 @@ pub use metadata::{
 pub use service_account::{DEFAULT_LIFETIME, JWT_BEARER_GRANT, ServiceAccountCredentials};
 pub use verify::{
     Certs, CertsCall, DEFAULT_CLOCK_SKEW, FetchedCerts, GOOGLE_ISSUERS, GOOGLE_OAUTH2_CERTS_URL,
-    GOOGLE_OAUTH2_JWKS_URL, IdTokenVerifier,
+    GOOGLE_OAUTH2_JWKS_URL, IdTokenVerifier, MAX_CERTS_BYTES,
 };

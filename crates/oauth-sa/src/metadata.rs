@@ -65,16 +65,23 @@ impl<T: Send> Call for MetadataCall<T> {
     }
 }
 
+/// A metadata value (a project id, an email): one line of UTF-8 text without control
+/// characters, so that it can be shown as it is.
 fn text(endpoint: &str, response: HttpResponse) -> Result<String, CoreError> {
     if !response.status().is_success() {
         return Err(error_from_response(endpoint, &response));
     }
-    String::from_utf8(response.into_body().into())
+    let malformed = |reason: &str| CoreError::MalformedResponse {
+        endpoint: endpoint.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let text = String::from_utf8(response.into_body().into())
         .map(|s| s.trim().to_owned())
-        .map_err(|_| CoreError::MalformedResponse {
-            endpoint: endpoint.to_owned(),
-            reason: "not UTF-8 text".into(),
-        })
+        .map_err(|_| malformed("not UTF-8 text"))?;
+    if text.chars().any(oauth_core::sanitize::is_unsafe_char) {
+        return Err(malformed("the answer holds control characters"));
+    }
+    Ok(text)
 }
 
 fn token(endpoint: &str, response: HttpResponse) -> Result<TokenResponse, CoreError> {
@@ -83,7 +90,7 @@ fn token(endpoint: &str, response: HttpResponse) -> Result<TokenResponse, CoreEr
 
 fn identity(endpoint: &str, response: HttpResponse) -> Result<TokenResponse, CoreError> {
     let t = text(endpoint, response)?;
-    if t.is_empty() || t.split('.').count() != 3 {
+    if t.is_empty() || t.split('.').count() != 3 || !crate::id_token::is_jwt_text(&t) {
         return Err(CoreError::MalformedResponse {
             endpoint: endpoint.to_owned(),
             reason: "the identity endpoint did not answer with a JWT".into(),

@@ -235,7 +235,10 @@ impl ServiceAccountCredentials {
         let iat = unix(now);
         let mut claims = Map::new();
         claims.insert("iat".into(), iat.into());
-        claims.insert("exp".into(), (iat + self.lifetime.as_secs()).into());
+        claims.insert(
+            "exp".into(),
+            iat.saturating_add(self.lifetime.as_secs()).into(),
+        );
         claims.insert("iss".into(), self.key.client_email().into());
         claims.insert("aud".into(), GOOGLE_TOKEN_URI.into());
         claims.insert("scope".into(), self.effective_scopes().join(" ").into());
@@ -252,7 +255,7 @@ impl ServiceAccountCredentials {
             return Ok(None);
         };
         let iat = unix(now);
-        let exp = iat + self.lifetime.as_secs();
+        let exp = iat.saturating_add(self.lifetime.as_secs());
         let email = self.key.client_email();
         let mut claims = Map::new();
         claims.insert("iss".into(), email.into());
@@ -263,7 +266,10 @@ impl ServiceAccountCredentials {
         let jwt = jwt::encode(self.key.signer(), &claims)?;
         Ok(Some(Token::bearer(
             jwt,
-            Some(UNIX_EPOCH + Duration::from_secs(exp)),
+            Some(oauth_core::clock::add_clamped(
+                UNIX_EPOCH,
+                Duration::from_secs(exp),
+            )),
         )))
     }
 

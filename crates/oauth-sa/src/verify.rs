@@ -96,6 +96,9 @@ pub struct Certs {
     keys: HashMap<String, PublicKey>,
 }
 
+/// The largest certificate set (PEM map or JWKS) gauth reads: 1 MiB (Google's are 2 KB).
+pub const MAX_CERTS_BYTES: usize = 1 << 20;
+
 impl fmt::Debug for Certs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certs")
@@ -113,6 +116,11 @@ impl Certs {
             origin: origin.to_owned(),
             reason,
         };
+        if bytes.len() > MAX_CERTS_BYTES {
+            return Err(invalid(format!(
+                "larger than {MAX_CERTS_BYTES} bytes, the most gauth reads of a certificate set"
+            )));
+        }
         let v: Value = serde_json::from_slice(bytes).map_err(|e| {
             invalid(format!(
                 "not JSON (line {} column {})",
@@ -479,7 +487,7 @@ impl IdTokenVerifier {
             let mut guard = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             *guard = Some(Cached {
                 certs: Arc::clone(&fetched.certs),
-                until: self.clock.now() + age,
+                until: oauth_core::clock::add_clamped(self.clock.now(), age),
             });
         }
         fetched.certs

@@ -34,8 +34,14 @@ impl ReqwestClient {
         Self::with_timeouts(Duration::from_secs(10), Duration::from_secs(60))
     }
 
-    /// A client with the given timeouts.
+    /// A client with the given timeouts, each clamped to
+    /// [`MAX_TIMEOUT`](crate::clock::MAX_TIMEOUT) (so `Duration::MAX` cannot overflow a
+    /// deadline).
     pub fn with_timeouts(connect: Duration, overall: Duration) -> Self {
+        let (connect, overall) = (
+            crate::clock::clamp_timeout(connect),
+            crate::clock::clamp_timeout(overall),
+        );
         let builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config())
             .connect_timeout(connect)
