@@ -5,6 +5,8 @@
 //! bound the response body by the request's [`ResponseLimit`](crate::http::ResponseLimit),
 //! send a `User-Agent` naming gauth, and keep URLs out of their errors.
 
+use std::time::Duration;
+
 use crate::TransportError;
 use crate::http::{HttpRequest, HttpResponse};
 
@@ -17,6 +19,19 @@ mod ureq_client;
 pub use reqwest_client::ReqwestClient;
 #[cfg(feature = "blocking")]
 pub use ureq_client::UreqClient;
+
+/// How long the built-in transports give one request, from connecting to the last byte of
+/// the body, unless told otherwise: a stalled server costs at most this much per attempt.
+/// Waiting for another process's refresh of a shared file is bounded by the same time
+/// ([`crate::fsutil::DEFAULT_LOCK_WAIT`]).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the built-in transports give a connection to be established.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest timeout the built-in transports take; longer ones are clamped to it, so no
+/// deadline computed from a timeout can overflow.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The `User-Agent` the built-in transports send.
 pub const USER_AGENT: &str = concat!("gauth/", env!("CARGO_PKG_VERSION"));
@@ -78,4 +93,11 @@ pub(crate) fn tls_config() -> rustls::ClientConfig {
         .expect("ring supports TLS 1.2 and 1.3")
         .with_root_certificates(roots)
         .with_no_client_auth()
+}
+
+/// A timeout the transports can use: at most [`MAX_TIMEOUT`], at least 1 ms (a zero
+/// timeout would fail every request, or mean "none" to some clients).
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub(crate) fn clamp(t: Duration) -> Duration {
+    t.clamp(Duration::from_millis(1), MAX_TIMEOUT)
 }
