@@ -231,7 +231,7 @@ pub fn load_file<S: AsRef<str>>(
         "authorized_user" => {
             let mut user = AuthorizedUser::from_value_with(&value, &origin, policy)?;
             if !scopes.is_empty() {
-                user = user.with_scopes(scopes);
+                user = user.with_requested_scopes(scopes);
             }
             let project = value
                 .get("quota_project_id")
