@@ -2,14 +2,17 @@
 
 use std::io::Write;
 
-use gauth_emulator::{Emulator, EmulatorConfig};
+use gauth_emulator::{Emulator, EmulatorConfig, ShutdownSignal};
 
 use crate::args::EmulatorArgs;
 
 /// Starts the emulator on loopback, writes a client-secrets file and a (test-only)
-/// service-account key for it to a temp dir, prints the base URL and the client-secrets path
-/// on stdout, and serves until the process is interrupted.
+/// service-account key for it to a fresh private directory, prints the base URL and the
+/// client-secrets path on stdout, and serves until SIGINT (Ctrl-C) or SIGTERM, then removes
+/// the directory.
 pub fn emulator(a: &EmulatorArgs) -> Result<(), String> {
+    // Before anything is handed out: from here on a signal stops us through the cleanup.
+    let signal = ShutdownSignal::install().map_err(|e| format!("cannot catch signals: {e}"))?;
     let emu =
         Emulator::start(EmulatorConfig::default().port(a.port.unwrap_or(0))).map_err(|e| {
             format!(
@@ -17,15 +20,11 @@ pub fn emulator(a: &EmulatorArgs) -> Result<(), String> {
                 a.port.unwrap_or(0)
             )
         })?;
-    let dir = std::env::temp_dir().join(format!("gauth-emulator-{}", emu.addr().port()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let secrets = emu
-        .write_client_secrets(&dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let key = dir.join("service_account.json");
-    let key_json = serde_json::to_string_pretty(&emu.service_account_key())
-        .map_err(|e| format!("service-account key: {e}"))?;
-    std::fs::write(&key, key_json + "\n").map_err(|e| format!("{}: {e}", key.display()))?;
+    // Removed when dropped, on every way out of this function.
+    let files = emu
+        .write_files()
+        .map_err(|e| format!("cannot write the emulator's files: {e}"))?;
+    let (secrets, key) = (files.client_secrets(), files.service_account_key());
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", emu.base_url()).map_err(|e| e.to_string())?;
@@ -40,7 +39,14 @@ GCE_METADATA_HOST={host} for the metadata server; discovery at {base}/discovery/
         key = key.display(),
         host = emu.metadata_host(),
     );
-    loop {
-        std::thread::park();
-    }
+    let why = signal
+        .wait()
+        .map_err(|e| format!("waiting for a signal: {e}"))?;
+    let dir = files.dir().to_path_buf();
+    files
+        .remove()
+        .map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    drop(emu);
+    eprintln!("gauth emulator: stopped ({why}); removed {}", dir.display());
+    Ok(())
 }
