@@ -29,11 +29,7 @@ const LOCK_WAIT_MS: u64 = 1_000;
 fn run_client(file: &Path, flavour: &str) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_gauth-shared-refresh"))
         .arg(file)
-        .args([
-            &TIMEOUT_MS.to_string(),
-            &LOCK_WAIT_MS.to_string(),
-            flavour,
-        ])
+        .args([&TIMEOUT_MS.to_string(), &LOCK_WAIT_MS.to_string(), flavour])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -138,7 +134,10 @@ fn a_process_that_gives_up_waiting_uses_the_token_the_holder_wrote_meanwhile() {
     let ended_while_held = child.try_wait().unwrap().is_some();
     drop(held);
     let out = child.wait_with_output().unwrap();
-    assert!(ended_while_held, "the client waited for the lock without a bound");
+    assert!(
+        ended_while_held,
+        "the client waited for the lock without a bound"
+    );
     assert_eq!(outcome(&out)["token"], "ya29.written-by-the-holder");
 }
 

@@ -22,7 +22,9 @@ fn main() -> ExitCode {
         args.get(2).and_then(|s| s.parse::<u64>().ok()),
         args.get(3),
     ) else {
-        eprintln!("usage: gauth-shared-refresh FILE TIMEOUT_MS LOCK_WAIT_MS blocking|async [SCOPE...]");
+        eprintln!(
+            "usage: gauth-shared-refresh FILE TIMEOUT_MS LOCK_WAIT_MS blocking|async [SCOPE...]"
+        );
         return ExitCode::from(2);
     };
     let timeout = Duration::from_millis(timeout);
