@@ -101,3 +101,53 @@ pub(crate) fn tls_config() -> rustls::ClientConfig {
 pub(crate) fn clamp(t: Duration) -> Duration {
     t.clamp(Duration::from_millis(1), MAX_TIMEOUT)
 }
+
+#[cfg(all(test, feature = "blocking", feature = "async"))]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A loopback server answering each connection with one small 200.
+    fn answering() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(2) {
+                let Ok(mut s) = stream else { continue };
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+                );
+            }
+        });
+        format!("http://{addr}/token")
+    }
+
+    #[test]
+    fn timeouts_are_clamped_to_a_usable_range() {
+        assert_eq!(clamp(Duration::MAX), MAX_TIMEOUT);
+        assert_eq!(clamp(Duration::ZERO), Duration::from_millis(1));
+        assert_eq!(clamp(DEFAULT_TIMEOUT), DEFAULT_TIMEOUT);
+        const { assert!(DEFAULT_TIMEOUT.as_secs() <= MAX_TIMEOUT.as_secs()) };
+    }
+
+    #[test]
+    fn unrepresentable_timeouts_neither_panic_nor_fail_requests() {
+        let url = answering();
+        let blocking = UreqClient::with_timeouts(Duration::MAX, Duration::MAX);
+        let resp = blocking
+            .execute(crate::http::get(&url.parse().unwrap()))
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = ReqwestClient::with_timeouts(Duration::MAX, Duration::MAX);
+        let resp = rt
+            .block_on(client.execute(crate::http::get(&url.parse().unwrap())))
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+}
