@@ -146,6 +146,8 @@ pub enum StopSignal {
     Interrupt,
     /// SIGTERM: `kill`, a service manager, a container stopping.
     Terminate,
+    /// SIGHUP: the terminal it ran in was closed.
+    Hangup,
 }
 
 impl std::fmt::Display for StopSignal {
@@ -153,14 +155,15 @@ impl std::fmt::Display for StopSignal {
         f.write_str(match self {
             StopSignal::Interrupt => "SIGINT",
             StopSignal::Terminate => "SIGTERM",
+            StopSignal::Hangup => "SIGHUP",
         })
     }
 }
 
-/// SIGINT and SIGTERM caught for a foreground emulator, so that it can clean up (drop its
-/// [`EmulatorFiles`] and stop serving) instead of dying where it stands.
+/// SIGINT, SIGTERM and SIGHUP caught for a foreground emulator, so that it can clean up (drop
+/// its [`EmulatorFiles`] and stop serving) instead of dying where it stands.
 ///
-/// Install it before handing anything out: from then on the two signals no longer end the
+/// Install it before handing anything out: from then on these signals no longer end the
 /// process by themselves, and [`ShutdownSignal::wait`] returns when one arrives.
 ///
 /// ```no_run
@@ -181,10 +184,12 @@ pub struct ShutdownSignal {
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
 }
 
 impl ShutdownSignal {
-    /// Starts catching SIGINT and SIGTERM (Ctrl-C on Windows).
+    /// Starts catching SIGINT, SIGTERM and SIGHUP (Ctrl-C on Windows).
     pub fn install() -> std::io::Result<ShutdownSignal> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -193,17 +198,19 @@ impl ShutdownSignal {
         {
             use tokio::signal::unix::{SignalKind, signal};
             // Registering needs the runtime's I/O driver at hand.
-            let (interrupt, terminate) = {
+            let (interrupt, terminate, hangup) = {
                 let _context = runtime.enter();
                 (
                     signal(SignalKind::interrupt())?,
                     signal(SignalKind::terminate())?,
+                    signal(SignalKind::hangup())?,
                 )
             };
             Ok(ShutdownSignal {
                 runtime,
                 interrupt,
                 terminate,
+                hangup,
             })
         }
         #[cfg(not(unix))]
@@ -221,11 +228,13 @@ impl ShutdownSignal {
                 runtime,
                 mut interrupt,
                 mut terminate,
+                mut hangup,
             } = self;
             Ok(runtime.block_on(async move {
                 tokio::select! {
                     _ = interrupt.recv() => StopSignal::Interrupt,
                     _ = terminate.recv() => StopSignal::Terminate,
+                    _ = hangup.recv() => StopSignal::Hangup,
                 }
             }))
         }

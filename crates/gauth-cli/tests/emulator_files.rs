@@ -1,5 +1,5 @@
 //! `gauth emulator` run as a process: the files it hands out live in a fresh private
-//! directory that SIGTERM and SIGINT (Ctrl-C) remove, and nothing planted at the fixed path
+//! directory that SIGTERM, SIGINT (Ctrl-C) and SIGHUP remove, and nothing planted at the fixed path
 //! older versions used is followed.
 
 #![cfg(unix)]
@@ -144,6 +144,16 @@ fn ctrl_c_removes_the_private_directory_of_the_emulators_files() {
     check_private_files(&run, tmp.path());
     let dir = run.dir();
     let status = run.stop_with("INT");
+    assert!(status.success(), "{status}: {}", run.stderr());
+    assert!(!dir.exists(), "{} is left behind", dir.display());
+}
+
+#[test]
+fn a_closed_terminal_removes_the_private_directory_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = start(tmp.path(), 0);
+    let dir = run.dir();
+    let status = run.stop_with("HUP");
     assert!(status.success(), "{status}: {}", run.stderr());
     assert!(!dir.exists(), "{} is left behind", dir.display());
 }
