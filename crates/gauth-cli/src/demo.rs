@@ -41,10 +41,11 @@ pub fn demo() -> Result<(), String> {
         ),
     );
 
-    let dir = tempdir()?;
-    let secrets_path = emu
-        .write_client_secrets(&dir)
+    // A fresh private directory, removed however the demo ends.
+    let files = emu
+        .write_files()
         .map_err(|e| format!("cannot write the client secrets: {e}"))?;
+    let secrets_path = files.client_secrets().to_path_buf();
     step(
         2,
         "client secrets",
@@ -231,7 +232,7 @@ pub fn demo() -> Result<(), String> {
         "\ndone in {:.2} s, nothing sent beyond 127.0.0.1. Next: `gauth emulator` keeps these endpoints up for your own experiments.",
         started.elapsed().as_secs_f64()
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(files);
     Ok(())
 }
 
@@ -252,12 +253,6 @@ fn show(token: &Secret) -> String {
         .take(6)
         .collect();
     format!("{prefix}... ({} characters)", t.len())
-}
-
-fn tempdir() -> Result<std::path::PathBuf, String> {
-    let dir = std::env::temp_dir().join(format!("gauth-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    Ok(dir)
 }
 
 /// What the robot saw and chose.
