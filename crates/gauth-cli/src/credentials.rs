@@ -182,7 +182,7 @@ pub fn load_for(
                 .map_err(|e| e.to_string())?
                 .write_back_to(&path);
             if !scopes.is_empty() {
-                user = user.with_scopes(scopes.iter().cloned());
+                user = user.with_requested_scopes(scopes.iter().cloned());
             }
             let recorded = user.scopes().map(<[String]>::to_vec).unwrap_or_default();
             (Credentials::new(user), recorded)

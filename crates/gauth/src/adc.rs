@@ -303,7 +303,7 @@ fn load<S: AsRef<str>>(
                 user = user.write_back_to(path);
             }
             if !scopes.is_empty() {
-                user = user.with_scopes(scopes);
+                user = user.with_requested_scopes(scopes);
             }
             let project = value
                 .get("quota_project_id")

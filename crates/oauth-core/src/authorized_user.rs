@@ -3,14 +3,14 @@
 use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 use url::Url;
 
 use crate::client_secrets::GOOGLE_TOKEN_URI;
 use crate::exchange::BoxExchange;
-use crate::fsutil::{FileLock, atomic_write};
+use crate::fsutil::{DEFAULT_LOCK_WAIT, FileLock, atomic_write};
 use crate::json::{self, Fields};
 use crate::source::{Refresh, RefreshContext, TokenSource};
 use crate::{EndpointPolicy, Error, Retrying, Secret, Token, TokenCall, TokenResponse};
@@ -28,7 +28,15 @@ use crate::{EndpointPolicy, Error, Retrying, Secret, Token, TokenCall, TokenResp
 /// Refreshing uses the `refresh_token` grant; a rotated refresh token replaces the old one.
 /// With [`AuthorizedUser::write_back_to`] every refresh is written to the file atomically
 /// under an OS lock, after re-reading it: processes that share the file make one refresh
-/// between them and never reuse a rotated-away refresh token.
+/// between them and never reuse a rotated-away refresh token. Waiting for another process's
+/// refresh is bounded ([`AuthorizedUser::with_lock_wait`]). A file that is a symbolic link
+/// stays one: the file it leads to is replaced.
+///
+/// The file's `scopes` record what the user consented to. A program that needs a token for
+/// particular scopes asks for them with [`AuthorizedUser::with_requested_scopes`] (as
+/// google-auth's `from_authorized_user_file(path, scopes)` does): the refresh then asks for
+/// those scopes, a token is reused only when it covers them, and the file's record of the
+/// grant is never rewritten.
 ///
 /// ```
 /// use oauth_core::AuthorizedUser;
@@ -54,6 +62,10 @@ pub struct AuthorizedUser {
     state: Mutex<UserState>,
     file: Option<PathBuf>,
     extra: Map<String, Value>,
+    /// The scopes a token must be for, when the program asked for particular ones.
+    requested_scopes: Option<Vec<String>>,
+    /// How long a refresh waits for another process's lock on the file.
+    lock_wait: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +158,8 @@ impl AuthorizedUser {
             }),
             file: None,
             extra,
+            requested_scopes: None,
+            lock_wait: DEFAULT_LOCK_WAIT,
         })
     }
 
@@ -179,6 +193,8 @@ impl AuthorizedUser {
             }),
             file: None,
             extra: Map::new(),
+            requested_scopes: None,
+            lock_wait: DEFAULT_LOCK_WAIT,
         }
     }
 
@@ -188,7 +204,10 @@ impl AuthorizedUser {
         self
     }
 
-    /// Sets the scopes asked for on refresh.
+    /// Sets the scopes of the grant: what the user consented to, written to the file as
+    /// `scopes` and asked for on refresh unless [`AuthorizedUser::with_requested_scopes`]
+    /// names others. A sign-in flow sets them; to get a token for particular scopes, use
+    /// `with_requested_scopes`, which leaves this record alone.
     pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -196,6 +215,71 @@ impl AuthorizedUser {
     {
         self.scopes = Some(scopes.into_iter().map(Into::into).collect());
         self
+    }
+
+    /// Asks for tokens issued for these scopes (a subset of the grant, or scopes a wildcard
+    /// grant covers), as google-auth does when `scopes` are given to
+    /// `Credentials.from_authorized_user_file`: each refresh sends them as `scope`, a token
+    /// (read from the file or held in memory) is used only when its scopes include them all,
+    /// and the file's own `scopes` (the record of what the user consented to) is never
+    /// rewritten. A token for other scopes than the file records is not written to the file
+    /// either; a rotated refresh token always is. An empty list asks for nothing particular.
+    ///
+    /// ```
+    /// use oauth_core::AuthorizedUser;
+    /// let user = AuthorizedUser::from_json(br#"{
+    ///     "client_id": "id", "client_secret": "s", "refresh_token": "1//r",
+    ///     "scopes": ["openid", "email", "https://www.googleapis.com/auth/drive"],
+    ///     "token": "ya29.broad", "expiry": "2999-01-01T00:00:00Z"}"#, "user.json").unwrap()
+    ///     .with_requested_scopes(["email"]);
+    /// assert_eq!(user.requested_scopes().unwrap(), ["email"]);
+    /// assert_eq!(user.scopes().unwrap().len(), 3, "the grant's record is kept");
+    /// let narrower = AuthorizedUser::from_json(br#"{
+    ///     "client_id": "id", "client_secret": "s", "refresh_token": "1//r",
+    ///     "scopes": ["openid"], "token": "ya29.openid-only", "expiry": "2999-01-01T00:00:00Z"}"#,
+    ///     "user.json").unwrap()
+    ///     .with_requested_scopes(["email"]);
+    /// use oauth_core::TokenSource;
+    /// assert!(narrower.initial_token().is_none(), "a token for other scopes is not used");
+    /// ```
+    pub fn with_requested_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        self.requested_scopes = (!scopes.is_empty()).then_some(scopes);
+        self
+    }
+
+    /// How long a refresh waits for another process that holds the shared file's lock
+    /// (refreshing it), [`DEFAULT_LOCK_WAIT`] (one request timeout) by default. When the
+    /// wait runs out the file is read once more: a fresh token another process wrote is
+    /// used, otherwise the refresh fails with [`Error::LockTimeout`]; it never refreshes
+    /// without the lock, which could reuse a refresh token that the holder is rotating.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use oauth_core::{AuthorizedUser, Secret};
+    /// let user = AuthorizedUser::new("id", None, Some(Secret::new("1//r")),
+    ///     "https://oauth2.googleapis.com/token".parse().unwrap())
+    ///     .with_lock_wait(Duration::from_secs(5));
+    /// assert_eq!(user.lock_wait(), Duration::from_secs(5));
+    /// ```
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// How long a refresh waits for another process's lock on the file.
+    pub fn lock_wait(&self) -> Duration {
+        self.lock_wait
+    }
+
+    /// The scopes tokens are asked for, when set with
+    /// [`AuthorizedUser::with_requested_scopes`].
+    pub fn requested_scopes(&self) -> Option<&[String]> {
+        self.requested_scopes.as_deref()
     }
 
     /// Sets the project billed for API calls.
@@ -223,7 +307,7 @@ impl AuthorizedUser {
         &self.token_uri
     }
 
-    /// The scopes, when known.
+    /// The scopes of the grant (the file's `scopes`), when known.
     pub fn scopes(&self) -> Option<&[String]> {
         self.scopes.as_deref()
     }
@@ -255,9 +339,17 @@ impl AuthorizedUser {
     }
 
     fn to_map(&self, mut m: Map<String, Value>) -> Map<String, Value> {
-        let state = self.lock_state().clone();
+        let mut state = self.lock_state().clone();
+        // A token for other scopes than the grant's record is not the file's token: keep
+        // whatever token the file holds.
+        let keep_theirs = state.token.as_ref().is_some_and(|t| !self.fits_file(t));
+        if keep_theirs {
+            state.token = None;
+        }
         for k in KNOWN {
-            m.remove(k);
+            if !(keep_theirs && TOKEN_FIELDS.contains(&k)) {
+                m.remove(k);
+            }
         }
         let mut put = |k: &str, v: Option<Value>| {
             if let Some(v) = v {
@@ -312,13 +404,76 @@ impl AuthorizedUser {
             params.push(("client_secret".into(), s.expose().to_owned()));
         }
         params.push(("refresh_token".into(), refresh_token.expose().to_owned()));
-        if let Some(scopes) = self.scopes.as_ref().filter(|s| !s.is_empty()) {
+        if let Some(scopes) = self.wanted_scopes().filter(|s| !s.is_empty()) {
             params.push(("scope".into(), scopes.join(" ")));
         }
         if let Some(r) = &self.rapt_token {
             params.push(("rapt".into(), r.expose().to_owned()));
         }
         TokenCall::new(self.token_uri.clone(), params)
+    }
+
+    /// The scopes a refresh asks for: the requested ones, else the grant's.
+    fn wanted_scopes(&self) -> Option<&[String]> {
+        self.requested_scopes.as_deref().or(self.scopes.as_deref())
+    }
+
+    /// Whether a token may be used for this credential's requested scopes.
+    fn usable(&self, token: &Token) -> bool {
+        covers(token.scopes.as_deref(), self.requested_scopes.as_deref())
+    }
+
+    /// Whether a token may be written to the file as its `token`: always without requested
+    /// scopes; with them, only when it covers the whole grant the file records.
+    fn fits_file(&self, token: &Token) -> bool {
+        self.requested_scopes.is_none()
+            || self
+                .scopes
+                .as_deref()
+                .is_some_and(|grant| covers(token.scopes.as_deref(), Some(grant)))
+    }
+
+    /// Takes the file's lock, waiting at most `lock_wait`. When the wait runs out, a fresh
+    /// token another process wrote meanwhile is good enough (`Err(Ok(token))`); otherwise
+    /// the refresh fails (`Err(Err(LockTimeout))`).
+    fn lock_file(
+        &self,
+        path: &Path,
+        ctx: &RefreshContext,
+    ) -> Result<FileLock, Result<Token, Error>> {
+        match FileLock::exclusive_timeout(path, self.lock_wait) {
+            Ok(lock) => Ok(lock),
+            Err(e @ Error::LockTimeout { .. }) => {
+                tracing::warn!(error = %e, "gave up waiting for another process's refresh");
+                match self.adopt_theirs(path, ctx) {
+                    Some(t) => Err(Ok(t)),
+                    None => Err(Err(e)),
+                }
+            }
+            Err(e) => Err(Err(e)),
+        }
+    }
+
+    /// Re-reads the shared file (another process may have refreshed it and rotated the
+    /// refresh token meanwhile); returns a fresh token it holds that we do not, when it
+    /// serves our scopes.
+    fn adopt_theirs(&self, path: &Path, ctx: &RefreshContext) -> Option<Token> {
+        let (rt, token) = self.reread(path)?;
+        let mut state = self.lock_state();
+        if rt.is_some() {
+            state.refresh_token = rt;
+        }
+        // A fresh token we do not hold yet was written by another process; the one we
+        // hold is the one being replaced (expired, or a forced refresh).
+        let ours = state.token.as_ref().map(|t| t.access_token.clone());
+        let theirs = token.filter(|t| {
+            t.is_fresh(ctx.clock.now(), ctx.margin)
+                && Some(&t.access_token) != ours.as_ref()
+                && self.usable(t)
+        })?;
+        tracing::debug!("another process refreshed the shared credentials");
+        state.token = Some(theirs.clone());
+        Some(theirs)
     }
 
     /// Re-reads the shared file under the lock: another process may have refreshed and
@@ -335,6 +490,21 @@ impl AuthorizedUser {
         let rt = f.optional_secret("refresh_token").ok()?;
         let token = parse_token(&f).ok()?;
         Some((rt, token))
+    }
+}
+
+/// The fields of a file that belong to its token.
+const TOKEN_FIELDS: [&str; 3] = ["token", "expiry", "id_token"];
+
+/// Whether a token issued for `have` serves a request for `want` (`None`: nothing in
+/// particular). A token whose scopes are unknown serves no particular request.
+fn covers(have: Option<&[String]>, want: Option<&[String]>) -> bool {
+    match want {
+        None => true,
+        Some(want) => {
+            let have = have.unwrap_or_default();
+            want.iter().all(|w| have.contains(w))
+        }
     }
 }
 
@@ -379,7 +549,7 @@ impl TokenSource for AuthorizedUser {
     }
 
     fn initial_token(&self) -> Option<Token> {
-        self.lock_state().token.clone()
+        self.lock_state().token.clone().filter(|t| self.usable(t))
     }
 
     fn quota_project_id(&self) -> Option<&str> {
@@ -390,25 +560,12 @@ impl TokenSource for AuthorizedUser {
         let lock = match &self.file {
             None => None,
             Some(path) => {
-                let lock = FileLock::exclusive(path)?;
-                if let Some((rt, token)) = self.reread(path) {
-                    let mut state = self.lock_state();
-                    if rt.is_some() {
-                        state.refresh_token = rt;
-                    }
-                    // A fresh token we do not hold yet was written by another process;
-                    // the one we hold is the one being replaced (expired, or a forced
-                    // refresh).
-                    let ours = state.token.as_ref().map(|t| t.access_token.clone());
-                    let theirs = token.filter(|t| {
-                        t.is_fresh(ctx.clock.now(), ctx.margin)
-                            && Some(&t.access_token) != ours.as_ref()
-                    });
-                    if let Some(t) = theirs {
-                        tracing::debug!("another process refreshed the shared credentials");
-                        state.token = Some(t.clone());
-                        return Ok(Refresh::Ready(t));
-                    }
+                let lock = match self.lock_file(path, ctx) {
+                    Ok(lock) => lock,
+                    Err(ready) => return ready.map(Refresh::Ready),
+                };
+                if let Some(t) = self.adopt_theirs(path, ctx) {
+                    return Ok(Refresh::Ready(t));
                 }
                 Some(lock)
             }
@@ -432,8 +589,9 @@ impl TokenSource for AuthorizedUser {
     ) -> Result<Token, Error> {
         let mut token = response.to_token(ctx.clock.now());
         if token.scopes.is_none() {
-            token.scopes = self.scopes.clone();
+            token.scopes = self.wanted_scopes().map(<[String]>::to_vec);
         }
+        let rotated = response.refresh_token.is_some();
         {
             let mut state = self.lock_state();
             if let Some(rt) = response.refresh_token {
@@ -441,7 +599,12 @@ impl TokenSource for AuthorizedUser {
             }
             state.token = Some(token.clone());
         }
-        if let Some(path) = &self.file {
+        // Nothing to write when the token is not the file's and the refresh token stayed.
+        if let Some(path) = self
+            .file
+            .as_ref()
+            .filter(|_| rotated || self.fits_file(&token))
+        {
             let base = json::read_file(path)
                 .ok()
                 .and_then(|v| v.as_object().cloned())
@@ -639,6 +802,189 @@ mod tests {
         assert_eq!(back["refresh_token"], "1//rot");
         assert_eq!(back["trust_boundary"]["x"], 1);
         assert_eq!(back["scopes"], serde_json::json!(["openid", "email"]));
+    }
+
+    fn body_of(exchange: &mut BoxExchange<TokenResponse>) -> String {
+        let Step::Send(req) = exchange.step(Input::Start) else {
+            panic!("expected a request")
+        };
+        String::from_utf8(req.body().clone()).unwrap()
+    }
+
+    fn response(scope: Option<&str>, rotated: Option<&str>) -> TokenResponse {
+        TokenResponse {
+            access_token: Secret::new("ya29.narrow"),
+            token_type: "Bearer".into(),
+            expires_in: Some(3600),
+            refresh_token: rotated.map(Secret::new),
+            scopes: scope.map(|s| s.split(' ').map(str::to_owned).collect()),
+            id_token: None,
+        }
+    }
+
+    const BROAD: &str = r#"{"token": "ya29.broad", "refresh_token": "1//r", "token_uri": "http://127.0.0.1:9/token", "client_id": "id", "client_secret": "s", "scopes": ["openid", "email", "drive"], "expiry": "2030-01-02T03:04:05Z"}"#;
+
+    #[test]
+    fn requested_scopes_are_asked_for_and_the_grant_record_is_never_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("user.json");
+        // The broad token has expired at ctx's time.
+        let mut v: Value = serde_json::from_str(BROAD).unwrap();
+        v["expiry"] = "2020-01-01T00:00:00Z".into();
+        std::fs::write(&path, v.to_string()).unwrap();
+        let ctx = ctx();
+        let u = AuthorizedUser::from_file(&path)
+            .unwrap()
+            .write_back_to(&path)
+            .with_requested_scopes(["email"]);
+        let Refresh::Exchange { mut exchange, lock } = u.begin_refresh(&ctx).unwrap() else {
+            panic!("expected an exchange")
+        };
+        assert!(body_of(&mut exchange).ends_with("&refresh_token=1%2F%2Fr&scope=email"));
+        let t = u
+            .finish_refresh(response(Some("email"), Some("1//rot")), lock, &ctx)
+            .unwrap();
+        assert_eq!(t.scopes.as_deref().unwrap(), ["email"]);
+        let back: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            back["scopes"],
+            serde_json::json!(["openid", "email", "drive"])
+        );
+        assert_eq!(
+            back["refresh_token"], "1//rot",
+            "a rotation is always saved"
+        );
+        assert_eq!(
+            back["token"], "ya29.broad",
+            "the narrow token is not the file's"
+        );
+        assert_eq!(back["expiry"], "2020-01-01T00:00:00Z");
+        let json: Value = serde_json::from_str(&u.to_json()).unwrap();
+        assert_eq!(
+            json["scopes"],
+            serde_json::json!(["openid", "email", "drive"])
+        );
+        assert!(json.get("token").is_none(), "{json}");
+    }
+
+    #[test]
+    fn without_a_rotation_a_token_for_other_scopes_leaves_the_file_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("user.json");
+        std::fs::write(&path, GOOGLE_AUTH_JSON).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let ctx = ctx();
+        let u = AuthorizedUser::from_file(&path)
+            .unwrap()
+            .write_back_to(&path)
+            .with_requested_scopes(["email"]);
+        let Refresh::Exchange { lock, .. } = u.begin_refresh(&ctx).unwrap() else {
+            panic!()
+        };
+        u.finish_refresh(response(None, None), lock, &ctx).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn requesting_the_whole_grant_writes_the_token_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("user.json");
+        std::fs::write(&path, GOOGLE_AUTH_JSON).unwrap();
+        let ctx = ctx();
+        let u = AuthorizedUser::from_file(&path)
+            .unwrap()
+            .write_back_to(&path)
+            .with_requested_scopes(["email", "openid"]);
+        let Refresh::Exchange { lock, .. } = u.begin_refresh(&ctx).unwrap() else {
+            panic!()
+        };
+        u.finish_refresh(response(Some("openid email"), None), lock, &ctx)
+            .unwrap();
+        let back: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(back["token"], "ya29.narrow");
+        assert_eq!(back["scopes"], serde_json::json!(["openid", "email"]));
+    }
+
+    #[test]
+    fn a_cached_token_is_reused_only_when_it_covers_the_requested_scopes() {
+        let file = |extra: &[&str]| {
+            AuthorizedUser::from_json(BROAD.as_bytes(), "u.json")
+                .unwrap()
+                .with_requested_scopes(extra.iter().copied())
+        };
+        assert!(
+            file(&[]).initial_token().is_some(),
+            "nothing particular asked"
+        );
+        assert!(file(&["email"]).initial_token().is_some(), "a subset");
+        assert!(
+            file(&["openid", "drive", "email"])
+                .initial_token()
+                .is_some()
+        );
+        assert!(file(&["email", "calendar"]).initial_token().is_none());
+        // A token whose scopes are unknown serves no particular request.
+        let bare = AuthorizedUser::from_json(
+            br#"{"client_id":"i","client_secret":"s","refresh_token":"r","token":"t","expiry":"2999-01-01T00:00:00Z"}"#,
+            "u.json",
+        )
+        .unwrap();
+        assert!(bare.initial_token().is_some());
+        assert!(
+            bare.with_requested_scopes(["email"])
+                .initial_token()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_token_written_by_another_process_for_other_scopes_is_not_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("user.json");
+        let ctx = ctx();
+        let mut v: Value = serde_json::from_str(BROAD).unwrap();
+        v["scopes"] = serde_json::json!(["openid"]);
+        v["expiry"] = format_expiry(ctx.clock.now() + Duration::from_secs(3000)).into();
+        std::fs::write(&path, v.to_string()).unwrap();
+        let u = AuthorizedUser::new(
+            "id",
+            Some(Secret::new("s")),
+            Some(Secret::new("1//r")),
+            "http://127.0.0.1:9/token".parse().unwrap(),
+        )
+        .write_back_to(&path)
+        .with_requested_scopes(["email"]);
+        assert!(matches!(
+            u.begin_refresh(&ctx).unwrap(),
+            Refresh::Exchange { .. }
+        ));
+    }
+
+    #[test]
+    fn waiting_for_another_processs_refresh_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("user.json");
+        std::fs::write(&path, GOOGLE_AUTH_JSON).unwrap();
+        let ctx = ctx();
+        let u = AuthorizedUser::from_file(&path)
+            .unwrap()
+            .write_back_to(&path)
+            .with_lock_wait(Duration::from_millis(20));
+        let holder = FileLock::exclusive(&path).unwrap();
+        // The holder is stuck: the wait ends with a typed, transient error.
+        let e = u.begin_refresh(&ctx).unwrap_err();
+        assert!(matches!(e, Error::LockTimeout { .. }), "{e:?}");
+        assert!(e.is_transient());
+        // The holder has written a fresh token meanwhile: it is used, no refresh.
+        let mut v: Value = serde_json::from_str(GOOGLE_AUTH_JSON).unwrap();
+        v["token"] = "ya29.theirs".into();
+        v["expiry"] = format_expiry(ctx.clock.now() + Duration::from_secs(3000)).into();
+        std::fs::write(&path, v.to_string()).unwrap();
+        match u.begin_refresh(&ctx).unwrap() {
+            Refresh::Ready(t) => assert_eq!(t.access_token.expose(), "ya29.theirs"),
+            other => panic!("{other:?}"),
+        }
+        drop(holder);
     }
 
     #[test]

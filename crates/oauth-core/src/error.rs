@@ -172,17 +172,37 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
+    /// Another process held the lock on a shared file for longer than this process was
+    /// willing to wait (see [`crate::fsutil::FileLock`]): it may be stuck in a stalled token
+    /// request. Trying again later may succeed.
+    #[error(
+        "{}: another process has held its lock ({}) for {:.1} s, longer than this process \
+         waits; it may be stuck in a slow token request, try again later",
+        Clean(path.display()),
+        Clean(lock.display()),
+        waited.as_secs_f64()
+    )]
+    LockTimeout {
+        /// The shared file.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// How long this process waited.
+        waited: std::time::Duration,
+    },
 }
 
 impl Error {
     /// Whether trying again later may succeed: transport failures, 5xx, 408, 429 and the
     /// OAuth errors google-auth retries (`internal_failure`, `server_error`,
-    /// `temporarily_unavailable`). `invalid_grant` and other 4xx answers are final.
+    /// `temporarily_unavailable`), and a shared file's lock held too long by another process.
+    /// `invalid_grant` and other 4xx answers are final.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Transport { source, .. } => source.kind != TransportErrorKind::TooLarge,
             Error::Http { status, .. } => is_transient_status(*status),
             Error::OAuth(e) => e.is_transient(),
+            Error::LockTimeout { .. } => true,
             _ => false,
         }
     }

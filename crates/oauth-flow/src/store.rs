@@ -3,8 +3,9 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use oauth_core::fsutil::{FileLock, atomic_write};
+use oauth_core::fsutil::{DEFAULT_LOCK_WAIT, FileLock, atomic_write};
 use oauth_core::{AuthorizedUser, EndpointPolicy};
 
 use crate::FlowError;
@@ -35,7 +36,9 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 /// A JSON file in google-auth's authorized-user format (`Credentials.to_json()`), so
 /// google-auth and gcloud read it too. Written atomically with mode 0600, under the same
 /// OS lock that refreshes take, so processes sharing the file make one refresh between
-/// them and never reuse a rotated refresh token.
+/// them and never reuse a rotated refresh token. A file that is a symbolic link (a dotfile
+/// manager's) stays one: the file it leads to is replaced. Waiting for the lock is bounded
+/// ([`FileStore::with_lock_wait`]).
 ///
 /// ```
 /// use oauth_core::{AuthorizedUser, Secret};
@@ -53,12 +56,35 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileStore {
     path: PathBuf,
+    lock_wait: Duration,
 }
 
 impl FileStore {
     /// A store in the file the caller names.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        FileStore { path: path.into() }
+        FileStore {
+            path: path.into(),
+            lock_wait: DEFAULT_LOCK_WAIT,
+        }
+    }
+
+    /// How long saving, deleting and the refreshes of loaded credentials wait for another
+    /// process that holds the file's lock ([`DEFAULT_LOCK_WAIT`], one request timeout, by
+    /// default); then they fail with [`oauth_core::Error::LockTimeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let store = oauth_flow::FileStore::new("user.json").with_lock_wait(Duration::from_secs(5));
+    /// assert_eq!(store.lock_wait(), Duration::from_secs(5));
+    /// ```
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// How long the store waits for another process's lock.
+    pub fn lock_wait(&self) -> Duration {
+        self.lock_wait
     }
 
     /// The default store: `authorized_user.json` in gauth's folder of the user's config
@@ -126,18 +152,21 @@ impl TokenStore for FileStore {
             return Ok(None);
         }
         let user = AuthorizedUser::from_file_with(&self.path, policy)?;
-        Ok(Some(user.write_back_to(&self.path)))
+        Ok(Some(
+            user.write_back_to(&self.path)
+                .with_lock_wait(self.lock_wait),
+        ))
     }
 
     fn save(&self, user: &AuthorizedUser) -> Result<(), FlowError> {
         self.ensure_dir()?;
-        let _lock = FileLock::exclusive(&self.path)?;
+        let _lock = FileLock::exclusive_timeout(&self.path, self.lock_wait)?;
         atomic_write(&self.path, user.to_json().as_bytes())?;
         Ok(())
     }
 
     fn delete(&self) -> Result<(), FlowError> {
-        let _lock = FileLock::exclusive(&self.path)?;
+        let _lock = FileLock::exclusive_timeout(&self.path, self.lock_wait)?;
         match std::fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -188,6 +217,53 @@ mod tests {
         store.delete().unwrap();
         store.delete().unwrap();
         assert!(store.load(&EndpointPolicy::default()).unwrap().is_none());
+    }
+
+    fn user() -> AuthorizedUser {
+        AuthorizedUser::new(
+            "id",
+            Some(Secret::new("s")),
+            Some(Secret::new("1//r")),
+            "https://oauth2.googleapis.com/token".parse().unwrap(),
+        )
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_store_that_is_a_symlink_stays_one_and_its_target_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("dotfiles")).unwrap();
+        let target = dir.path().join("dotfiles").join("gauth.json");
+        let link = dir.path().join("user.json");
+        std::os::unix::fs::symlink("dotfiles/gauth.json", &link).unwrap();
+        let store = FileStore::new(&link);
+        // The first save creates the link's target; the second replaces it.
+        store.save(&user()).unwrap();
+        store.save(&user().with_scopes(["openid"])).unwrap();
+        assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+        assert_eq!(v["scopes"], serde_json::json!(["openid"]));
+        let loaded = store.load(&EndpointPolicy::default()).unwrap().unwrap();
+        assert_eq!(loaded.refresh_token().unwrap().expose(), "1//r");
+        assert_eq!(loaded.lock_wait(), store.lock_wait());
+    }
+
+    #[test]
+    fn saving_while_another_process_holds_the_lock_ends_with_a_lock_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            FileStore::new(dir.path().join("u.json")).with_lock_wait(Duration::from_millis(20));
+        let held = FileLock::exclusive(store.path()).unwrap();
+        let e = store.save(&user()).unwrap_err();
+        assert!(
+            matches!(e, FlowError::Core(oauth_core::Error::LockTimeout { .. })),
+            "{e:?}"
+        );
+        assert!(!store.path().exists(), "nothing written without the lock");
+        assert!(store.delete().is_err());
+        drop(held);
+        store.save(&user()).unwrap();
     }
 
     #[test]
