@@ -19,7 +19,7 @@ use std::time::Duration;
 use discovery_client::{Api, CallOptions, Media, UploadProtocol};
 use gauth::blocking::Credentials;
 use gauth::transport::{ReqwestClient, UreqClient};
-use gauth::{AuthorizedUser, MetadataCredentials, RetryPolicy, Secret};
+use gauth::{AuthorizedUser, FileStore, MetadataCredentials, RetryPolicy, Secret};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The client's overall timeout; a stalled server holds a connection for longer.
@@ -525,10 +525,9 @@ fn token_refresh_survives_every_fault_blocking() {
     let (server, issued) = token_server();
     let dir = tempfile::tempdir().unwrap();
     let path = user_file(dir.path(), &server.url("/token"));
-    let user = AuthorizedUser::from_file(&path)
-        .unwrap()
-        .write_back_to(&path);
+    let user = AuthorizedUser::from_file(&path).unwrap();
     let creds = Credentials::builder(user)
+        .store(FileStore::new(&path))
         .http_client(ureq())
         .retry(fast_retry())
         .build();
@@ -560,14 +559,13 @@ fn token_refresh_survives_every_fault_async() {
     let (server, issued) = token_server();
     let dir = tempfile::tempdir().unwrap();
     let path = user_file(dir.path(), &server.url("/token"));
-    let user = AuthorizedUser::from_file(&path)
-        .unwrap()
-        .write_back_to(&path);
+    let user = AuthorizedUser::from_file(&path).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let creds = gauth::Credentials::builder(user)
+        .store(FileStore::new(&path))
         .http_client(Arc::new(ReqwestClient::with_timeouts(TIMEOUT, TIMEOUT)))
         .retry(fast_retry())
         .build();
@@ -593,10 +591,9 @@ fn no_retry_surfaces_every_fault_as_a_typed_error() {
     let (server, issued) = token_server();
     let dir = tempfile::tempdir().unwrap();
     let path = user_file(dir.path(), &server.url("/token"));
-    let user = AuthorizedUser::from_file(&path)
-        .unwrap()
-        .write_back_to(&path);
+    let user = AuthorizedUser::from_file(&path).unwrap();
     let creds = Credentials::builder(user)
+        .store(FileStore::new(&path))
         .http_client(ureq())
         .retry(RetryPolicy::none())
         .build();

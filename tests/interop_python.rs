@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use gauth::{AuthorizedUser, Credentials, RetryPolicy, blocking};
+use gauth::{AuthorizedUser, Credentials, FileStore, RetryPolicy, blocking};
 use gauth_emulator::token_server::{TokenServer, TokenServerConfig};
 use gauth_tests::run_python;
 use serde_json::Value;
@@ -57,10 +57,9 @@ fn blocking_refresh_of_a_google_auth_file_loads_back_in_google_auth() {
     let path = dir.path().join("user.json");
     python_writes(&path, &server);
 
-    let user = AuthorizedUser::from_file(&path)
-        .unwrap()
-        .write_back_to(&path);
+    let user = AuthorizedUser::from_file(&path).unwrap();
     let creds = blocking::Credentials::builder(user)
+        .store(FileStore::new(&path))
         .retry(RetryPolicy::none())
         .build();
     let token = creds.token().unwrap();
@@ -69,11 +68,9 @@ fn blocking_refresh_of_a_google_auth_file_loads_back_in_google_auth() {
     check_round_trip(&path, &server, token.expose());
 
     // A second handle on the same file finds the fresh token there: no request.
-    let again = blocking::Credentials::new(
-        AuthorizedUser::from_file(&path)
-            .unwrap()
-            .write_back_to(&path),
-    );
+    let again = blocking::Credentials::builder(AuthorizedUser::from_file(&path).unwrap())
+        .store(FileStore::new(&path))
+        .build();
     assert_eq!(again.token().unwrap().expose(), token.expose());
     assert_eq!(server.requests(), 1);
 }
@@ -87,10 +84,9 @@ async fn async_refresh_of_a_google_auth_file_loads_back_in_google_auth() {
     let path = dir.path().join("user.json");
     python_writes(&path, &server);
 
-    let user = AuthorizedUser::from_file(&path)
-        .unwrap()
-        .write_back_to(&path);
+    let user = AuthorizedUser::from_file(&path).unwrap();
     let creds = Credentials::builder(user)
+        .store(FileStore::new(&path))
         .retry(RetryPolicy::none())
         .build();
     let token = creds.token().await.unwrap();
@@ -126,11 +122,9 @@ fn a_token_lasting_forever_is_written_so_google_auth_still_loads_it() {
             "1//python-refresh",
         ],
     );
-    let creds = blocking::Credentials::new(
-        AuthorizedUser::from_file(&path)
-            .unwrap()
-            .write_back_to(&path),
-    );
+    let creds = blocking::Credentials::builder(AuthorizedUser::from_file(&path).unwrap())
+        .store(FileStore::new(&path))
+        .build();
     assert_eq!(creds.token().unwrap().expose(), "ya29.forever");
     let back = python_reads(&path);
     assert_eq!(back["token"], "ya29.forever");

@@ -9,8 +9,8 @@ use std::time::Duration;
 use gauth::{ClientSecrets, EndpointPolicy, Secret, TokenCall};
 use gauth_tests::oidc::{Browser, CLIENT_ID, CLIENT_SECRET, OidcProvider};
 use oauth_flow::{
-    DeviceAuthorization, FileStore, FlowError, LocalServerOptions, RevokeCall, TokenInfoCall,
-    TokenStore,
+    CredentialStore, DeviceAuthorization, FileStore, FlowError, LocalServerOptions, RevokeCall,
+    TokenInfoCall,
 };
 
 const SCOPES: [&str; 2] = ["openid", "email"];
@@ -108,14 +108,20 @@ fn blocking_sign_in_through_the_loopback_server_then_refresh_with_rotation() {
     let store = FileStore::new(dir.path().join("user.json"));
     store.save(&user).unwrap();
     expire(store.path());
-    let creds =
-        gauth::blocking::Credentials::new(store.load(&EndpointPolicy::default()).unwrap().unwrap());
+    let creds = gauth::blocking::Credentials::builder(
+        store.load(&EndpointPolicy::default()).unwrap().unwrap(),
+    )
+    .store(store.clone())
+    .build();
     let t1 = creds.token().unwrap();
     let second_refresh = refresh_token_in(store.path());
     assert_ne!(second_refresh, first_refresh.expose(), "rotated");
     expire(store.path());
-    let creds =
-        gauth::blocking::Credentials::new(store.load(&EndpointPolicy::default()).unwrap().unwrap());
+    let creds = gauth::blocking::Credentials::builder(
+        store.load(&EndpointPolicy::default()).unwrap().unwrap(),
+    )
+    .store(store.clone())
+    .build();
     let t2 = creds.token().unwrap();
     assert_ne!(t1.expose(), t2.expose());
     let third_refresh = refresh_token_in(store.path());

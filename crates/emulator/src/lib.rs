@@ -22,6 +22,9 @@
 //!   settable delay and lifetime, and refresh-token rotation with reuse detection (the
 //!   grant is revoked when a rotated-away refresh token comes back, as strict providers
 //!   do).
+//! - [`EmulatorFiles`]: the client-secrets and service-account files it hands out, in a fresh
+//!   private directory removed on drop; [`ShutdownSignal`] lets a foreground emulator (`gauth
+//!   emulator`) stop on Ctrl-C or SIGTERM and clean up.
 //!
 //! The keys it signs with are committed, test-only fixtures (`keys/`): never trust them.
 //!
@@ -40,6 +43,7 @@ mod authorize;
 mod config;
 mod device;
 mod discovery;
+mod files;
 mod iam;
 mod info;
 mod keys;
@@ -52,6 +56,7 @@ mod token;
 pub mod token_server;
 
 pub use config::{ClientKind, ConfigError, EmulatorConfig, OAuthClient, ServiceAccount, TestUser};
+pub use files::{EmulatorFiles, ShutdownSignal, StopSignal};
 pub use server::Emulator;
 
 /// The default installed ("desktop") client's id.

@@ -380,8 +380,10 @@ impl Emulator {
         }}))
     }
 
-    /// Writes the installed client's secrets to `dir/client_secrets.json` and returns the
-    /// path.
+    /// Writes the installed client's secrets to `dir/client_secrets.json` (mode 0600,
+    /// replacing the file atomically; a symbolic link planted at that name is replaced,
+    /// never followed) and returns the path. [`Emulator::write_files`] makes a private
+    /// directory of its own.
     ///
     /// ```
     /// let emu = gauth_emulator::Emulator::start(Default::default()).unwrap();
@@ -395,10 +397,8 @@ impl Emulator {
         let secrets = self
             .client_secrets(ClientKind::Installed)
             .ok_or_else(|| std::io::Error::other("no installed client is registered"))?;
-        let path = dir.join("client_secrets.json");
         let text = serde_json::to_string_pretty(&secrets).map_err(std::io::Error::other)?;
-        std::fs::write(&path, text + "\n")?;
-        Ok(path)
+        crate::files::replace_in(dir, "client_secrets.json", (text + "\n").as_bytes())
     }
 
     /// The committed test service-account key file, with `token_uri` pointing here, and

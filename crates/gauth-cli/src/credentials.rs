@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use gauth::adc::{AdcEnv, AdcOptions, AdcOrder, AdcOrigin};
 use gauth::{
-    AuthorizedUser, EndpointPolicy, MetadataCredentials, ServiceAccountCredentials,
+    AuthorizedUser, EndpointPolicy, FileStore, MetadataCredentials, ServiceAccountCredentials,
     blocking::Credentials,
 };
 use serde_json::Value;
@@ -179,16 +179,19 @@ pub fn load_for(
                 return Err(needs_sa("--audience"));
             }
             let mut user = AuthorizedUser::from_value_with(&value, &origin, &policy(args))
-                .map_err(|e| e.to_string())?
-                .write_back_to(&path);
+                .map_err(|e| e.to_string())?;
             if !scopes.is_empty() {
-                user = user.with_scopes(scopes.iter().cloned());
+                user = user.with_requested_scopes(scopes.iter().cloned());
             }
             let recorded = user
                 .scopes()
                 .map(|l| l.iter().map(|s| s.to_string()).collect())
                 .unwrap_or_default();
-            (Credentials::new(user), recorded)
+            // Every refresh, and every rotated refresh token, goes back to the file.
+            let credentials = Credentials::builder(user)
+                .store(FileStore::new(&path))
+                .build();
+            (credentials, recorded)
         }
         "service_account" => {
             let sa = ServiceAccountCredentials::from_value_with(&value, &origin, &policy(args))

@@ -27,14 +27,6 @@ const SCOPES: [&str; 3] = [
 const STEPS: usize = 9;
 
 pub fn demo() -> Result<(), Failure> {
-    let dir = tempdir()?;
-    let result = walk(&dir);
-    // Removed whatever happened, a closed stdout included.
-    let _ = std::fs::remove_dir_all(&dir);
-    result
-}
-
-fn walk(dir: &std::path::Path) -> Result<(), Failure> {
     let started = Instant::now();
     out::line(
         "gauth demo: Google OAuth 2.0 end to end, against the embedded emulator (loopback only)\n",
@@ -51,9 +43,11 @@ fn walk(dir: &std::path::Path) -> Result<(), Failure> {
         ),
     )?;
 
-    let secrets_path = emu
-        .write_client_secrets(dir)
+    // A fresh private directory, removed however the demo ends.
+    let files = emu
+        .write_files()
         .map_err(|e| format!("cannot write the client secrets: {e}"))?;
+    let secrets_path = files.client_secrets().to_path_buf();
     step(
         2,
         "client secrets",
@@ -239,7 +233,9 @@ fn walk(dir: &std::path::Path) -> Result<(), Failure> {
     out::line(&format!(
         "\ndone in {:.2} s, nothing sent beyond 127.0.0.1. Next: `gauth emulator` keeps these endpoints up for your own experiments.",
         started.elapsed().as_secs_f64()
-    ))
+    ))?;
+    drop(files);
+    Ok(())
 }
 
 fn step(n: usize, name: &str, text: &str) -> Result<(), Failure> {
@@ -259,12 +255,6 @@ fn show(token: &Secret) -> String {
         .take(6)
         .collect();
     format!("{prefix}... ({} characters)", t.len())
-}
-
-fn tempdir() -> Result<std::path::PathBuf, String> {
-    let dir = std::env::temp_dir().join(format!("gauth-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    Ok(dir)
 }
 
 /// What the robot saw and chose.

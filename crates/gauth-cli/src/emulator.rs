@@ -1,15 +1,18 @@
 //! `gauth emulator [--port N]`: runs the local Google stand-in until interrupted.
 
-use gauth_emulator::{Emulator, EmulatorConfig};
+use gauth_emulator::{Emulator, EmulatorConfig, ShutdownSignal};
 
 use crate::args::EmulatorArgs;
 use crate::out::{self, Failure};
 
 /// Starts the emulator on loopback, writes a client-secrets file and a (test-only)
-/// service-account key for it, prints what a user needs (stdout: the base URL, the
-/// client-secrets file, the key file and the `--discovery-url` template, one a line; stderr:
-/// the same, labelled, and a session to paste), and serves until the process is interrupted.
+/// service-account key for it in a fresh private directory, prints what a user needs
+/// (stdout: the base URL, the client-secrets file, the key file and the `--discovery-url`
+/// template, one a line; stderr: the same, labelled, and a session to paste), and serves until
+/// SIGINT (Ctrl-C), SIGTERM or SIGHUP, then removes the directory.
 pub fn emulator(a: &EmulatorArgs) -> Result<(), Failure> {
+    // Before anything is handed out: from here on a signal stops us through the cleanup.
+    let signal = ShutdownSignal::install().map_err(|e| format!("cannot catch signals: {e}"))?;
     let emu =
         Emulator::start(EmulatorConfig::default().port(a.port.unwrap_or(0))).map_err(|e| {
             format!(
@@ -17,15 +20,11 @@ pub fn emulator(a: &EmulatorArgs) -> Result<(), Failure> {
                 a.port.unwrap_or(0)
             )
         })?;
-    let dir = std::env::temp_dir().join(format!("gauth-emulator-{}", emu.addr().port()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let secrets = emu
-        .write_client_secrets(&dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let key = dir.join("service_account.json");
-    let key_json = serde_json::to_string_pretty(&emu.service_account_key())
-        .map_err(|e| format!("service-account key: {e}"))?;
-    std::fs::write(&key, key_json + "\n").map_err(|e| format!("{}: {e}", key.display()))?;
+    // Removed when dropped, on every way out of this function.
+    let files = emu
+        .write_files()
+        .map_err(|e| format!("cannot write the emulator's files: {e}"))?;
+    let (secrets, key) = (files.client_secrets(), files.service_account_key());
 
     let banner = Banner {
         base_url: emu.base_url().to_owned(),
@@ -43,9 +42,19 @@ pub fn emulator(a: &EmulatorArgs) -> Result<(), Failure> {
         out::line(value)?;
     }
     out::note(&banner.text());
-    loop {
-        std::thread::park();
-    }
+    let why = signal
+        .wait()
+        .map_err(|e| format!("waiting for a signal: {e}"))?;
+    let dir = files.dir().to_path_buf();
+    files
+        .remove()
+        .map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    drop(emu);
+    out::note(&format!(
+        "gauth emulator: stopped ({why}); removed {}",
+        dir.display()
+    ));
+    Ok(())
 }
 
 /// What the emulator tells its user.

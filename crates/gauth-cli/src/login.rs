@@ -4,7 +4,7 @@ use std::path::Path;
 
 use gauth::{AuthorizedUser, ClientSecrets, EndpointPolicy};
 use oauth_flow::blocking::InstalledAppFlow;
-use oauth_flow::{FileStore, LocalServerOptions, LoopbackHost, TokenStore};
+use oauth_flow::{CredentialStore, FileStore, LocalServerOptions, LoopbackHost};
 use serde_json::Value;
 
 use crate::args::LoginArgs;
@@ -47,7 +47,7 @@ pub fn policy(allow: &[String]) -> EndpointPolicy {
 pub fn store(out: Option<&Path>) -> Result<FileStore, String> {
     match out {
         Some(p) => Ok(FileStore::new(p)),
-        None => FileStore::default_location().map_err(|e| e.to_string()),
+        None => oauth_flow::default_store().map_err(|e| e.to_string()),
     }
 }
 

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use gauth::discovery::BuildOptions;
-use gauth::{Credentials, EndpointPolicy, FileStore, TokenStore};
+use gauth::{CredentialStore, Credentials, EndpointPolicy, FileStore};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -99,11 +99,13 @@ pub async fn run(
     titles: &[&str],
     page_size: u32,
 ) -> Result<Outcome, Box<dyn Error>> {
-    // A FileStore's credentials write every refresh back to the file, under its lock.
-    let user = FileStore::new(credentials_file)
+    let store = FileStore::new(credentials_file);
+    let user = store
         .load(&EndpointPolicy::default())?
         .ok_or_else(|| format!("{} does not exist", credentials_file.display()))?;
-    let creds = Credentials::new(user);
+    // With the store on the handle, every refresh is written back to the file, under its
+    // lock.
+    let creds = Credentials::builder(user).store(store).build();
 
     // Fetches the Tasks v1 discovery document (cached on disk for a day) and checks every
     // call against it: a misspelt method or parameter fails before any request is sent.

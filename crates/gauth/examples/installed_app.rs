@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use gauth::blocking::{Credentials, InstalledAppFlow};
 use gauth::discovery::BuildOptions;
-use gauth::{AuthorizedUser, EndpointPolicy, FileStore, LocalServerOptions, TokenStore};
+use gauth::{AuthorizedUser, CredentialStore, EndpointPolicy, FileStore, LocalServerOptions};
 
 /// What the program asks for: who the user is, nothing more.
 pub const SCOPES: [&str; 2] = ["openid", "https://www.googleapis.com/auth/userinfo.email"];
@@ -58,7 +58,7 @@ fn cli() -> Result<(), Box<dyn Error>> {
         .map_or_else(|| PathBuf::from("client_secrets.json"), PathBuf::from);
     let store = match args.next() {
         Some(path) => FileStore::new(path),
-        None => FileStore::default_location()?,
+        None => gauth::default_store()?,
     };
     let mut discovery = BuildOptions::default();
     if let Ok(url) = std::env::var("GAUTH_DISCOVERY_URL") {
@@ -112,7 +112,8 @@ fn stored_credentials(store: &FileStore) -> Result<Option<Credentials>, Box<dyn 
     let Some(user) = store.load(&EndpointPolicy::default())? else {
         return Ok(None);
     };
-    let creds = Credentials::new(user);
+    // Every refresh is written back to the store's file, under its lock.
+    let creds = Credentials::builder(user).store(store.clone()).build();
     // A token now (refreshed if needed) tells whether the user's grant still stands.
     match creds.token() {
         Ok(_) => Ok(Some(creds)),
@@ -151,5 +152,5 @@ fn sign_in(
         }
     );
     // From now on every refresh is written back to the store's file, under its lock.
-    Ok(Credentials::new(user.write_back_to(store.path())))
+    Ok(Credentials::builder(user).store(store.clone()).build())
 }

@@ -9,7 +9,7 @@
 //!
 //! [`AdcOrder::WithGauthStore`] is the `gauth` command line's order, an opt-in: gauth's own
 //! credential store (where `gauth login`, `gauth device` and
-//! `oauth_flow::FileStore::default_location` save a user's sign-in) comes second, after
+//! `oauth_flow::default_store` save a user's sign-in) comes second, after
 //! `GOOGLE_APPLICATION_CREDENTIALS` and before gcloud's file. Credentials found there write
 //! their refreshes back to it, as the store's own `load` does.
 //!
@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oauth_core::exchange::Exchange;
-use oauth_core::{AuthorizedUser, EndpointPolicy, RetryPolicy, Retrying, TokenSource};
+use oauth_core::{AuthorizedUser, EndpointPolicy, FileStore, RetryPolicy, Retrying, TokenSource};
 use oauth_sa::{MetadataCredentials, ServiceAccountCredentials};
 
 /// Where ADC found credentials.
@@ -261,6 +261,9 @@ pub struct Found {
     pub project_id: Option<String>,
     /// Where it was found.
     pub origin: AdcOrigin,
+    /// The store its refreshes go to: gauth's own store file for a user found there (the
+    /// handle writes every refresh back to it); `None` for the files ADC only reads.
+    pub store: Option<FileStore>,
 }
 
 /// Loads a credentials file of type `authorized_user` or `service_account`, with its
@@ -275,17 +278,6 @@ pub fn load_file<S: AsRef<str>>(
     scopes: &[S],
     policy: &EndpointPolicy,
 ) -> Result<(Arc<dyn TokenSource>, Option<String>), AdcError> {
-    load(path, scopes, policy, false)
-}
-
-/// [`load_file`], with an authorized user's refreshes written back to `path` when
-/// `write_back` (gauth's own store).
-fn load<S: AsRef<str>>(
-    path: &Path,
-    scopes: &[S],
-    policy: &EndpointPolicy,
-    write_back: bool,
-) -> Result<(Arc<dyn TokenSource>, Option<String>), AdcError> {
     let value = oauth_core::json::read_file(path)?;
     let origin = path.display().to_string();
     let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_owned()).collect();
@@ -299,11 +291,8 @@ fn load<S: AsRef<str>>(
         }
         "authorized_user" => {
             let mut user = AuthorizedUser::from_value_with(&value, &origin, policy)?;
-            if write_back {
-                user = user.write_back_to(path);
-            }
             if !scopes.is_empty() {
-                user = user.with_scopes(scopes);
+                user = user.with_requested_scopes(scopes);
             }
             let project = value
                 .get("quota_project_id")
@@ -380,12 +369,14 @@ pub fn find_file(
     let Some(path) = origin.path() else {
         return Ok(Err(Vec::new()));
     };
-    let write_back = matches!(origin, AdcOrigin::GauthStore(_));
-    let (source, project) = load(path, &options.scopes, &options.policy, write_back)?;
+    let (source, project) = load_file(path, &options.scopes, &options.policy)?;
+    // gauth's own store keeps the user's refreshes; the other files are only read.
+    let store = matches!(origin, AdcOrigin::GauthStore(_)).then(|| FileStore::new(path));
     Ok(Ok(Found {
         source,
         project_id: env.project.clone().or(project),
         origin,
+        store,
     }))
 }
 
@@ -447,9 +438,12 @@ pub mod blocking {
         let env = options.env.clone().unwrap_or_else(AdcEnv::from_process);
         let tried = match find_file(options, &env)? {
             Ok(found) => {
+                let mut builder = oauth_core::blocking::Credentials::builder_from_arc(found.source);
+                if let Some(store) = found.store {
+                    builder = builder.store(store);
+                }
                 return Ok(DefaultCredentials {
-                    credentials: oauth_core::blocking::Credentials::builder_from_arc(found.source)
-                        .build(),
+                    credentials: builder.build(),
                     project_id: found.project_id,
                     origin: found.origin,
                 });
@@ -529,8 +523,12 @@ pub mod asynchronous {
         let env = options.env.clone().unwrap_or_else(AdcEnv::from_process);
         let tried = match find_file(options, &env)? {
             Ok(found) => {
+                let mut builder = oauth_core::Credentials::builder_from_arc(found.source);
+                if let Some(store) = found.store {
+                    builder = builder.store(store);
+                }
                 return Ok(DefaultCredentials {
-                    credentials: oauth_core::Credentials::builder_from_arc(found.source).build(),
+                    credentials: builder.build(),
                     project_id: found.project_id,
                     origin: found.origin,
                 });
@@ -678,12 +676,17 @@ mod tests {
         };
         let opts = AdcOptions::new(&["s"]).order(AdcOrder::WithGauthStore);
         let found = find_file(&opts, &env).unwrap().unwrap();
-        let user = found
-            .source
-            .as_any()
-            .downcast_ref::<AuthorizedUser>()
-            .unwrap();
-        assert_eq!(user.file(), Some(store.as_path()));
+        assert!(
+            found
+                .source
+                .as_any()
+                .downcast_ref::<AuthorizedUser>()
+                .is_some()
+        );
+        assert_eq!(
+            found.store.as_ref().map(|s| s.path()),
+            Some(store.as_path())
+        );
     }
 
     #[cfg(feature = "flow")]
@@ -691,7 +694,7 @@ mod tests {
     fn gauths_store_is_where_the_flow_saves_by_default() {
         assert_eq!(
             AdcEnv::from_process().gauth_store,
-            oauth_flow::FileStore::default_location()
+            oauth_flow::default_store()
                 .ok()
                 .map(|s| s.path().to_owned())
         );

@@ -18,7 +18,8 @@ pub use oauth_sa::{
 pub use oauth_flow as flow;
 #[cfg(feature = "flow")]
 pub use oauth_flow::{
-    ConsoleOptions, FileStore, Flow, FlowError, LocalServerOptions, LoopbackHost, TokenStore,
+    ConsoleOptions, CredentialStore, Flow, FlowError, LocalServerOptions, LoopbackHost,
+    default_store, store_in_config_dir,
 };
 #[cfg(all(feature = "flow", feature = "async"))]
 pub use oauth_flow::{DeviceFlow, InstalledAppFlow};

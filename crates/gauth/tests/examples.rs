@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gauth::discovery::BuildOptions;
-use gauth::{FileStore, LocalServerOptions, Secret, TokenStore};
+use gauth::{CredentialStore, FileStore, LocalServerOptions, Secret};
 use gauth_emulator::{ClientKind, Emulator, EmulatorConfig};
 
 /// An emulator that approves every sign-in as its first user, alice@example.com.

@@ -9,6 +9,7 @@ use crate::exchange::{Exchange, Input, Step};
 use crate::flavour::Async;
 use crate::http::{HttpRequest, check_origin};
 use crate::source::{Refresh, RefreshContext, TokenSource};
+use crate::store::TokenStore;
 use crate::transport::AsyncHttpClient;
 use crate::types::AccessToken;
 use crate::{Error, Token, apply_token};
@@ -127,6 +128,15 @@ impl Authorize for Authorized<'_> {
     }
 }
 
+impl CredentialsBuilder {
+    /// The token store every refresh goes through: a
+    /// [`FileStore`](crate::store::FileStore) to keep a user's refreshes in their file, a
+    /// store of your own; a new [`MemoryStore`](crate::store::MemoryStore) by default.
+    pub fn store(self, store: impl TokenStore + 'static) -> Self {
+        self.shared_store(Arc::new(store))
+    }
+}
+
 impl Credentials {
     /// A valid access token: the cached one, or a new one when it is missing or inside
     /// the refresh margin. Concurrent callers share one refresh.
@@ -139,13 +149,15 @@ impl Credentials {
 
     /// The token with its expiry, scopes and ID token.
     pub async fn token_details(&self) -> Result<Arc<Token>, Error> {
-        self.core.cache.get_async(|| self.fetch()).await
+        let replacing = self.core.replacing();
+        self.core.cache.get_async(|| self.fetch(replacing)).await
     }
 
     /// Refreshes now, whatever the cache holds (still one refresh for concurrent callers).
     pub async fn refresh(&self) -> Result<Arc<Token>, Error> {
+        let replacing = self.core.replacing();
         self.core.cache.invalidate();
-        self.token_details().await
+        self.core.cache.get_async(|| self.fetch(replacing)).await
     }
 
     /// Adds `Authorization` (and the quota project header) to a request.
@@ -162,36 +174,75 @@ impl Credentials {
         Ok(std::mem::take(probe.headers_mut()))
     }
 
-    async fn fetch(&self) -> Result<Token, Error> {
-        let begun = self
-            .off_executor(|source, ctx| source.begin_refresh(ctx))
-            .await?;
-        match begun {
-            Refresh::Ready(t) => Ok(t),
-            Refresh::Exchange { mut exchange, lock } => {
-                let response = run(self.core.http.as_ref(), &mut exchange).await?;
-                self.off_executor(move |source, ctx| source.finish_refresh(response, lock, ctx))
-                    .await
-            }
+    /// One refresh through the store: load, lock, load again, refresh, save. The store
+    /// runs its file work on the blocking pool, and so does a source that reads files.
+    async fn fetch(&self, replacing: Option<AccessToken>) -> Result<Token, Error> {
+        let c = &self.core;
+        let (store, key) = (c.store.as_ref(), c.key());
+        let load = || async {
+            store.load(key).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the token store; refreshing without it");
+                None
+            })
+        };
+        if let Some(t) = c.adoptable(load().await.as_ref(), replacing.as_ref()) {
+            return Ok(t);
         }
+        let _lock = match store.lock(key).await {
+            Ok(lock) => lock,
+            Err(e @ Error::LockTimeout { .. }) => {
+                tracing::warn!(error = %e, "gave up waiting for another holder's refresh");
+                return c
+                    .adoptable(load().await.as_ref(), replacing.as_ref())
+                    .ok_or(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let stored = load().await;
+        if let Some(t) = c.adoptable(stored.as_ref(), replacing.as_ref()) {
+            return Ok(t);
+        }
+        let begun = self
+            .source_step(move |source, ctx| source.begin_refresh(ctx, stored.as_ref()))
+            .await?;
+        let token = match begun {
+            Refresh::Ready(t) => t,
+            Refresh::Exchange(mut exchange) => {
+                let response = run(c.http.as_ref(), &mut exchange).await?;
+                self.source_step(move |source, ctx| source.finish_refresh(response, ctx))
+                    .await?
+            }
+        };
+        store.save(key, &c.entry(&token)).await?;
+        Ok(token)
     }
 
-    /// Runs a source step that may block on files on tokio's blocking pool, so a refresh
-    /// waiting on another process's lock does not stall the executor.
-    async fn off_executor<R: Send + 'static>(
+    /// Runs a step of the source, on tokio's blocking pool when the source reads files or
+    /// runs programs.
+    async fn source_step<R: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn TokenSource, &RefreshContext) -> Result<R, Error> + Send + 'static,
     ) -> Result<R, Error> {
         let core = Arc::clone(&self.core);
-        if core.source.does_blocking_io()
-            && let Ok(handle) = tokio::runtime::Handle::try_current()
-        {
-            return handle
-                .spawn_blocking(move || f(core.source.as_ref(), &core.ctx))
-                .await
-                .map_err(|e| Error::InvalidRequest(format!("refresh task failed: {e}")))?;
+        if core.source.does_blocking_io() {
+            off_executor(move || f(core.source.as_ref(), &core.ctx)).await
+        } else {
+            f(core.source.as_ref(), &core.ctx)
         }
-        f(core.source.as_ref(), &core.ctx)
+    }
+}
+
+/// Runs blocking work (files, locks, programs) on tokio's blocking pool, so the executor's
+/// threads keep running other tasks; inline when there is no tokio runtime to ask.
+pub(crate) async fn off_executor<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, Error> + Send + 'static,
+) -> Result<R, Error> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(f)
+            .await
+            .map_err(|e| Error::InvalidRequest(format!("blocking task failed: {e}")))?,
+        Err(_) => f(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Authorized-user credentials: a user's refresh token and the OAuth client it belongs to.
 
 use std::any::Any;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -9,9 +9,9 @@ use serde_json::{Map, Value};
 
 use crate::client_secrets::GOOGLE_TOKEN_URI;
 use crate::exchange::BoxExchange;
-use crate::fsutil::{FileLock, atomic_write};
 use crate::json::{self, Fields};
 use crate::source::{Refresh, RefreshContext, TokenSource};
+use crate::store::{StoredToken, TokenKey};
 use crate::types::{ClientId, ClientSecret, RefreshToken, Scope, TokenUrl};
 use crate::{EndpointPolicy, Error, Retrying, Secret, Token, TokenCall, TokenResponse};
 
@@ -26,9 +26,23 @@ use crate::{EndpointPolicy, Error, Retrying, Secret, Token, TokenCall, TokenResp
 /// (google-auth ignores it altogether; see `docs/decisions.md`).
 ///
 /// Refreshing uses the `refresh_token` grant; a rotated refresh token replaces the old one.
-/// With [`AuthorizedUser::write_back_to`] every refresh is written to the file atomically
-/// under an OS lock, after re-reading it: processes that share the file make one refresh
-/// between them and never reuse a rotated-away refresh token.
+/// The value does no I/O: to keep every refresh in the file it came from (atomically, under
+/// a lock shared with other processes, so that processes sharing the file make one refresh
+/// between them and never reuse a rotated-away refresh token), give its handle a
+/// [`FileStore`](crate::store::FileStore):
+///
+/// ```no_run
+/// use oauth_core::{AuthorizedUser, blocking::Credentials, store::FileStore};
+/// let user = AuthorizedUser::from_file("authorized_user.json")?;
+/// let creds = Credentials::builder(user).store(FileStore::new("authorized_user.json")).build();
+/// # Ok::<(), oauth_core::Error>(())
+/// ```
+///
+/// The file's `scopes` record what the user consented to. A program that needs a token for
+/// particular scopes asks for them with [`AuthorizedUser::with_requested_scopes`] (as
+/// google-auth's `from_authorized_user_file(path, scopes)` does): the refresh then asks for
+/// those scopes, a token is reused only when it covers them, and the file's record of the
+/// grant is never rewritten.
 ///
 /// ```
 /// use oauth_core::AuthorizedUser;
@@ -42,7 +56,6 @@ use crate::{EndpointPolicy, Error, Retrying, Secret, Token, TokenCall, TokenResp
 /// ```
 #[derive(Debug)]
 pub struct AuthorizedUser {
-    origin: String,
     client_id: ClientId,
     client_secret: Option<ClientSecret>,
     token_uri: TokenUrl,
@@ -52,8 +65,12 @@ pub struct AuthorizedUser {
     account: Option<String>,
     rapt_token: Option<Secret>,
     state: Mutex<UserState>,
-    file: Option<PathBuf>,
     extra: Map<String, Value>,
+    /// The scopes a token must be for, when the program asked for particular ones.
+    requested_scopes: Option<Vec<Scope>>,
+    /// The refresh token the value was made with: part of its store key, so that two users
+    /// of one client never share an entry.
+    grant: Option<RefreshToken>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,9 +94,12 @@ const KNOWN: [&str; 12] = [
     "id_token",
 ];
 
+/// The fields of a file that belong to its token.
+pub(crate) const TOKEN_FIELDS: [&str; 3] = ["token", "expiry", "id_token"];
+
 impl AuthorizedUser {
-    /// Reads an authorized-user file with the default endpoint policy. The file is not
-    /// written back unless [`AuthorizedUser::write_back_to`] says so.
+    /// Reads an authorized-user file with the default endpoint policy. Nothing is written
+    /// back unless the handle is given a [`FileStore`](crate::store::FileStore).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::from_file_with(path, &EndpointPolicy::default())
     }
@@ -131,7 +151,6 @@ impl AuthorizedUser {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(AuthorizedUser {
-            origin: origin.to_owned(),
             client_id,
             client_secret: Some(client_secret),
             token_uri: token_uri.into(),
@@ -140,12 +159,13 @@ impl AuthorizedUser {
             universe_domain,
             account: f.optional_str("account")?.map(str::to_owned),
             rapt_token: f.optional_secret("rapt_token")?,
+            grant: Some(refresh_token.clone()),
             state: Mutex::new(UserState {
                 refresh_token: Some(refresh_token),
                 token,
             }),
-            file: None,
             extra,
+            requested_scopes: None,
         })
     }
 
@@ -165,7 +185,6 @@ impl AuthorizedUser {
         token_uri: impl Into<TokenUrl>,
     ) -> Self {
         AuthorizedUser {
-            origin: "authorized-user credentials".into(),
             client_id: client_id.into(),
             client_secret,
             token_uri: token_uri.into(),
@@ -174,12 +193,13 @@ impl AuthorizedUser {
             universe_domain: None,
             account: None,
             rapt_token: None,
+            grant: refresh_token.clone(),
             state: Mutex::new(UserState {
                 refresh_token,
                 token: None,
             }),
-            file: None,
             extra: Map::new(),
+            requested_scopes: None,
         }
     }
 
@@ -189,7 +209,10 @@ impl AuthorizedUser {
         self
     }
 
-    /// Sets the scopes asked for on refresh.
+    /// Sets the scopes of the grant: what the user consented to, written to the file as
+    /// `scopes` and asked for on refresh unless [`AuthorizedUser::with_requested_scopes`]
+    /// names others. A sign-in flow sets them; to get a token for particular scopes, use
+    /// `with_requested_scopes`, which leaves this record alone.
     pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -199,18 +222,49 @@ impl AuthorizedUser {
         self
     }
 
-    /// Sets the project billed for API calls.
-    pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
-        self.quota_project_id = Some(project.into());
+    /// Asks for tokens issued for these scopes (a subset of the grant, or scopes a wildcard
+    /// grant covers), as google-auth does when `scopes` are given to
+    /// `Credentials.from_authorized_user_file`: each refresh sends them as `scope`, a token
+    /// (read from the file, a store or memory) is used only when its scopes include them
+    /// all, and the file's own `scopes` (the record of what the user consented to) is never
+    /// rewritten. A token for other scopes than the file records is not written to the file
+    /// either; a rotated refresh token always is. An empty list asks for nothing particular.
+    ///
+    /// ```
+    /// use oauth_core::{AuthorizedUser, TokenSource};
+    /// let user = AuthorizedUser::from_json(br#"{
+    ///     "client_id": "id", "client_secret": "s", "refresh_token": "1//r",
+    ///     "scopes": ["openid", "email", "https://www.googleapis.com/auth/drive"],
+    ///     "token": "ya29.broad", "expiry": "2999-01-01T00:00:00Z"}"#, "user.json").unwrap()
+    ///     .with_requested_scopes(["email"]);
+    /// assert_eq!(user.requested_scopes().unwrap(), ["email"]);
+    /// assert_eq!(user.scopes().unwrap().len(), 3, "the grant's record is kept");
+    /// let narrower = AuthorizedUser::from_json(br#"{
+    ///     "client_id": "id", "client_secret": "s", "refresh_token": "1//r",
+    ///     "scopes": ["openid"], "token": "ya29.openid-only", "expiry": "2999-01-01T00:00:00Z"}"#,
+    ///     "user.json").unwrap()
+    ///     .with_requested_scopes(["email"]);
+    /// assert!(narrower.initial_token().is_none(), "a token for other scopes is not used");
+    /// ```
+    pub fn with_requested_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Scope>,
+    {
+        let scopes: Vec<Scope> = scopes.into_iter().map(Into::into).collect();
+        self.requested_scopes = (!scopes.is_empty()).then_some(scopes);
         self
     }
 
-    /// Writes every refresh back to `path` (atomically, 0600, under a lock shared with
-    /// other processes).
-    pub fn write_back_to(mut self, path: impl Into<PathBuf>) -> Self {
-        let path = path.into();
-        self.origin = path.display().to_string();
-        self.file = Some(path);
+    /// The scopes tokens are asked for, when set with
+    /// [`AuthorizedUser::with_requested_scopes`].
+    pub fn requested_scopes(&self) -> Option<&[Scope]> {
+        self.requested_scopes.as_deref()
+    }
+
+    /// Sets the project billed for API calls.
+    pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
+        self.quota_project_id = Some(project.into());
         self
     }
 
@@ -219,12 +273,17 @@ impl AuthorizedUser {
         &self.client_id
     }
 
+    /// The OAuth client secret, when there is one.
+    pub fn client_secret(&self) -> Option<&ClientSecret> {
+        self.client_secret.as_ref()
+    }
+
     /// The token endpoint.
     pub fn token_uri(&self) -> &TokenUrl {
         &self.token_uri
     }
 
-    /// The scopes, when known.
+    /// The scopes of the grant (the file's `scopes`), when known.
     pub fn scopes(&self) -> Option<&[Scope]> {
         self.scopes.as_deref()
     }
@@ -239,24 +298,23 @@ impl AuthorizedUser {
         self.lock_state().token.clone()
     }
 
-    /// The file refreshes are written to.
-    pub fn file(&self) -> Option<&Path> {
-        self.file.as_deref()
-    }
-
     fn lock_state(&self) -> std::sync::MutexGuard<'_, UserState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The credentials as google-auth's `Credentials.to_json()` writes them, so
     /// `Credentials.from_authorized_user_info` loads them back. Unknown fields read from a
-    /// file are kept.
+    /// file are kept. A token for other scopes than the grant records is left out.
     pub fn to_json(&self) -> String {
         Value::Object(self.to_map(self.extra.clone())).to_string()
     }
 
     fn to_map(&self, mut m: Map<String, Value>) -> Map<String, Value> {
-        let state = self.lock_state().clone();
+        let mut state = self.lock_state().clone();
+        // A token for other scopes than the grant's record is not the file's token.
+        if state.token.as_ref().is_some_and(|t| !self.fits_file(t)) {
+            state.token = None;
+        }
         for k in KNOWN {
             m.remove(k);
         }
@@ -279,12 +337,7 @@ impl AuthorizedUser {
             "client_secret",
             self.client_secret.as_ref().map(|s| s.expose().into()),
         );
-        put(
-            "scopes",
-            self.scopes
-                .as_ref()
-                .map(|l| l.iter().map(|s| Value::from(s.as_str())).collect()),
-        );
+        put("scopes", self.scopes.as_deref().map(scope_list));
         put(
             "rapt_token",
             self.rapt_token.as_ref().map(|s| s.expose().into()),
@@ -318,7 +371,7 @@ impl AuthorizedUser {
             params.push(("client_secret".into(), s.expose().to_owned()));
         }
         params.push(("refresh_token".into(), refresh_token.expose().to_owned()));
-        if let Some(scopes) = self.scopes.as_ref().filter(|s| !s.is_empty()) {
+        if let Some(scopes) = self.wanted_scopes().filter(|s| !s.is_empty()) {
             let joined: Vec<&str> = scopes.iter().map(Scope::as_str).collect();
             params.push(("scope".into(), joined.join(" ")));
         }
@@ -328,27 +381,44 @@ impl AuthorizedUser {
         TokenCall::new(self.token_uri.clone(), params)
     }
 
-    /// Re-reads the shared file under the lock: another process may have refreshed and
-    /// rotated the refresh token meanwhile.
-    fn reread(&self, path: &Path) -> Option<(Option<RefreshToken>, Option<Token>)> {
-        let v = match json::read_file(path) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot re-read the credentials file; using the copy in memory");
-                return None;
-            }
-        };
-        let f = Fields::new(&v, &self.origin, "").ok()?;
-        let rt = f
-            .optional_secret("refresh_token")
-            .ok()?
-            .map(RefreshToken::new);
-        let token = parse_token(&f).ok()?;
-        Some((rt, token))
+    /// The scopes a refresh asks for: the requested ones, else the grant's.
+    fn wanted_scopes(&self) -> Option<&[Scope]> {
+        self.requested_scopes.as_deref().or(self.scopes.as_deref())
+    }
+
+    /// Whether a token may be written to the file as its `token`: always without requested
+    /// scopes; with them, only when it covers the whole grant the file records.
+    fn fits_file(&self, token: &Token) -> bool {
+        self.requested_scopes.is_none()
+            || self
+                .scopes
+                .as_deref()
+                .is_some_and(|grant| covers(token.scopes.as_deref(), Some(grant)))
     }
 }
 
-fn parse_token(f: &Fields<'_>) -> Result<Option<Token>, Error> {
+/// Whether a token issued for `have` serves a request for `want` (`None`: nothing in
+/// particular). A token whose scopes are unknown serves no particular request.
+pub(crate) fn covers(have: Option<&[Scope]>, want: Option<&[Scope]>) -> bool {
+    match want {
+        None => true,
+        Some(want) => {
+            let have = have.unwrap_or_default();
+            want.iter().all(|w| have.contains(w))
+        }
+    }
+}
+
+fn scopes_of(list: Option<Vec<String>>) -> Option<Vec<Scope>> {
+    list.map(|l| l.into_iter().map(Scope::from).collect())
+}
+
+pub(crate) fn scope_list(scopes: &[Scope]) -> Value {
+    Value::Array(scopes.iter().map(|s| Value::from(s.as_str())).collect())
+}
+
+/// The token an authorized-user file (or value) holds, with the file's scopes.
+pub(crate) fn parse_token(f: &Fields<'_>) -> Result<Option<Token>, Error> {
     let Some(access) = f.optional_secret("token")? else {
         return Ok(None);
     };
@@ -369,10 +439,6 @@ fn parse_token(f: &Fields<'_>) -> Result<Option<Token>, Error> {
     Ok(Some(token))
 }
 
-fn scopes_of(list: Option<Vec<String>>) -> Option<Vec<Scope>> {
-    list.map(|l| l.into_iter().map(Scope::from).collect())
-}
-
 /// google-auth writes `datetime.isoformat() + "Z"` of a naive UTC time and reads it back
 /// ignoring the fraction of a second. Years before 1970 or after 9999 are not times
 /// (`None`, an error naming the field).
@@ -383,7 +449,7 @@ fn parse_expiry(s: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(base).ok()
 }
 
-fn format_expiry(t: SystemTime) -> String {
+pub(crate) fn format_expiry(t: SystemTime) -> String {
     crate::clock::format_rfc3339(t)
 }
 
@@ -393,40 +459,45 @@ impl TokenSource for AuthorizedUser {
     }
 
     fn initial_token(&self) -> Option<Token> {
-        self.lock_state().token.clone()
+        self.lock_state().token.clone().filter(|t| self.accepts(t))
     }
 
     fn quota_project_id(&self) -> Option<&str> {
         self.quota_project_id.as_deref()
     }
 
-    fn begin_refresh(&self, ctx: &RefreshContext) -> Result<Refresh, Error> {
-        let lock = match &self.file {
-            None => None,
-            Some(path) => {
-                let lock = FileLock::exclusive(path)?;
-                if let Some((rt, token)) = self.reread(path) {
-                    let mut state = self.lock_state();
-                    if rt.is_some() {
-                        state.refresh_token = rt;
-                    }
-                    // A fresh token we do not hold yet was written by another process;
-                    // the one we hold is the one being replaced (expired, or a forced
-                    // refresh).
-                    let ours = state.token.as_ref().map(|t| t.access_token.clone());
-                    let theirs = token.filter(|t| {
-                        t.is_fresh(ctx.clock.now(), ctx.margin)
-                            && Some(&t.access_token) != ours.as_ref()
-                    });
-                    if let Some(t) = theirs {
-                        tracing::debug!("another process refreshed the shared credentials");
-                        state.token = Some(t.clone());
-                        return Ok(Refresh::Ready(t));
-                    }
-                }
-                Some(lock)
-            }
-        };
+    /// The client and the grant (a digest of the refresh token the value was made with, so
+    /// two users of one client never share an entry), for the requested scopes; sealed
+    /// with the client secret.
+    fn store_key(&self) -> TokenKey {
+        let grant = self.grant.as_ref().map_or("", |g| g.expose());
+        let digest = ring::digest::digest(&ring::digest::SHA256, grant.as_bytes());
+        let short: String = digest.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let identity = format!("{}/grant-{short}", self.client_id);
+        let requested = self.requested_scopes.as_deref().unwrap_or_default();
+        let key = TokenKey::new(self.kind(), &identity, requested.iter().map(Scope::as_str));
+        match &self.client_secret {
+            Some(s) => key.with_secret(s.expose().as_bytes()),
+            None => key,
+        }
+    }
+
+    fn accepts(&self, token: &Token) -> bool {
+        covers(token.scopes.as_deref(), self.requested_scopes.as_deref())
+    }
+
+    fn begin_refresh(
+        &self,
+        ctx: &RefreshContext,
+        stored: Option<&StoredToken>,
+    ) -> Result<Refresh, Error> {
+        // The store's refresh token is the latest: another process may have rotated it.
+        if let Some(rt) = stored.and_then(|s| s.refresh_token.clone()) {
+            self.lock_state().refresh_token = Some(rt);
+        }
         let Some(refresh_token) = self.refresh_token() else {
             return Err(Error::NotRefreshable {
                 kind: "authorized_user",
@@ -435,40 +506,28 @@ impl TokenSource for AuthorizedUser {
         };
         let exchange: BoxExchange<TokenResponse> =
             Box::new(Retrying::new(self.refresh_call(&refresh_token), ctx.retry));
-        Ok(Refresh::Exchange { exchange, lock })
+        Ok(Refresh::Exchange(exchange))
     }
 
     fn finish_refresh(
         &self,
         response: TokenResponse,
-        lock: Option<FileLock>,
         ctx: &RefreshContext,
     ) -> Result<Token, Error> {
         let mut token = response.to_token(ctx.clock.now());
         if token.scopes.is_none() {
-            token.scopes = self.scopes.clone();
+            token.scopes = self.wanted_scopes().map(<[Scope]>::to_vec);
         }
-        {
-            let mut state = self.lock_state();
-            if let Some(rt) = response.refresh_token {
-                state.refresh_token = Some(rt);
-            }
-            state.token = Some(token.clone());
+        let mut state = self.lock_state();
+        if let Some(rt) = response.refresh_token {
+            state.refresh_token = Some(rt);
         }
-        if let Some(path) = &self.file {
-            let base = json::read_file(path)
-                .ok()
-                .and_then(|v| v.as_object().cloned())
-                .unwrap_or_else(|| self.extra.clone());
-            let text = Value::Object(self.to_map(base)).to_string();
-            atomic_write(path, text.as_bytes())?;
-        }
-        drop(lock);
+        state.token = Some(token.clone());
         Ok(token)
     }
 
-    fn does_blocking_io(&self) -> bool {
-        self.file.is_some()
+    fn current_refresh_token(&self) -> Option<RefreshToken> {
+        self.refresh_token()
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -480,11 +539,14 @@ impl TokenSource for AuthorizedUser {
 mod tests {
     use super::*;
     use crate::exchange::{Exchange, Input, Step};
+    use crate::http::Bytes;
     use crate::{ManualClock, RetryPolicy};
     use std::sync::Arc;
     use std::time::Duration;
 
     const GOOGLE_AUTH_JSON: &str = r#"{"token": "ya29.old", "refresh_token": "1//r", "token_uri": "http://127.0.0.1:9/token", "client_id": "id", "client_secret": "s", "scopes": ["openid", "email"], "universe_domain": "googleapis.com", "account": "", "expiry": "2030-01-02T03:04:05.678901Z"}"#;
+
+    const BROAD: &str = r#"{"token": "ya29.broad", "refresh_token": "1//r", "token_uri": "http://127.0.0.1:9/token", "client_id": "id", "client_secret": "s", "scopes": ["openid", "email", "drive"], "expiry": "2030-01-02T03:04:05Z"}"#;
 
     fn ctx() -> RefreshContext {
         RefreshContext {
@@ -494,6 +556,20 @@ mod tests {
             margin: Duration::from_secs(225),
             retry: RetryPolicy::none(),
         }
+    }
+
+    fn exchange_of(refresh: Refresh) -> BoxExchange<TokenResponse> {
+        match refresh {
+            Refresh::Exchange(e) => e,
+            other => panic!("expected an exchange, got {other:?}"),
+        }
+    }
+
+    fn body_of(exchange: &mut BoxExchange<TokenResponse>) -> String {
+        let Step::Send(req) = exchange.step(Input::Start) else {
+            panic!("expected a request")
+        };
+        String::from_utf8(req.body().to_vec()).unwrap()
     }
 
     #[test]
@@ -568,10 +644,7 @@ mod tests {
     fn refresh_sends_google_auths_request_and_keeps_rotated_tokens() {
         let u = AuthorizedUser::from_json(GOOGLE_AUTH_JSON.as_bytes(), "c.json").unwrap();
         let ctx = ctx();
-        let Refresh::Exchange { mut exchange, lock } = u.begin_refresh(&ctx).unwrap() else {
-            panic!("expected an exchange");
-        };
-        assert!(lock.is_none());
+        let mut exchange = exchange_of(u.begin_refresh(&ctx, None).unwrap());
         let Step::Send(req) = exchange.step(Input::Start) else {
             panic!()
         };
@@ -582,18 +655,17 @@ mod tests {
         );
         let resp = http::Response::builder()
             .status(200)
-            .body(
-                br#"{"access_token":"ya29.new","expires_in":3600,"refresh_token":"1//rotated"}"#
-                    .to_vec()
-                    .into(),
-            )
+            .body(Bytes::from_static(
+                br#"{"access_token":"ya29.new","expires_in":3600,"refresh_token":"1//rotated"}"#,
+            ))
             .unwrap();
         let Step::Done(Ok(tr)) = exchange.step(Input::Response(Ok(resp))) else {
             panic!()
         };
-        let t = u.finish_refresh(tr, None, &ctx).unwrap();
+        let t = u.finish_refresh(tr, &ctx).unwrap();
         assert_eq!(t.access_token.expose(), "ya29.new");
         assert_eq!(u.refresh_token().unwrap().expose(), "1//rotated");
+        assert_eq!(u.current_refresh_token().unwrap().expose(), "1//rotated");
         let j: Value = serde_json::from_str(&u.to_json()).unwrap();
         assert_eq!(j["refresh_token"], "1//rotated");
         assert_eq!(j["token"], "ya29.new");
@@ -604,56 +676,88 @@ mod tests {
     }
 
     #[test]
-    fn a_shared_file_refreshed_elsewhere_is_used_without_a_request() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("user.json");
-        std::fs::write(&path, GOOGLE_AUTH_JSON).unwrap();
-        let ctx = ctx();
-        let u = AuthorizedUser::from_file(&path)
-            .unwrap()
-            .write_back_to(&path);
-        // Another process refreshes and rotates.
-        let mut other: Value = serde_json::from_str(GOOGLE_AUTH_JSON).unwrap();
-        other["token"] = "ya29.theirs".into();
-        other["refresh_token"] = "1//theirs".into();
-        other["expiry"] = format_expiry(ctx.clock.now() + Duration::from_secs(3000)).into();
-        std::fs::write(&path, other.to_string()).unwrap();
-        match u.begin_refresh(&ctx).unwrap() {
-            Refresh::Ready(t) => assert_eq!(t.access_token.expose(), "ya29.theirs"),
-            other => panic!("{other:?}"),
-        }
+    fn a_stored_refresh_token_rotated_elsewhere_is_the_one_used() {
+        let u = AuthorizedUser::from_json(GOOGLE_AUTH_JSON.as_bytes(), "c.json").unwrap();
+        let stored = StoredToken::default().with_refresh_token(RefreshToken::new("1//theirs"));
+        let mut exchange = exchange_of(u.begin_refresh(&ctx(), Some(&stored)).unwrap());
+        assert!(body_of(&mut exchange).contains("refresh_token=1%2F%2Ftheirs"));
         assert_eq!(u.refresh_token().unwrap().expose(), "1//theirs");
     }
 
     #[test]
-    fn refreshes_are_written_back_atomically_keeping_unknown_fields() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("user.json");
-        let mut v: Value = serde_json::from_str(GOOGLE_AUTH_JSON).unwrap();
-        v["trust_boundary"] = serde_json::json!({"x": 1});
-        std::fs::write(&path, v.to_string()).unwrap();
+    fn requested_scopes_are_asked_for_and_the_grant_record_is_kept() {
         let ctx = ctx();
-        let u = AuthorizedUser::from_file(&path)
+        let u = AuthorizedUser::from_json(BROAD.as_bytes(), "u.json")
             .unwrap()
-            .write_back_to(&path);
-        let Refresh::Exchange { lock, .. } = u.begin_refresh(&ctx).unwrap() else {
-            panic!()
-        };
-        assert!(lock.is_some());
-        let tr = TokenResponse {
-            access_token: "ya29.new".into(),
+            .with_requested_scopes(["email"]);
+        let mut exchange = exchange_of(u.begin_refresh(&ctx, None).unwrap());
+        assert!(body_of(&mut exchange).ends_with("&refresh_token=1%2F%2Fr&scope=email"));
+        let response = TokenResponse {
+            access_token: "ya29.narrow".into(),
             token_type: "Bearer".into(),
             expires_in: Some(3600),
-            refresh_token: Some("1//rot".into()),
+            refresh_token: None,
             scopes: None,
             id_token: None,
         };
-        u.finish_refresh(tr, lock, &ctx).unwrap();
-        let back: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        assert_eq!(back["token"], "ya29.new");
-        assert_eq!(back["refresh_token"], "1//rot");
-        assert_eq!(back["trust_boundary"]["x"], 1);
-        assert_eq!(back["scopes"], serde_json::json!(["openid", "email"]));
+        let t = u.finish_refresh(response, &ctx).unwrap();
+        assert_eq!(t.scopes.unwrap(), ["email"]);
+        let json: Value = serde_json::from_str(&u.to_json()).unwrap();
+        assert_eq!(
+            json["scopes"],
+            serde_json::json!(["openid", "email", "drive"])
+        );
+        assert!(
+            json.get("token").is_none(),
+            "the narrow token is not the file's: {json}"
+        );
+        assert_eq!(u.store_key().scopes(), ["email"]);
+    }
+
+    #[test]
+    fn a_cached_token_is_reused_only_when_it_covers_the_requested_scopes() {
+        let file = |extra: &[&str]| {
+            AuthorizedUser::from_json(BROAD.as_bytes(), "u.json")
+                .unwrap()
+                .with_requested_scopes(extra.iter().copied())
+        };
+        assert!(
+            file(&[]).initial_token().is_some(),
+            "nothing particular asked"
+        );
+        assert!(file(&["email"]).initial_token().is_some(), "a subset");
+        assert!(
+            file(&["openid", "drive", "email"])
+                .initial_token()
+                .is_some()
+        );
+        assert!(file(&["email", "calendar"]).initial_token().is_none());
+        // A token whose scopes are unknown serves no particular request.
+        let bare = AuthorizedUser::from_json(
+            br#"{"client_id":"i","client_secret":"s","refresh_token":"r","token":"t","expiry":"2999-01-01T00:00:00Z"}"#,
+            "u.json",
+        )
+        .unwrap();
+        assert!(bare.initial_token().is_some());
+        assert!(
+            bare.with_requested_scopes(["email"])
+                .initial_token()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn keys_tell_users_of_one_client_apart_and_can_seal() {
+        let a = AuthorizedUser::from_json(GOOGLE_AUTH_JSON.as_bytes(), "a.json").unwrap();
+        let b = AuthorizedUser::from_json(
+            GOOGLE_AUTH_JSON.replace("1//r", "1//other").as_bytes(),
+            "b.json",
+        )
+        .unwrap();
+        assert_ne!(a.store_key(), b.store_key());
+        assert!(a.store_key().can_seal());
+        assert!(a.store_key().identity().starts_with("id/grant-"));
+        assert!(!format!("{:?}", a.store_key()).contains("1//r"));
     }
 
     #[test]
@@ -664,7 +768,7 @@ mod tests {
             None,
             GOOGLE_TOKEN_URI.parse::<TokenUrl>().unwrap(),
         );
-        let e = u.begin_refresh(&ctx()).unwrap_err();
+        let e = u.begin_refresh(&ctx(), None).unwrap_err();
         assert!(e.to_string().contains("no refresh token"), "{e}");
     }
 }

@@ -2,7 +2,6 @@
 //! no runtime thread.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::HeaderMap;
 
@@ -85,14 +84,13 @@ pub fn run_authorized<E: Exchange + ?Sized>(
 /// [`crate::TokenStore`], with the same three operations.
 ///
 /// ```
-/// use std::time::Duration;
 /// use oauth_core::{Error, blocking::TokenStore, store::{MemoryStore, StoredToken, StoreLock, TokenKey}};
 /// /// A store that forwards to another and logs saves.
 /// #[derive(Debug, Default)]
 /// struct Logged(MemoryStore);
 /// impl TokenStore for Logged {
 ///     fn load(&self, key: &TokenKey) -> Result<Option<StoredToken>, Error> { self.0.load(key) }
-///     fn lock(&self, key: &TokenKey, wait: Duration) -> Result<StoreLock, Error> { self.0.lock(key, wait) }
+///     fn lock(&self, key: &TokenKey) -> Result<StoreLock, Error> { self.0.lock(key) }
 ///     fn save(&self, key: &TokenKey, entry: &StoredToken) -> Result<(), Error> {
 ///         eprintln!("saving {}", key.name());
 ///         self.0.save(key, entry)
@@ -103,12 +101,21 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
     /// The entry for `key`, if the store holds one.
     fn load(&self, key: &TokenKey) -> Result<Option<StoredToken>, Error>;
 
-    /// Takes the store's lock on `key`, waiting at most `wait` for another holder (then
-    /// failing with a transient error). Holders of the lock refresh one at a time.
-    fn lock(&self, key: &TokenKey, wait: Duration) -> Result<StoreLock, Error>;
+    /// Takes the store's lock on `key`, waiting a bounded time for another holder (then
+    /// failing with [`Error::LockTimeout`]). Holders of the lock refresh one at a time.
+    fn lock(&self, key: &TokenKey) -> Result<StoreLock, Error>;
 
     /// Stores `entry` for `key` (a `None` refresh token keeps the stored one).
     fn save(&self, key: &TokenKey, entry: &StoredToken) -> Result<(), Error>;
+}
+
+impl CredentialsBuilder {
+    /// The token store every refresh goes through: a
+    /// [`FileStore`](crate::store::FileStore) to keep a user's refreshes in their file, a
+    /// store of your own; a new [`MemoryStore`](crate::store::MemoryStore) by default.
+    pub fn store(self, store: impl TokenStore + 'static) -> Self {
+        self.shared_store(Arc::new(store))
+    }
 }
 
 impl Credentials {
@@ -123,13 +130,15 @@ impl Credentials {
 
     /// The token with its expiry, scopes and ID token.
     pub fn token_details(&self) -> Result<Arc<Token>, Error> {
-        self.core.cache.get_blocking(|| self.fetch())
+        let replacing = self.core.replacing();
+        self.core.cache.get_blocking(|| self.fetch(replacing))
     }
 
     /// Refreshes now, whatever the cache holds (still one refresh for concurrent callers).
     pub fn refresh(&self) -> Result<Arc<Token>, Error> {
+        let replacing = self.core.replacing();
         self.core.cache.invalidate();
-        self.token_details()
+        self.core.cache.get_blocking(|| self.fetch(replacing))
     }
 
     /// Adds `Authorization` (and the quota project header) to a request.
@@ -146,15 +155,40 @@ impl Credentials {
         Ok(std::mem::take(probe.headers_mut()))
     }
 
-    fn fetch(&self) -> Result<Token, Error> {
+    /// One refresh through the store: load, lock, load again, refresh, save.
+    fn fetch(&self, replacing: Option<AccessToken>) -> Result<Token, Error> {
         let c = &self.core;
-        match c.source.begin_refresh(&c.ctx)? {
-            Refresh::Ready(t) => Ok(t),
-            Refresh::Exchange { mut exchange, lock } => {
-                let response = run(c.http.as_ref(), &mut exchange)?;
-                c.source.finish_refresh(response, lock, &c.ctx)
-            }
+        let (store, key) = (c.store.as_ref(), c.key());
+        let load = || {
+            store.load(key).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the token store; refreshing without it");
+                None
+            })
+        };
+        if let Some(t) = c.adoptable(load().as_ref(), replacing.as_ref()) {
+            return Ok(t);
         }
+        let _lock = match store.lock(key) {
+            Ok(lock) => lock,
+            Err(e @ Error::LockTimeout { .. }) => {
+                tracing::warn!(error = %e, "gave up waiting for another holder's refresh");
+                return c.adoptable(load().as_ref(), replacing.as_ref()).ok_or(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let stored = load();
+        if let Some(t) = c.adoptable(stored.as_ref(), replacing.as_ref()) {
+            return Ok(t);
+        }
+        let token = match c.source.begin_refresh(&c.ctx, stored.as_ref())? {
+            Refresh::Ready(t) => t,
+            Refresh::Exchange(mut exchange) => {
+                let response = run(c.http.as_ref(), &mut exchange)?;
+                c.source.finish_refresh(response, &c.ctx)?
+            }
+        };
+        store.save(key, &c.entry(&token))?;
+        Ok(token)
     }
 }
 

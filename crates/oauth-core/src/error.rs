@@ -3,7 +3,6 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::sanitize::Clean;
 
@@ -187,17 +186,23 @@ pub enum Error {
         /// The origin the request was addressed to.
         found: String,
     },
-    /// Another holder kept a token store's lock for longer than the bounded wait.
+    /// Another holder kept the lock on a shared token store (a file, an entry) for longer
+    /// than this process was willing to wait (see [`crate::fsutil::FileLock`]): it may be
+    /// stuck in a stalled token request. Trying again later may succeed.
     #[error(
-        "{}: still locked by another process after {}",
-        Clean(.store),
-        humantime::format_duration(*waited)
+        "{}: its lock ({}) has been held elsewhere for {:.1} s, longer than this process \
+         waits; another process may be stuck in a slow token request, try again later",
+        Clean(path.display()),
+        Clean(lock.display()),
+        waited.as_secs_f64()
     )]
     LockTimeout {
-        /// The store and entry (a lock file's path, a store's name).
-        store: String,
+        /// The shared file (or the store).
+        path: PathBuf,
+        /// The lock file (or the entry).
+        lock: PathBuf,
         /// How long this process waited.
-        waited: Duration,
+        waited: std::time::Duration,
     },
 }
 
@@ -251,11 +256,11 @@ impl fmt::Display for ErrorKind {
 impl Error {
     /// Whether trying again later may succeed: transport failures, 5xx, 408, 429 and the
     /// OAuth errors google-auth retries (`internal_failure`, `server_error`,
-    /// `temporarily_unavailable`). `invalid_grant` and other 4xx answers are final.
+    /// `temporarily_unavailable`), and a shared store's lock held too long by another
+    /// process. `invalid_grant` and other 4xx answers are final.
     ///
     /// This is the classification [`crate::retry::RetryOn::TOKEN_ENDPOINT`] applies before
-    /// a retry, so an error a caller sees as transient is one a retry was allowed for. A
-    /// lock held elsewhere for longer than the wait is transient too.
+    /// a retry, so an error a caller sees as transient is one a retry was allowed for.
     pub fn is_transient(&self) -> bool {
         use crate::retry::RetryOn;
         match self {

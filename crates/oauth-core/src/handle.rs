@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use http::HeaderValue;
@@ -18,7 +18,9 @@ use crate::cache::DEFAULT_REFRESH_MARGIN;
 use crate::flavour::Flavour;
 use crate::http::HttpRequest;
 use crate::source::{RefreshContext, TokenSource};
-use crate::{Clock, Error, RetryPolicy, Secret, SystemClock, TokenCache};
+use crate::store::{StoredToken, TokenKey};
+use crate::types::AccessToken;
+use crate::{Clock, Error, RetryPolicy, Secret, SystemClock, Token, TokenCache};
 
 /// The quota project header.
 pub const QUOTA_PROJECT_HEADER: &str = "x-goog-user-project";
@@ -93,12 +95,57 @@ pub struct Credentials<F: Flavour> {
     pub(crate) core: Arc<Core<F>>,
 }
 
-/// A credential's shared state: the source, its cache, what a refresh uses.
+/// A credential's shared state: the source, its cache, its store, what a refresh uses.
 pub(crate) struct Core<F: Flavour> {
     pub(crate) source: Arc<dyn TokenSource>,
     pub(crate) cache: TokenCache,
     pub(crate) ctx: RefreshContext,
     pub(crate) http: Arc<F::Client>,
+    pub(crate) store: Arc<F::Store>,
+    /// The source's store key, made on the first refresh (a digest and a key derivation:
+    /// nothing a handle that never refreshes should pay for).
+    key: OnceLock<TokenKey>,
+}
+
+impl<F: Flavour> Core<F> {
+    /// The source's key in the store.
+    pub(crate) fn key(&self) -> &TokenKey {
+        self.key.get_or_init(|| self.source.store_key())
+    }
+
+    /// The token a store entry holds, when it can serve instead of a refresh: fresh,
+    /// accepted by the source, and not the token being replaced (a forced refresh, or the
+    /// expired token this refresh is for).
+    pub(crate) fn adoptable(
+        &self,
+        stored: Option<&StoredToken>,
+        replacing: Option<&AccessToken>,
+    ) -> Option<Token> {
+        let t = stored?.token.as_ref()?;
+        let usable = t.is_fresh(self.ctx.clock.now(), self.ctx.margin)
+            && Some(&t.access_token) != replacing
+            && self.source.accepts(t);
+        if usable {
+            tracing::debug!(
+                kind = self.source.kind(),
+                "another holder refreshed the credentials"
+            );
+        }
+        usable.then(|| t.clone())
+    }
+
+    /// The store entry for a new token.
+    pub(crate) fn entry(&self, token: &Token) -> StoredToken {
+        StoredToken {
+            token: Some(token.clone()),
+            refresh_token: self.source.current_refresh_token(),
+        }
+    }
+
+    /// The token the cache holds now, which a refresh replaces.
+    pub(crate) fn replacing(&self) -> Option<AccessToken> {
+        self.cache.peek().map(|t| t.access_token.clone())
+    }
 }
 
 impl<F: Flavour> Clone for Credentials<F> {
@@ -113,6 +160,7 @@ impl<F: Flavour> fmt::Debug for Credentials<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(F::HANDLE)
             .field("source", &self.core.source)
+            .field("store", &self.core.store)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +182,7 @@ impl<F: Flavour> Credentials<F> {
             source,
             options: CredentialsOptions::default(),
             http: None,
+            store: None,
             flavour: PhantomData,
         }
     }
@@ -157,6 +206,11 @@ impl<F: Flavour> Credentials<F> {
     pub fn http_client(&self) -> &Arc<F::Client> {
         &self.core.http
     }
+
+    /// The token store every refresh goes through.
+    pub fn store(&self) -> &Arc<F::Store> {
+        &self.core.store
+    }
 }
 
 /// Builds a [`Credentials`] with a chosen client, clock, margin or retry policy.
@@ -178,6 +232,7 @@ pub struct CredentialsBuilder<F: Flavour> {
     source: Arc<dyn TokenSource>,
     options: CredentialsOptions,
     http: Option<Arc<F::Client>>,
+    pub(crate) store: Option<Arc<F::Store>>,
     flavour: PhantomData<F>,
 }
 
@@ -186,6 +241,7 @@ impl<F: Flavour> fmt::Debug for CredentialsBuilder<F> {
         f.debug_struct("CredentialsBuilder")
             .field("source", &self.source)
             .field("options", &self.options)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
@@ -194,6 +250,14 @@ impl<F: Flavour> CredentialsBuilder<F> {
     /// The transport (the process-wide shared client by default).
     pub fn http_client(mut self, client: Arc<F::Client>) -> Self {
         self.http = Some(client);
+        self
+    }
+
+    /// A token store that is already shared (see `store` for one of your own): every
+    /// refresh loads from it, locks it and saves to it. A new
+    /// [`MemoryStore`](crate::store::MemoryStore) by default.
+    pub fn shared_store(mut self, store: Arc<F::Store>) -> Self {
+        self.store = Some(store);
         self
     }
 
@@ -237,6 +301,8 @@ impl<F: Flavour> CredentialsBuilder<F> {
                 retry: options.retry,
             },
             http: self.http.unwrap_or_else(F::shared_client),
+            store: self.store.unwrap_or_else(F::memory_store),
+            key: OnceLock::new(),
         };
         Credentials {
             core: Arc::new(core),

@@ -17,7 +17,10 @@
 //! use oauth_core::{AuthorizedUser, blocking::Credentials};
 //! // google-auth's Credentials.to_json() output, or gcloud's ADC file.
 //! let user = AuthorizedUser::from_file("authorized_user.json")?;
-//! let creds = Credentials::new(user);
+//! // Every refresh (and every rotated refresh token) is written back to the file.
+//! let creds = Credentials::builder(user)
+//!     .store(oauth_core::FileStore::new("authorized_user.json"))
+//!     .build();
 //! let mut request = oauth_core::http::get(&"https://www.googleapis.com/oauth2/v2/userinfo".parse().unwrap());
 //! creds.apply(&mut request)?;   // Authorization: Bearer ..., refreshed when needed
 //! # Ok::<(), oauth_core::Error>(())
@@ -66,5 +69,5 @@ pub use secret::Secret;
 pub use source::{Refresh, RefreshContext, TokenSource};
 #[cfg(feature = "async")]
 pub use store::TokenStore;
-pub use store::{MemoryStore, StoredToken, TokenKey};
+pub use store::{FileStore, MemoryStore, StoredToken, TokenKey};
 pub use token::{Token, TokenCall, TokenResponse};

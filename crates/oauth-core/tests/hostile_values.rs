@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use oauth_core::blocking::TokenStore;
 use oauth_core::clock::{format_rfc3339, max_time};
 use oauth_core::exchange::{Exchange, Input, Step};
 use oauth_core::source::{Refresh, RefreshContext, TokenSource};
+use oauth_core::store::{FileStore, StoredToken};
 use oauth_core::{AuthorizedUser, Error, ManualClock, RetryPolicy, TokenResponse};
 use proptest::prelude::*;
 
@@ -74,16 +76,15 @@ fn a_refresh_lasting_forever_is_written_back_as_year_9999() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("user.json");
     std::fs::write(&path, user_json("2020-01-01T00:00:00Z")).unwrap();
-    let u = AuthorizedUser::from_file(&path)
-        .unwrap()
-        .write_back_to(&path);
+    let u = AuthorizedUser::from_file(&path).unwrap();
+    let store = FileStore::new(&path);
     let ctx = ctx();
     for expires_in in [
         "18446744073709551615",
         "1e300",
         "\"99999999999999999999999\"",
     ] {
-        let Refresh::Exchange { mut exchange, lock } = u.begin_refresh(&ctx).unwrap() else {
+        let Refresh::Exchange(mut exchange) = u.begin_refresh(&ctx, None).unwrap() else {
             panic!("expected an exchange")
         };
         assert!(matches!(exchange.step(Input::Start), Step::Send(_)));
@@ -95,8 +96,9 @@ fn a_refresh_lasting_forever_is_written_back_as_year_9999() {
         let Step::Done(Ok(tr)) = exchange.step(Input::Response(Ok(resp))) else {
             panic!("{expires_in}")
         };
-        let t = u.finish_refresh(tr, lock, &ctx).unwrap();
+        let t = u.finish_refresh(tr, &ctx).unwrap();
         assert_eq!(t.expiry, Some(max_time()));
+        TokenStore::save(&store, &u.store_key(), &StoredToken::new(t)).unwrap();
         let back: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(back["expiry"], "9999-12-31T23:59:59Z", "{expires_in}");

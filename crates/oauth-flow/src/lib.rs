@@ -13,8 +13,9 @@
 //!   `run_console` is the manual mode for SSH sessions.
 //! - The device authorization grant (RFC 8628): [`blocking::DeviceFlow`], async
 //!   [`DeviceFlow`], over the sans-IO [`DeviceAuthorization`].
-//! - [`TokenStore`] with the [`FileStore`] default: google-auth's file format, atomic
-//!   writes (0600), and refreshes that processes sharing the file make once between them.
+//! - [`CredentialStore`], where a sign-in keeps the user, with oauth-core's [`FileStore`]
+//!   ([`default_store`]): google-auth's file format, atomic writes (0600), and refreshes
+//!   that processes sharing the file make once between them.
 //! - Revocation ([`RevokeCall`]) and tokeninfo ([`TokenInfoCall`]).
 //!
 //! Every protocol step is a sans-IO value from `oauth-core` ([`oauth_core::exchange`]);
@@ -22,10 +23,10 @@
 //! flavours share every decision and differ only in how bytes move.
 //!
 //! ```no_run
-//! use oauth_flow::{FileStore, LocalServerOptions, TokenStore, blocking::InstalledAppFlow};
+//! use oauth_flow::{CredentialStore, LocalServerOptions, blocking::InstalledAppFlow};
 //! use oauth_core::blocking::Credentials;
 //!
-//! let store = FileStore::default_location()?;
+//! let store = oauth_flow::default_store()?;
 //! let user = match store.load(&Default::default())? {
 //!     Some(user) => user,
 //!     None => {
@@ -35,10 +36,11 @@
 //!         )?;
 //!         let user = flow.run_local_server(LocalServerOptions::default())?;
 //!         store.save(&user)?;
-//!         store.load(&Default::default())?.expect("just saved")
+//!         user
 //!     }
 //! };
-//! let creds = Credentials::new(user);      // refreshes are written back to the store
+//! // Refreshes (and rotated refresh tokens) are written back to the store's file.
+//! let creds = Credentials::builder(user).store(store).build();
 //! let token = creds.token()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -73,4 +75,4 @@ pub use error::{AuthorizationError, FlowError};
 pub use flow::{CodeExchange, Flow, OOB_REDIRECT_URI};
 pub use installed::{ConsoleOptions, DEFAULT_SUCCESS_MESSAGE, LocalServerOptions, LoopbackHost};
 pub use revoke::{GOOGLE_REVOKE_URI, GOOGLE_TOKENINFO_URI, RevokeCall, TokenInfo, TokenInfoCall};
-pub use store::{FileStore, TokenStore};
+pub use store::{CredentialStore, FileStore, default_store, store_in_config_dir};

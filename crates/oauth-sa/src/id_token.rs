@@ -4,9 +4,9 @@ use std::any::Any;
 use std::time::SystemTime;
 
 use oauth_core::exchange::Call;
-use oauth_core::fsutil::FileLock;
 use oauth_core::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, to_uri};
 use oauth_core::source::{Refresh, RefreshContext, TokenSource};
+use oauth_core::store::StoredToken;
 use oauth_core::{Error as CoreError, Retrying, Secret, Token, TokenCall, TokenResponse};
 use serde_json::{Map, Value};
 
@@ -212,7 +212,11 @@ impl TokenSource for IdTokenCredentials {
         self.quota_project_id.as_deref()
     }
 
-    fn begin_refresh(&self, ctx: &RefreshContext) -> Result<Refresh, CoreError> {
+    fn begin_refresh(
+        &self,
+        ctx: &RefreshContext,
+        _stored: Option<&StoredToken>,
+    ) -> Result<Refresh, CoreError> {
         let assertion = self.make_assertion(ctx.clock.now()).map_err(to_core)?;
         let call = TokenCall::new(
             self.key.token_uri().clone(),
@@ -221,19 +225,17 @@ impl TokenSource for IdTokenCredentials {
                 ("assertion".into(), assertion.expose().to_owned()),
             ],
         );
-        Ok(Refresh::Exchange {
-            exchange: Box::new(Retrying::new(IdTokenCall::new(call), ctx.retry)),
-            lock: None,
-        })
+        Ok(Refresh::Exchange(Box::new(Retrying::new(
+            IdTokenCall::new(call),
+            ctx.retry,
+        ))))
     }
 
     fn finish_refresh(
         &self,
         response: TokenResponse,
-        lock: Option<FileLock>,
         _ctx: &RefreshContext,
     ) -> Result<Token, CoreError> {
-        drop(lock);
         id_token_to_token(response, &endpoint_label(&to_uri(self.key.token_uri())))
     }
 

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
 use oauth_core::exchange::{BoxExchange, Call, Exchange, Input, Step};
-use oauth_core::fsutil::FileLock;
 use oauth_core::http::Bytes;
 use oauth_core::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, to_uri};
 use oauth_core::source::{Refresh, RefreshContext, TokenSource};
+use oauth_core::store::StoredToken;
 use oauth_core::types::AccessToken;
 use oauth_core::{Clock, Error as CoreError, Retrying, Secret, Token, TokenResponse, apply_token};
 use serde_json::{Value, json};
@@ -236,10 +236,7 @@ impl Call for IamCall {
 }
 
 enum Stage {
-    Source {
-        exchange: BoxExchange<TokenResponse>,
-        lock: Option<FileLock>,
-    },
+    Source(BoxExchange<TokenResponse>),
     Iam(Retrying<IamCall>),
     Finished,
 }
@@ -268,21 +265,18 @@ impl Exchange for ImpersonationExchange {
 
     fn step(&mut self, input: Input) -> Step<TokenResponse> {
         match &mut self.stage {
-            Stage::Source { exchange, lock } => match exchange.step(input) {
-                Step::Done(Ok(resp)) => {
-                    let lock = lock.take();
-                    match self.creds.source.finish_refresh(resp, lock, &self.ctx) {
-                        Ok(token) => {
-                            let secret = token.access_token.clone();
-                            *lock_cache(&self.creds.source_cache) = Some(token);
-                            self.start_iam(secret)
-                        }
-                        Err(e) => {
-                            self.stage = Stage::Finished;
-                            Step::Done(Err(e))
-                        }
+            Stage::Source(exchange) => match exchange.step(input) {
+                Step::Done(Ok(resp)) => match self.creds.source.finish_refresh(resp, &self.ctx) {
+                    Ok(token) => {
+                        let secret = token.access_token.clone();
+                        *lock_cache(&self.creds.source_cache) = Some(token);
+                        self.start_iam(secret)
                     }
-                }
+                    Err(e) => {
+                        self.stage = Stage::Finished;
+                        Step::Done(Err(e))
+                    }
+                },
                 Step::Done(Err(e)) => {
                     self.stage = Stage::Finished;
                     Step::Done(Err(e))
@@ -310,7 +304,11 @@ impl TokenSource for ImpersonatedCredentials {
         self.quota_project_id.as_deref()
     }
 
-    fn begin_refresh(&self, ctx: &RefreshContext) -> Result<Refresh, CoreError> {
+    fn begin_refresh(
+        &self,
+        ctx: &RefreshContext,
+        _stored: Option<&StoredToken>,
+    ) -> Result<Refresh, CoreError> {
         let now = ctx.clock.now();
         let cached = lock_cache(&self.source_cache)
             .as_ref()
@@ -326,31 +324,26 @@ impl TokenSource for ImpersonatedCredentials {
                 let call = self.iam_call(token, Arc::clone(&ctx.clock));
                 ex.stage = Stage::Iam(Retrying::new(call, ctx.retry));
             }
-            None => match self.source.begin_refresh(ctx)? {
+            None => match self.source.begin_refresh(ctx, None)? {
                 Refresh::Ready(token) => {
                     let secret = token.access_token.clone();
                     *lock_cache(&self.source_cache) = Some(token);
                     let call = self.iam_call(secret, Arc::clone(&ctx.clock));
                     ex.stage = Stage::Iam(Retrying::new(call, ctx.retry));
                 }
-                Refresh::Exchange { exchange, lock } => {
-                    ex.stage = Stage::Source { exchange, lock };
+                Refresh::Exchange(exchange) => {
+                    ex.stage = Stage::Source(exchange);
                 }
             },
         }
-        Ok(Refresh::Exchange {
-            exchange: Box::new(ex),
-            lock: None,
-        })
+        Ok(Refresh::Exchange(Box::new(ex)))
     }
 
     fn finish_refresh(
         &self,
         response: TokenResponse,
-        lock: Option<FileLock>,
         ctx: &RefreshContext,
     ) -> Result<Token, CoreError> {
-        drop(lock);
         if self.id_token.is_some() {
             id_token_to_token(response, &endpoint_label(&to_uri(&self.endpoint)))
         } else {

@@ -6,11 +6,11 @@ use std::fmt;
 
 use http::HeaderValue;
 use oauth_core::exchange::{BoxExchange, Call};
-use oauth_core::fsutil::FileLock;
 use oauth_core::http::{
     HttpRequest, HttpResponse, endpoint_label, error_from_response, get, to_uri,
 };
 use oauth_core::source::{Refresh, RefreshContext, TokenSource};
+use oauth_core::store::StoredToken;
 use oauth_core::{Error as CoreError, Retrying, Secret, Token, TokenResponse};
 use url::Url;
 
@@ -260,24 +260,23 @@ impl TokenSource for MetadataCredentials {
         self.quota_project_id.as_deref()
     }
 
-    fn begin_refresh(&self, ctx: &RefreshContext) -> Result<Refresh, CoreError> {
+    fn begin_refresh(
+        &self,
+        ctx: &RefreshContext,
+        _stored: Option<&StoredToken>,
+    ) -> Result<Refresh, CoreError> {
         let exchange: BoxExchange<TokenResponse> = match &self.target_audience {
             Some(aud) => Box::new(Retrying::new(self.identity_call(aud), ctx.retry)),
             None => Box::new(Retrying::new(self.token_call(), ctx.retry)),
         };
-        Ok(Refresh::Exchange {
-            exchange,
-            lock: None,
-        })
+        Ok(Refresh::Exchange(exchange))
     }
 
     fn finish_refresh(
         &self,
         response: TokenResponse,
-        lock: Option<FileLock>,
         ctx: &RefreshContext,
     ) -> Result<Token, CoreError> {
-        drop(lock);
         match &self.target_audience {
             Some(_) => id_token_to_token(response, self.root.as_ref()),
             None => Ok(response.to_token(ctx.clock.now())),
@@ -334,7 +333,7 @@ mod tests {
             margin: Duration::ZERO,
             retry: RetryPolicy::none(),
         };
-        let Refresh::Exchange { mut exchange, .. } = m.begin_refresh(&ctx).unwrap() else {
+        let Refresh::Exchange(mut exchange) = m.begin_refresh(&ctx, None).unwrap() else {
             panic!()
         };
         let Step::Send(req) = exchange.step(Input::Start) else {
@@ -348,7 +347,7 @@ mod tests {
         let Step::Done(Ok(r)) = exchange.step(Input::Response(Ok(resp(200, &jwt)))) else {
             panic!()
         };
-        let t = m.finish_refresh(r, None, &ctx).unwrap();
+        let t = m.finish_refresh(r, &ctx).unwrap();
         assert_eq!(
             t.expiry,
             Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))

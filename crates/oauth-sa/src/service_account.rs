@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oauth_core::exchange::BoxExchange;
 use oauth_core::source::{Refresh, RefreshContext, TokenSource};
+use oauth_core::store::StoredToken;
 use oauth_core::{EndpointPolicy, Error as CoreError, Retrying, Secret, Token, TokenCall};
 use serde_json::{Map, Value};
 
@@ -315,17 +316,20 @@ impl TokenSource for ServiceAccountCredentials {
         self.quota_project_id.as_deref()
     }
 
-    fn begin_refresh(&self, ctx: &RefreshContext) -> Result<Refresh, CoreError> {
+    fn begin_refresh(
+        &self,
+        ctx: &RefreshContext,
+        _stored: Option<&StoredToken>,
+    ) -> Result<Refresh, CoreError> {
         if let Some(token) = self
             .make_self_signed_jwt(ctx.clock.now())
             .map_err(to_core)?
         {
             return Ok(Refresh::Ready(token));
         }
-        Ok(Refresh::Exchange {
-            exchange: self.token_exchange(ctx).map_err(to_core)?,
-            lock: None,
-        })
+        Ok(Refresh::Exchange(
+            self.token_exchange(ctx).map_err(to_core)?,
+        ))
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -411,10 +415,9 @@ mod tests {
     #[test]
     fn the_grant_is_a_form_post_to_token_uri() {
         let sa = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token")).with_scopes(["s"]);
-        let Refresh::Exchange { mut exchange, lock } = sa.begin_refresh(&ctx()).unwrap() else {
+        let Refresh::Exchange(mut exchange) = sa.begin_refresh(&ctx(), None).unwrap() else {
             panic!("expected a request");
         };
-        assert!(lock.is_none());
         let Step::Send(req) = exchange.step(Input::Start) else {
             panic!()
         };
@@ -461,7 +464,7 @@ mod tests {
             ),
         ];
         for (sa, extra) in cases {
-            let Refresh::Ready(t) = sa.begin_refresh(&ctx()).unwrap() else {
+            let Refresh::Ready(t) = sa.begin_refresh(&ctx(), None).unwrap() else {
                 panic!("{sa:?}")
             };
             assert_eq!(t.expiry, Some(UNIX_EPOCH + Duration::from_secs(NOW + 3600)));
@@ -486,7 +489,10 @@ mod tests {
             base.clone(),
         ] {
             assert!(
-                matches!(sa.begin_refresh(&ctx()).unwrap(), Refresh::Exchange { .. }),
+                matches!(
+                    sa.begin_refresh(&ctx(), None).unwrap(),
+                    Refresh::Exchange(_)
+                ),
                 "{sa:?}"
             );
         }

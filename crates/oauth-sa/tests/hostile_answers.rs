@@ -42,12 +42,12 @@ fn refresh_with(
     answer: oauth_core::http::HttpResponse,
 ) -> Result<oauth_core::Token, CoreError> {
     let ctx = ctx();
-    let Refresh::Exchange { mut exchange, lock } = source.begin_refresh(&ctx)? else {
+    let Refresh::Exchange(mut exchange) = source.begin_refresh(&ctx, None)? else {
         panic!("expected an exchange")
     };
     assert!(matches!(exchange.step(Input::Start), Step::Send(_)));
     match exchange.step(Input::Response(Ok(answer))) {
-        Step::Done(Ok(r)) => source.finish_refresh(r, lock, &ctx),
+        Step::Done(Ok(r)) => source.finish_refresh(r, &ctx),
         Step::Done(Err(e)) => Err(e),
         other => panic!("{other:?}"),
     }

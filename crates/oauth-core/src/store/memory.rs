@@ -8,28 +8,39 @@ use event_listener::Event;
 
 use super::{StoreLock, StoredToken, TokenKey};
 use crate::Error;
+use crate::fsutil::DEFAULT_LOCK_WAIT;
 
 /// A store in this process's memory: what a handle uses when given no other store. Clones
 /// share the entries, so handles built with clones of one `MemoryStore` share their tokens
-/// and refresh one at a time; nothing outlives the process.
+/// and refresh one at a time; nothing outlives the process. Waiting for another holder's
+/// lock is bounded ([`MemoryStore::with_lock_wait`]).
 ///
 /// ```
 /// # #[cfg(feature = "blocking")] {
-/// use std::time::Duration;
 /// use oauth_core::{Token, blocking::TokenStore, store::{MemoryStore, StoredToken, TokenKey}};
 /// let store = MemoryStore::new();
 /// let key = TokenKey::new("service_account", "sa@p.iam.gserviceaccount.com", ["s"]);
 /// assert!(store.load(&key)?.is_none());
-/// let lock = store.lock(&key, Duration::from_secs(1))?;
+/// let lock = store.lock(&key)?;
 /// store.save(&key, &StoredToken::new(Token::bearer("ya29.a", None)))?;
 /// drop(lock);
 /// assert_eq!(store.load(&key)?.unwrap().token.unwrap().access_token.expose(), "ya29.a");
 /// # }
 /// # Ok::<(), oauth_core::Error>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MemoryStore {
     shared: Arc<Shared>,
+    lock_wait: Duration,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            shared: Arc::default(),
+            lock_wait: DEFAULT_LOCK_WAIT,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +73,13 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
+    /// How long a refresh waits for another holder of an entry's lock
+    /// ([`DEFAULT_LOCK_WAIT`] by default).
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
     fn get(&self, key: &TokenKey) -> Option<StoredToken> {
         lock(&self.shared.entries).get(key.name()).cloned()
     }
@@ -91,7 +109,8 @@ impl MemoryStore {
 
     fn timeout(key: &TokenKey, waited: Duration) -> Error {
         Error::LockTimeout {
-            store: format!("memory store entry {}", key.name()),
+            path: "memory store".into(),
+            lock: key.name().into(),
             waited,
         }
     }
@@ -103,8 +122,9 @@ impl crate::blocking::TokenStore for MemoryStore {
         Ok(self.get(key))
     }
 
-    fn lock(&self, key: &TokenKey, wait: Duration) -> Result<StoreLock, Error> {
+    fn lock(&self, key: &TokenKey) -> Result<StoreLock, Error> {
         use event_listener::Listener;
+        let wait = self.lock_wait;
         let deadline = Instant::now().checked_add(wait);
         loop {
             let listener = self.shared.released.listen();
@@ -137,7 +157,8 @@ impl super::TokenStore for MemoryStore {
         Ok(self.get(key))
     }
 
-    async fn lock(&self, key: &TokenKey, wait: Duration) -> Result<StoreLock, Error> {
+    async fn lock(&self, key: &TokenKey) -> Result<StoreLock, Error> {
+        let wait = self.lock_wait;
         let deadline = tokio::time::Instant::now().checked_add(wait);
         loop {
             let listener = self.shared.released.listen();
@@ -172,19 +193,20 @@ mod tests {
 
     #[test]
     fn a_held_lock_makes_others_wait_until_it_is_released_or_the_wait_ends() {
-        let store = MemoryStore::new();
+        let store = MemoryStore::new().with_lock_wait(Duration::from_millis(10));
         let key = TokenKey::new("k", "i", ["s"]);
-        let held = store.lock(&key, Duration::ZERO).unwrap();
-        let e = store.lock(&key, Duration::from_millis(10)).unwrap_err();
+        let held = store.lock(&key).unwrap();
+        let e = store.lock(&key).unwrap_err();
         assert!(
             matches!(e, Error::LockTimeout { .. }) && e.is_transient(),
             "{e}"
         );
         let other = TokenKey::new("k", "i", ["t"]);
-        drop(store.lock(&other, Duration::ZERO).unwrap());
+        drop(store.lock(&other).unwrap());
+        let patient = store.clone().with_lock_wait(Duration::from_secs(30));
         let waiter = {
-            let (store, key) = (store.clone(), key.clone());
-            std::thread::spawn(move || store.lock(&key, Duration::from_secs(30)).map(drop))
+            let key = key.clone();
+            std::thread::spawn(move || patient.lock(&key).map(drop))
         };
         drop(held);
         waiter.join().unwrap().unwrap();

@@ -2,10 +2,12 @@
 //! credential make one refresh between them.
 //!
 //! Every refresh of a credential handle goes through its store: the handle loads the entry
-//! (another holder may have refreshed already), takes the store's lock on it with a bounded
-//! wait, loads it again, refreshes with the stored refresh token, and saves the new token
-//! before the lock is released. So a store sees every new and rotated token, and holders
-//! that share it never reuse a rotated-away refresh token.
+//! (another holder may have refreshed already), takes the store's lock on it (the store
+//! bounds the wait), loads it again, refreshes with the stored refresh token, and saves the
+//! new token before the lock is released. So a store sees every new and rotated token, and
+//! holders that share it never reuse a rotated-away refresh token. When the wait for the
+//! lock runs out, a fresh token another holder saved meanwhile is used; otherwise the
+//! refresh fails with [`Error::LockTimeout`](crate::Error::LockTimeout).
 //!
 //! - [`TokenKey`]: which credential and scopes an entry belongs to; its
 //!   [`name`](TokenKey::name) reveals neither, and [`seal`](TokenKey::seal) /
@@ -16,6 +18,7 @@
 //! - [`MemoryStore`]: the default, in this process only; [`FileStore`]: google-auth's
 //!   authorized-user file, shared with other processes and with google-auth itself.
 
+mod file;
 mod key;
 mod memory;
 
@@ -24,6 +27,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use file::FileStore;
 pub use key::TokenKey;
 pub use memory::MemoryStore;
 
@@ -110,7 +114,6 @@ impl fmt::Debug for StoreLock {
 /// tokio's blocking pool, never on the executor; [`MemoryStore`] and [`FileStore`] do.
 ///
 /// ```
-/// use std::time::Duration;
 /// use oauth_core::{Error, store::{MemoryStore, StoredToken, StoreLock, TokenKey, TokenStore}};
 /// /// A store that forwards to another and counts saves.
 /// #[derive(Debug, Default)]
@@ -120,8 +123,8 @@ impl fmt::Debug for StoreLock {
 ///     async fn load(&self, key: &TokenKey) -> Result<Option<StoredToken>, Error> {
 ///         TokenStore::load(&self.inner, key).await
 ///     }
-///     async fn lock(&self, key: &TokenKey, wait: Duration) -> Result<StoreLock, Error> {
-///         TokenStore::lock(&self.inner, key, wait).await
+///     async fn lock(&self, key: &TokenKey) -> Result<StoreLock, Error> {
+///         TokenStore::lock(&self.inner, key).await
 ///     }
 ///     async fn save(&self, key: &TokenKey, entry: &StoredToken) -> Result<(), Error> {
 ///         self.saves.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -135,13 +138,10 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// The entry for `key`, if the store holds one.
     async fn load(&self, key: &TokenKey) -> Result<Option<StoredToken>, crate::Error>;
 
-    /// Takes the store's lock on `key`, waiting at most `wait` for another holder (then
-    /// failing with a transient error). Holders of the lock refresh one at a time.
-    async fn lock(
-        &self,
-        key: &TokenKey,
-        wait: std::time::Duration,
-    ) -> Result<StoreLock, crate::Error>;
+    /// Takes the store's lock on `key`, waiting a bounded time for another holder (then
+    /// failing with [`Error::LockTimeout`](crate::Error::LockTimeout)). Holders of the lock
+    /// refresh one at a time.
+    async fn lock(&self, key: &TokenKey) -> Result<StoreLock, crate::Error>;
 
     /// Stores `entry` for `key` (a `None` refresh token keeps the stored one).
     async fn save(&self, key: &TokenKey, entry: &StoredToken) -> Result<(), crate::Error>;

@@ -6,7 +6,9 @@ use std::time::Duration;
 use crate::http::{HttpRequest, HttpResponse, response_limit};
 use crate::{TransportError, TransportErrorKind};
 
-use super::{AsyncHttpClient, USER_AGENT, tls_config};
+use super::{
+    AsyncHttpClient, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT, clamp, tls_config,
+};
 
 /// The async transport: a reqwest client (hyper, tokio, rustls on ring) with its pool.
 ///
@@ -29,19 +31,17 @@ impl Default for ReqwestClient {
 }
 
 impl ReqwestClient {
-    /// A client with a 10 s connect timeout and a 60 s overall timeout.
+    /// A client with a 10 s connect timeout and a 60 s overall timeout per request
+    /// ([`DEFAULT_CONNECT_TIMEOUT`], [`DEFAULT_TIMEOUT`]).
     pub fn new() -> Self {
-        Self::with_timeouts(Duration::from_secs(10), Duration::from_secs(60))
+        Self::with_timeouts(DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT)
     }
 
-    /// A client with the given timeouts, each clamped to
-    /// [`MAX_TIMEOUT`](crate::clock::MAX_TIMEOUT) (so `Duration::MAX` cannot overflow a
-    /// deadline).
+    /// A client with the given timeouts: `connect` for establishing a connection, `overall`
+    /// for a whole request (connection, sending, the answer's head and body). Each is
+    /// clamped to [`MAX_TIMEOUT`](super::MAX_TIMEOUT) and to at least a millisecond.
     pub fn with_timeouts(connect: Duration, overall: Duration) -> Self {
-        let (connect, overall) = (
-            crate::clock::clamp_timeout(connect),
-            crate::clock::clamp_timeout(overall),
-        );
+        let (connect, overall) = (clamp(connect), clamp(overall));
         let builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config())
             .connect_timeout(connect)
