@@ -468,7 +468,12 @@ impl TokenSource for AuthorizedUser {
 
     /// The client and the grant (a digest of the refresh token the value was made with, so
     /// two users of one client never share an entry), for the requested scopes; sealed
-    /// with the client secret.
+    /// with the client secret and that same refresh token, so that knowing an app's client
+    /// secret (which installed apps ship) opens no user's entries.
+    ///
+    /// The refresh token in the key is the one the value was made with (the file's when it
+    /// was read), never a rotated one: every process that loaded the same file derives the
+    /// same key, whatever rotations happened since.
     fn store_key(&self) -> TokenKey {
         let grant = self.grant.as_ref().map_or("", |g| g.expose());
         let digest = ring::digest::digest(&ring::digest::SHA256, grant.as_bytes());
@@ -479,10 +484,17 @@ impl TokenSource for AuthorizedUser {
         let identity = format!("{}/grant-{short}", self.client_id);
         let requested = self.requested_scopes.as_deref().unwrap_or_default();
         let key = TokenKey::new(self.kind(), &identity, requested.iter().map(Scope::as_str));
-        match &self.client_secret {
-            Some(s) => key.with_secret(s.expose().as_bytes()),
-            None => key,
+        let client_secret = self.client_secret.as_ref().map_or("", |s| s.expose());
+        if client_secret.is_empty() && grant.is_empty() {
+            return key;
         }
+        // Length-prefixed parts: no two (secret, token) pairs give the same input.
+        let mut secret = Vec::with_capacity(16 + client_secret.len() + grant.len());
+        for part in [client_secret, grant] {
+            secret.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            secret.extend_from_slice(part.as_bytes());
+        }
+        key.with_secret(&secret)
     }
 
     fn accepts(&self, token: &Token) -> bool {

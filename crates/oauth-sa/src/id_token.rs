@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use oauth_core::exchange::Call;
 use oauth_core::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, to_uri};
 use oauth_core::source::{Refresh, RefreshContext, TokenSource};
-use oauth_core::store::StoredToken;
+use oauth_core::store::{StoredToken, TokenKey};
 use oauth_core::{Error as CoreError, Retrying, Secret, Token, TokenCall, TokenResponse};
 use serde_json::{Map, Value};
 
@@ -210,6 +210,19 @@ impl TokenSource for IdTokenCredentials {
 
     fn quota_project_id(&self) -> Option<&str> {
         self.quota_project_id.as_deref()
+    }
+
+    /// The service account, its token endpoint and the audience (an ID token is never an
+    /// access token's entry), sealed with a digest of the private key.
+    fn store_key(&self) -> TokenKey {
+        let identity = format!(
+            "{} token_uri={} id_token_audience={}",
+            self.key.client_email(),
+            self.key.token_uri(),
+            self.target_audience
+        );
+        TokenKey::new("service_account_id_token", &identity, [""; 0])
+            .with_secret(self.key.signer().store_secret())
     }
 
     fn begin_refresh(

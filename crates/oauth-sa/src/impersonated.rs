@@ -10,7 +10,7 @@ use oauth_core::exchange::{BoxExchange, Call, Exchange, Input, Step};
 use oauth_core::http::Bytes;
 use oauth_core::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, to_uri};
 use oauth_core::source::{Refresh, RefreshContext, TokenSource};
-use oauth_core::store::StoredToken;
+use oauth_core::store::{StoredToken, TokenKey};
 use oauth_core::types::AccessToken;
 use oauth_core::{Clock, Error as CoreError, Retrying, Secret, Token, TokenResponse, apply_token};
 use serde_json::{Value, json};
@@ -302,6 +302,25 @@ impl TokenSource for ImpersonatedCredentials {
 
     fn quota_project_id(&self) -> Option<&str> {
         self.quota_project_id.as_deref()
+    }
+
+    /// The target, the delegates, the endpoint and the scopes (or the ID token's audience),
+    /// sealed with a secret derived from the source's: only holders of the source
+    /// credential can name or open the entry.
+    fn store_key(&self) -> TokenKey {
+        let mut identity = format!(
+            "{} delegates={} endpoint={}",
+            self.target_principal,
+            self.delegates.join(","),
+            self.endpoint
+        );
+        if let Some((audience, email)) = &self.id_token {
+            identity.push_str(&format!(
+                " id_token_audience={audience} include_email={email}"
+            ));
+        }
+        TokenKey::new(self.kind(), &identity, &self.scopes)
+            .with_secret_from(&self.source.store_key())
     }
 
     fn begin_refresh(

@@ -36,6 +36,9 @@ pub struct Signer {
     /// The PEM's base64 lines, held as secrets so that the sanitiser redacts them from any
     /// text shown while the key lives.
     _material: Vec<Secret>,
+    /// A digest of the private key: the secret a token store's sealing key is derived from
+    /// (only a holder of the private key can compute it).
+    store_secret: [u8; 32],
 }
 
 impl fmt::Debug for Signer {
@@ -82,17 +85,33 @@ impl Signer {
             _ => return Err(invalid("an unsupported kind of PEM private key".into())),
         }
         .map_err(|e| invalid(format!("not a usable RSA key ({})", e)))?;
+        let private: &[u8] = match &der {
+            PrivateKeyDer::Pkcs8(k) => k.secret_pkcs8_der(),
+            PrivateKeyDer::Pkcs1(k) => k.secret_pkcs1_der(),
+            _ => &[],
+        };
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(b"gauth service-account store secret v1");
+        ctx.update(private);
+        let mut store_secret = [0u8; 32];
+        store_secret.copy_from_slice(ctx.finish().as_ref());
         Ok(Signer {
             key,
             key_id,
             rng: SystemRandom::new(),
             _material: key_material(pem),
+            store_secret,
         })
     }
 
     /// The key id (`private_key_id`), sent as the JWT header's `kid`.
     pub fn key_id(&self) -> Option<&str> {
         self.key_id.as_deref()
+    }
+
+    /// The secret a token store seals this key's tokens with: a digest of the private key.
+    pub(crate) fn store_secret(&self) -> &[u8] {
+        &self.store_secret
     }
 
     /// The length of a signature in bytes (the modulus length).

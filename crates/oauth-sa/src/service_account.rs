@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oauth_core::exchange::BoxExchange;
 use oauth_core::source::{Refresh, RefreshContext, TokenSource};
-use oauth_core::store::StoredToken;
+use oauth_core::store::{StoredToken, TokenKey};
 use oauth_core::{EndpointPolicy, Error as CoreError, Retrying, Secret, Token, TokenCall};
 use serde_json::{Map, Value};
 
@@ -314,6 +314,30 @@ impl TokenSource for ServiceAccountCredentials {
 
     fn quota_project_id(&self) -> Option<&str> {
         self.quota_project_id.as_deref()
+    }
+
+    /// The service account, its token endpoint, the subject and the scopes (extra claims
+    /// too, when there are any), sealed with a digest of the private key. Self-signed JWTs
+    /// cost no request: their key has no secret, so they never go to a shared store.
+    fn store_key(&self) -> TokenKey {
+        let mut identity = format!(
+            "{} token_uri={}",
+            self.key.client_email(),
+            self.key.token_uri()
+        );
+        if let Some(sub) = &self.subject {
+            identity.push_str(" sub=");
+            identity.push_str(sub);
+        }
+        if !self.claims.is_empty() {
+            identity.push_str(" claims=");
+            identity.push_str(&Value::Object(self.claims.clone()).to_string());
+        }
+        let key = TokenKey::new(self.kind(), &identity, self.effective_scopes());
+        if self.self_signed_claims().is_some() {
+            return key;
+        }
+        key.with_secret(self.key.signer().store_secret())
     }
 
     fn begin_refresh(

@@ -12,6 +12,10 @@ use crate::Error;
 
 /// The salt of the sealing key's HKDF: a fixed, versioned label.
 const SEAL_SALT: &[u8] = b"gauth token store seal v1";
+/// The HKDF info label of a sealed name (the sealing key's info is the entry's name).
+const SEALED_NAME_INFO: &[u8] = b"gauth token store name v1";
+/// The HKDF info label of a secret derived for another credential.
+const DERIVED_SECRET_INFO: &[u8] = b"gauth token store derived secret v1";
 /// The first byte of a sealed entry: its format version.
 const SEAL_VERSION: u8 = 1;
 
@@ -45,7 +49,23 @@ struct Inner {
     identity: String,
     scopes: Vec<String>,
     name: String,
-    sealing: Option<LessSafeKey>,
+    sealing: Option<Sealing>,
+}
+
+/// What a key with a secret holds: the HKDF pseudo-random key and what it derives.
+struct Sealing {
+    prk: hkdf::Prk,
+    aead: LessSafeKey,
+    sealed_name: String,
+}
+
+/// An HKDF output length, for outputs that are not keys.
+struct Len(usize);
+
+impl hkdf::KeyType for Len {
+    fn len(&self) -> usize {
+        self.0
+    }
 }
 
 impl TokenKey {
@@ -78,14 +98,62 @@ impl TokenKey {
     }
 
     /// The same key, able to seal and open entries with a key derived from `secret` (a
-    /// service account's private key, an OAuth client's secret and refresh token).
+    /// service account's private key, an OAuth client's secret and refresh token), and
+    /// named in shared stores by a [`sealed_name`](TokenKey::sealed_name) that only holders
+    /// of the secret can compute.
     pub fn with_secret(self, secret: &[u8]) -> Self {
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, SEAL_SALT).extract(secret);
-        let info = [self.0.name.as_bytes()];
-        let sealing = prk
-            .expand(&info, &AES_256_GCM)
+        let name = self.0.name.as_bytes();
+        let aead = prk
+            .expand(&[name], &AES_256_GCM)
             .ok()
             .map(|okm| LessSafeKey::new(UnboundKey::from(okm)));
+        let mut digest = [0u8; 32];
+        let named = prk
+            .expand(&[SEALED_NAME_INFO, name], Len(digest.len()))
+            .and_then(|okm| okm.fill(&mut digest))
+            .is_ok();
+        let sealing = aead.filter(|_| named).map(|aead| Sealing {
+            prk,
+            aead,
+            sealed_name: hex(&digest),
+        });
+        self.replace_sealing(sealing)
+    }
+
+    /// The same key, with a secret derived from `parent`'s (HKDF, labelled with this key's
+    /// name): for a credential whose tokens are obtained with another's, such as an
+    /// impersonated service account and its source. Without a secret in `parent`, the key
+    /// has none either (and is never kept in a shared store).
+    ///
+    /// ```
+    /// use oauth_core::store::TokenKey;
+    /// let source = TokenKey::new("service_account", "a@p.iam.gserviceaccount.com", ["s"]).with_secret(b"a's key");
+    /// let target = TokenKey::new("impersonated_service_account", "b@p.iam.gserviceaccount.com", ["s"]);
+    /// assert!(target.clone().with_secret_from(&source).can_seal());
+    /// assert!(!target.with_secret_from(&TokenKey::new("metadata", "default", [""; 0])).can_seal());
+    /// ```
+    pub fn with_secret_from(self, parent: &TokenKey) -> Self {
+        let Some(p) = &parent.0.sealing else {
+            return self.replace_sealing(None);
+        };
+        let mut derived = [0u8; 32];
+        let ok = p
+            .prk
+            .expand(
+                &[DERIVED_SECRET_INFO, self.0.name.as_bytes()],
+                Len(derived.len()),
+            )
+            .and_then(|okm| okm.fill(&mut derived))
+            .is_ok();
+        if ok {
+            self.with_secret(&derived)
+        } else {
+            self.replace_sealing(None)
+        }
+    }
+
+    fn replace_sealing(self, sealing: Option<Sealing>) -> Self {
         let inner = &self.0;
         TokenKey(Arc::new(Inner {
             kind: inner.kind.clone(),
@@ -114,6 +182,26 @@ impl TokenKey {
     /// The entry's name in a shared store: 64 hex digits that reveal nothing.
     pub fn name(&self) -> &str {
         &self.0.name
+    }
+
+    /// The entry's name in a store shared with others (Redis): 64 hex digits derived
+    /// (HKDF) from the credential's secret and [`name`](TokenKey::name), so that nobody
+    /// without the secret can compute it, nor confirm a guess of the credential's identity
+    /// or scopes from it. `None` for a key without a secret: such keys stay out of shared
+    /// stores.
+    ///
+    /// ```
+    /// use oauth_core::store::TokenKey;
+    /// let key = TokenKey::new("service_account", "sa@p.iam.gserviceaccount.com", ["s"]);
+    /// assert_eq!(key.sealed_name(), None);
+    /// let a = key.clone().with_secret(b"one key");
+    /// let b = key.with_secret(b"another key");
+    /// assert_eq!(a.sealed_name().unwrap().len(), 64);
+    /// assert_ne!(a.sealed_name(), b.sealed_name());
+    /// assert_ne!(a.sealed_name(), Some(a.name()));
+    /// ```
+    pub fn sealed_name(&self) -> Option<&str> {
+        self.0.sealing.as_ref().map(|s| s.sealed_name.as_str())
     }
 
     /// Whether the key can seal entries.
@@ -165,7 +253,7 @@ impl TokenKey {
     }
 
     fn sealing(&self) -> Result<&LessSafeKey, Error> {
-        self.0.sealing.as_ref().ok_or_else(|| {
+        self.0.sealing.as_ref().map(|s| &s.aead).ok_or_else(|| {
             Error::InvalidRequest(format!(
                 "the {} token key has no secret to seal entries with",
                 self.0.kind
@@ -242,5 +330,47 @@ mod tests {
         let unsealed = TokenKey::new("k", "i", ["s"]);
         assert!(!unsealed.can_seal());
         assert!(unsealed.seal(&entry).is_err());
+    }
+
+    #[test]
+    fn sealed_names_need_the_secret_and_tell_credentials_and_scopes_apart() {
+        let sa =
+            |secret: &[u8], scope: &str| TokenKey::new("k", "a@p", [scope]).with_secret(secret);
+        let a = sa(b"key a", "s");
+        assert_eq!(a.sealed_name(), sa(b"key a", "s").sealed_name());
+        assert_ne!(a.sealed_name(), sa(b"key b", "s").sealed_name());
+        assert_ne!(a.sealed_name(), sa(b"key a", "t").sealed_name());
+        let name = a.sealed_name().unwrap();
+        assert!(name.bytes().all(|b| b.is_ascii_hexdigit()) && name.len() == 64);
+        assert!(!name.contains(a.name()));
+    }
+
+    #[test]
+    fn derived_secrets_follow_the_parent_and_differ_from_it() {
+        let parent = TokenKey::new("service_account", "a@p", ["s"]).with_secret(b"a's key");
+        let other = TokenKey::new("service_account", "a@p", ["s"]).with_secret(b"another");
+        let child = || TokenKey::new("impersonated_service_account", "b@p", ["s"]);
+        let c = child().with_secret_from(&parent);
+        assert_eq!(
+            c.sealed_name(),
+            child().with_secret_from(&parent).sealed_name()
+        );
+        assert_ne!(
+            c.sealed_name(),
+            child().with_secret_from(&other).sealed_name()
+        );
+        assert_ne!(c.sealed_name(), parent.sealed_name());
+        let entry = StoredToken::new(Token::bearer("ya29.x", None));
+        assert!(
+            child()
+                .with_secret_from(&other)
+                .open(&c.seal(&entry).unwrap())
+                .is_err()
+        );
+        assert!(
+            !child()
+                .with_secret_from(&TokenKey::new("m", "d", [""; 0]))
+                .can_seal()
+        );
     }
 }
