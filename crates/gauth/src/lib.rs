@@ -12,6 +12,14 @@ pub use oauth_sa::{
     ServiceAccountCredentials, ServiceAccountKey,
 };
 
+/// The fleet token store on Redis or Valkey: one refresh per token lifetime across
+/// processes and hosts, entries sealed with the credential's secret, local minting when
+/// Redis is away (the `oauth-redis` crate).
+#[cfg(feature = "redis")]
+pub use oauth_redis as redis;
+#[cfg(feature = "redis")]
+pub use oauth_redis::RedisStore;
+
 /// Sign-in flows: `Flow`, `InstalledAppFlow`, the device flow, the token store (the
 /// `oauth-flow` crate).
 #[cfg(feature = "flow")]

@@ -187,6 +187,35 @@ impl<F: Flavour> Credentials<F> {
         }
     }
 
+    /// A builder for another handle over the same source, starting from this one's
+    /// client, options and store: change what differs (a shared token store, say). The new
+    /// handle has a token cache of its own.
+    ///
+    /// ```
+    /// # #[cfg(feature = "blocking")] {
+    /// use oauth_core::{AuthorizedUser, blocking::Credentials, store::MemoryStore, types::RefreshToken};
+    /// let user = AuthorizedUser::new("id", None, Some(RefreshToken::new("1//r")),
+    ///     "http://127.0.0.1:1/token".parse::<url::Url>().unwrap());
+    /// let creds = Credentials::new(user);
+    /// let shared = creds.to_builder().store(MemoryStore::new()).build();
+    /// assert_eq!(shared.kind(), "authorized_user");
+    /// # }
+    /// ```
+    pub fn to_builder(&self) -> CredentialsBuilder<F> {
+        let c = &self.core;
+        CredentialsBuilder {
+            source: Arc::clone(&c.source),
+            options: CredentialsOptions {
+                clock: Arc::clone(&c.ctx.clock),
+                margin: c.ctx.margin,
+                retry: c.ctx.retry,
+            },
+            http: Some(Arc::clone(&c.http)),
+            store: Some(Arc::clone(&c.store)),
+            flavour: PhantomData,
+        }
+    }
+
     /// The credential type (`authorized_user`, `service_account`, ...).
     pub fn kind(&self) -> &'static str {
         self.core.source.kind()

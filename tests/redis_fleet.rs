@@ -1,0 +1,1 @@
+//! The Redis token store across processes (filled in below).
