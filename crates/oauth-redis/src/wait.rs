@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 pub(crate) enum Next {
     /// The lock is ours.
     Acquired,
-    /// The entry changed while another process held the lock: its refresh is saved, so the
-    /// handle loads it instead of refreshing.
+    /// A new entry appeared while another process held the lock: its refresh is saved, so
+    /// the handle loads it instead of refreshing. (An entry that vanished, wiped or
+    /// expired, is no news: the wait goes on.)
     Changed,
     /// Poll again after this long.
     Sleep(Duration),
@@ -49,9 +50,8 @@ impl LockWait {
             return Next::Acquired;
         }
         match &self.seen {
-            None => self.seen = Some(entry),
-            Some(seen) if *seen != entry => return Next::Changed,
-            Some(_) => {}
+            Some(seen) if entry.is_some() && *seen != entry => return Next::Changed,
+            _ => self.seen = Some(entry),
         }
         let now = Instant::now();
         let left = match self.deadline {
@@ -94,6 +94,22 @@ mod tests {
         assert!(matches!(w.next(false, None), Next::Sleep(_)));
         assert_eq!(w.next(false, Some(b"new".to_vec())), Next::Changed);
         assert_eq!(w.next(true, None), Next::Acquired);
+    }
+
+    #[test]
+    fn an_entry_that_vanishes_is_no_news_but_the_next_one_is() {
+        let mut w = LockWait::new(Duration::from_secs(60), 7);
+        assert!(matches!(
+            w.next(false, Some(b"old".to_vec())),
+            Next::Sleep(_)
+        ));
+        assert!(matches!(w.next(false, None), Next::Sleep(_)), "wiped");
+        assert!(matches!(w.next(false, None), Next::Sleep(_)));
+        assert_eq!(
+            w.next(false, Some(b"old".to_vec())),
+            Next::Changed,
+            "saved again"
+        );
     }
 
     #[test]
