@@ -16,7 +16,10 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use oauth_core::EndpointPolicy;
+
 use crate::Error;
+use crate::origin::Origin;
 use crate::template::{Template, py_urljoin};
 use crate::value::ParamType;
 
@@ -596,6 +599,8 @@ pub(crate) struct Model {
     pub(crate) name: Box<str>,
     pub(crate) version: Box<str>,
     pub(crate) root_url: Box<str>,
+    /// The root URL's origin: where every request that carries credentials goes.
+    pub(crate) root_origin: Origin,
     pub(crate) service_path: Box<str>,
     pub(crate) base_url: Box<str>,
     pub(crate) batch_path: Box<str>,
@@ -662,6 +667,16 @@ impl Model {
             .clone()
     }
 
+    /// The same document with another root URL (the program's explicit choice).
+    pub(crate) fn reparse(&self, root_url: Option<&str>) -> Result<Arc<Model>, Error> {
+        parse(
+            &self.doc,
+            &self.origin,
+            root_url,
+            &EndpointPolicy::default(),
+        )
+    }
+
     fn invalid(&self, reason: String) -> Error {
         Error::InvalidDocument {
             origin: self.origin.to_string(),
@@ -708,8 +723,18 @@ impl Model {
         let id = m.id.unwrap_or_else(|| path.to_owned());
         let url_path = m.path.ok_or_else(|| invalid("path"))?;
         let verb = m.http_method.ok_or_else(|| invalid("httpMethod"))?;
-        let http_method = http::Method::from_bytes(verb.as_bytes())
-            .map_err(|_| self.invalid(format!("method `{path}` has an invalid httpMethod")))?;
+        let http_method = http::Method::from_bytes(verb.as_bytes()).map_err(|_| {
+            self.invalid(format!(
+                "method `{path}` has an invalid httpMethod (not an HTTP token)"
+            ))
+        })?;
+        if let Some(v) = &m.api_version
+            && http::HeaderValue::from_str(v).is_err()
+        {
+            return Err(self.invalid(format!(
+                "method `{path}` has an apiVersion that is not a valid header value"
+            )));
+        }
         let mut params: Vec<(Box<str>, Param)> = {
             let mut patterns = self.patterns.lock().unwrap_or_else(|e| e.into_inner());
             m.parameters
@@ -1275,11 +1300,35 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
     }
 }
 
-/// Parses a document; `root_url` replaces the document's `rootUrl` when given.
+/// Where calls may go: an explicit root is the program's choice of host (still https or
+/// loopback, unless the policy allows plain http); a document's own `rootUrl` is held to
+/// the policy (Google's hosts, loopback, or hosts the program allowed).
+fn trusted_root(
+    root: &str,
+    origin: &str,
+    explicit: bool,
+    policy: &EndpointPolicy,
+) -> Result<Origin, Error> {
+    let field = if explicit { "root URL" } else { "rootUrl" };
+    match policy.check(origin, field, root, None) {
+        Ok(_) => {}
+        Err(oauth_core::Error::UntrustedEndpoint { .. }) if explicit => {}
+        Err(e) => return Err(Error::Core(e)),
+    }
+    Origin::parse(root).ok_or_else(|| Error::InvalidDocument {
+        origin: origin.to_owned(),
+        reason: format!("the {field} is not an http(s) URL with a host"),
+    })
+}
+
+/// Parses a document; `root_url` replaces the document's `rootUrl` when given. The root
+/// is checked against `policy`, and `servicePath` and `batchPath` must stay on its
+/// origin.
 pub(crate) fn parse(
     bytes: &[u8],
     origin: &str,
     root_url: Option<&str>,
+    policy: &EndpointPolicy,
 ) -> Result<Arc<Model>, Error> {
     let mut ix = Index {
         base: bytes.as_ptr() as usize,
@@ -1316,6 +1365,7 @@ pub(crate) fn parse(
                 reason: "no rootUrl".into(),
             })?,
     };
+    let root_origin = trusted_root(&root, origin, root_url.is_some(), policy)?;
     let service_path = ix.service_path.take().unwrap_or_default();
     let mut patterns = HashMap::new();
     let mut globals: Vec<(Box<str>, Param)> = ix
@@ -1327,6 +1377,28 @@ pub(crate) fn parse(
         .collect();
     globals.sort_by(|a, b| a.0.cmp(&b.0));
     let base_url = py_urljoin(&root, &service_path);
+    let batch_path: String = ix
+        .batch_path
+        .take()
+        .flatten()
+        .unwrap_or_else(|| "batch".into());
+    let context = format!("discovery document {origin}");
+    if let Err(found) = root_origin.admits(&base_url) {
+        return Err(Error::foreign(
+            &context,
+            "servicePath",
+            found.as_ref(),
+            &root_origin,
+        ));
+    }
+    if let Err(found) = root_origin.admits(&format!("{root}{batch_path}")) {
+        return Err(Error::foreign(
+            &context,
+            "batchPath",
+            found.as_ref(),
+            &root_origin,
+        ));
+    }
     let mut scopes: Vec<String> = ix
         .auth
         .take()
@@ -1338,13 +1410,9 @@ pub(crate) fn parse(
     Ok(Arc::new(Model {
         name: ix.name.take().unwrap_or_default().into(),
         version: ix.version.take().unwrap_or_default().into(),
-        batch_path: ix
-            .batch_path
-            .take()
-            .flatten()
-            .unwrap_or_else(|| "batch".into())
-            .into(),
+        batch_path: batch_path.into(),
         root_url: root.into(),
+        root_origin,
         service_path: service_path.into(),
         base_url: base_url.into(),
         data_wrapper: ix
@@ -1532,9 +1600,15 @@ mod tests {
 
     #[test]
     fn a_document_without_root_url_is_refused_by_name() {
-        let e = parse(br#"{"name":"x"}"#, "x.json", None).unwrap_err();
+        let e = parse(
+            br#"{"name":"x"}"#,
+            "x.json",
+            None,
+            &EndpointPolicy::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "discovery document x.json: no rootUrl");
-        let e = parse(b"{\"name\": 5", "x.json", None).unwrap_err();
+        let e = parse(b"{\"name\": 5", "x.json", None, &EndpointPolicy::default()).unwrap_err();
         assert!(e.to_string().contains("x.json"), "{e}");
     }
 }

@@ -46,6 +46,7 @@ pub mod error;
 pub mod exchange;
 pub mod fetch;
 pub mod media;
+pub mod origin;
 pub mod paging;
 pub mod request;
 pub mod template;
@@ -60,7 +61,7 @@ mod asynchronous;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 
-pub use api::{Api, Resource};
+pub use api::{Api, DEFAULT_MAX_DOCUMENT_SIZE, DocumentOptions, Resource};
 #[cfg(feature = "async")]
 pub use asynchronous::{Batch, MethodCall, Pager, Service, build, build_with};
 pub use error::{ApiError, Error};

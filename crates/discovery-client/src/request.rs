@@ -85,7 +85,9 @@ pub struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    /// The request as an `http::Request` value.
+    /// The request as an `http::Request` value. A header that cannot be sent as it is
+    /// (a name that is no HTTP token; CR, LF or another control character in a value) is
+    /// [`Error::InvalidHeader`], never dropped or changed.
     ///
     /// ```
     /// # let doc = br#"{"name":"d","version":"v1","rootUrl":"https://d.googleapis.com/","servicePath":"",
@@ -107,9 +109,16 @@ impl PreparedRequest {
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = uri;
         for (k, v) in &self.headers {
-            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v)) {
-                req.headers_mut().append(k, v);
-            }
+            let invalid = |reason: &str| Error::InvalidHeader {
+                context: self.method_id.clone(),
+                field: k.escape_debug().to_string(),
+                reason: reason.to_owned(),
+            };
+            let name = HeaderName::try_from(k.as_str())
+                .map_err(|_| invalid("is not a valid header name"))?;
+            let value = HeaderValue::try_from(v)
+                .map_err(|_| invalid("has a value with characters a header cannot hold"))?;
+            req.headers_mut().append(name, value);
         }
         Ok(req)
     }
@@ -414,6 +423,15 @@ impl Request {
         match (&self.media, &m.media) {
             (Some(media), Some(mu)) => {
                 media.check(&m.id, &mu.accept, mu.max_size)?;
+                if HeaderValue::from_str(media.mime_type()).is_err() {
+                    // It goes into a header and a multipart body: CR or LF there would add
+                    // headers of the caller's choosing.
+                    return Err(Error::InvalidValue {
+                        method: err_method(),
+                        param: "media_mime_type".into(),
+                        reason: "a media type cannot hold control characters (CR, LF, ...)".into(),
+                    });
+                }
                 let mut expanded = String::new();
                 mu.path.expand(&mut expanded, lookup);
                 url.push_str(&expanded);
@@ -471,6 +489,27 @@ impl Request {
                 quote_plus(&mut url, v);
             }
         }
+        // Credentials go only to the root URL's origin: a path or a parameter value that
+        // leads elsewhere is refused here, before anything is sent.
+        if let Err(found) = model.root_origin.admits(&url) {
+            let media = self.media.is_some();
+            let field = self.blame(&path_values, media).map_or_else(
+                || {
+                    if media {
+                        "mediaUpload path".to_owned()
+                    } else {
+                        "path".to_owned()
+                    }
+                },
+                |p| format!("parameter `{p}`"),
+            );
+            return Err(Error::foreign(
+                &m.id,
+                &field,
+                found.as_ref(),
+                &model.root_origin,
+            ));
+        }
         Ok(PreparedRequest {
             method: m.http_method.clone(),
             url,
@@ -479,6 +518,40 @@ impl Request {
             resumable,
             method_id: m.id.to_string(),
         })
+    }
+}
+
+impl Request {
+    /// The path parameter whose value alone takes the URL off the root's origin, when
+    /// one does (for the error; only on that path).
+    fn blame(&self, path_values: &[(&str, Texts<'_>)], media: bool) -> Option<String> {
+        let m = self.desc();
+        let model = &self.api.model;
+        let template = match (media, &m.media) {
+            (true, Some(mu)) => &mu.path,
+            _ => &m.path,
+        };
+        let leaves = |only: Option<&str>| {
+            let mut url = String::new();
+            template.expand(&mut url, |n| {
+                path_values
+                    .iter()
+                    .find(|(k, _)| Some(*k) == only && *k == n)
+                    .map(|(_, v)| v.as_slice())
+            });
+            if !media && !(url.starts_with("http://") || url.starts_with("https://")) {
+                join_path_before(&mut url, &model.base_url);
+            }
+            url.push('?');
+            model.root_origin.admits(&url).is_err()
+        };
+        if leaves(None) {
+            return None;
+        }
+        path_values
+            .iter()
+            .find(|(name, _)| leaves(Some(name)))
+            .map(|(name, _)| (*name).to_owned())
     }
 }
 
