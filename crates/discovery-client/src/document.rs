@@ -1365,6 +1365,17 @@ pub(crate) fn parse(
                 reason: "no rootUrl".into(),
             })?,
     };
+    // A root without a path (`https://host`) gets its `/`: googleapiclient appends
+    // `upload/` and `batchPath` to the root as text, which would otherwise run into the
+    // host name.
+    let root = if root
+        .split_once("://")
+        .is_some_and(|(_, rest)| !rest.contains(['/', '?', '#']))
+    {
+        format!("{root}/")
+    } else {
+        root
+    };
     let root_origin = trusted_root(&root, origin, root_url.is_some(), policy)?;
     let service_path = ix.service_path.take().unwrap_or_default();
     let mut patterns = HashMap::new();
@@ -1596,6 +1607,138 @@ mod tests {
         assert_eq!(media_size("1024"), 1024);
         assert_eq!(media_size(""), 0);
         assert_eq!(media_size("xxGB"), u64::MAX);
+    }
+
+    fn doc(root: &str, service_path: &str, batch_path: &str) -> String {
+        format!(
+            r#"{{"name":"x","version":"v1","rootUrl":"{root}","servicePath":"{service_path}","batchPath":"{batch_path}"}}"#
+        )
+    }
+
+    fn parse_doc(
+        d: &str,
+        root: Option<&str>,
+        policy: &EndpointPolicy,
+    ) -> Result<Arc<Model>, Error> {
+        parse(d.as_bytes(), "x.json", root, policy)
+    }
+
+    #[test]
+    fn a_documents_root_url_must_be_googles_or_loopback_over_https_or_loopback() {
+        let p = EndpointPolicy::default();
+        for ok in [
+            "https://www.googleapis.com/",
+            "https://x.y.googleapis.com/",
+            "http://127.0.0.1:9/",
+            "http://[::1]:9/",
+            "http://localhost:9/",
+        ] {
+            assert!(
+                parse_doc(&doc(ok, "v1/", "batch"), None, &p).is_ok(),
+                "{ok}"
+            );
+        }
+        for (bad, host) in [
+            ("https://attacker.example/", "attacker.example"),
+            (
+                "https://googleapis.com.attacker.example/",
+                "googleapis.com.attacker.example",
+            ),
+            ("http://attacker.example/", "attacker.example"),
+            ("http://www.googleapis.com/", "www.googleapis.com"),
+            ("https://10.0.0.1/", "10.0.0.1"),
+        ] {
+            let e = parse_doc(&doc(bad, "v1/", "batch"), None, &p).unwrap_err();
+            assert!(
+                matches!(
+                    &e,
+                    Error::Core(
+                        oauth_core::Error::UntrustedEndpoint { host: h, field, .. }
+                            | oauth_core::Error::InsecureEndpoint { host: h, field, .. }
+                    ) if h == host && field == "rootUrl"
+                ),
+                "{bad}: {e}"
+            );
+        }
+        for bad in [
+            "ftp://x.googleapis.com/",
+            "https://u:p@x.googleapis.com/",
+            "/relative",
+        ] {
+            assert!(
+                parse_doc(&doc(bad, "", "batch"), None, &p).is_err(),
+                "{bad}"
+            );
+        }
+        // The program's allowance, or its own root URL, opens another host; plain http off
+        // loopback stays refused even then, unless the policy allows it.
+        let allowed = EndpointPolicy::default().allow_host("api.example.com");
+        assert!(
+            parse_doc(
+                &doc("https://api.example.com/", "", "batch"),
+                None,
+                &allowed
+            )
+            .is_ok()
+        );
+        assert!(
+            parse_doc(
+                &doc("https://other.example.com/", "", "batch"),
+                None,
+                &allowed
+            )
+            .is_err()
+        );
+        let d = doc("https://attacker.example/", "v1/", "batch");
+        assert!(parse_doc(&d, Some("https://api.example.com/"), &p).is_ok());
+        assert!(parse_doc(&d, Some("http://api.example.com/"), &p).is_err());
+        assert!(
+            parse_doc(
+                &d,
+                Some("http://api.example.com/"),
+                &p.clone().allow_insecure_http(true)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_service_path_that_leaves_the_root_origin_is_refused() {
+        let p = EndpointPolicy::default();
+        for (sp, host) in [
+            ("http://127.0.0.1:10/v1/", "127.0.0.1"),
+            ("https://attacker.example/v1/", "attacker.example"),
+        ] {
+            match parse_doc(&doc("http://127.0.0.1:9/", sp, "batch"), None, &p) {
+                Err(Error::ForeignUrl {
+                    field,
+                    host: h,
+                    context,
+                    ..
+                }) => {
+                    assert_eq!((field.as_str(), h.as_str()), ("servicePath", host));
+                    assert!(context.contains("x.json"), "{context}");
+                }
+                other => panic!("{sp}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_root_without_its_slash_gets_one_so_paths_cannot_run_into_the_host() {
+        // googleapiclient appends `batchPath` and `upload/` to the root as text: without
+        // the `/`, `@attacker.example` would become the host.
+        let p = EndpointPolicy::default();
+        let m = parse_doc(
+            &doc("http://127.0.0.1:9", "v1/", "@attacker.example/b"),
+            None,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(&*m.root_url, "http://127.0.0.1:9/");
+        let api = crate::Api { model: m };
+        assert_eq!(api.batch_url(), "http://127.0.0.1:9/@attacker.example/b");
+        assert!(api.root_origin().admits(&api.batch_url()).is_ok());
     }
 
     #[test]

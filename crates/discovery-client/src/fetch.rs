@@ -402,6 +402,65 @@ mod tests {
     }
 
     #[test]
+    fn files_are_read_up_to_the_limit_and_endless_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("d.json");
+        std::fs::write(&f, b"0123456789").unwrap();
+        assert_eq!(read_bounded(&f, 10).unwrap(), b"0123456789");
+        assert!(matches!(
+            read_bounded(&f, 9),
+            Err(Error::DocumentTooLarge { limit: 9, .. })
+        ));
+        #[cfg(unix)]
+        {
+            let e = read_bounded(Path::new("/dev/zero"), 1 << 20).unwrap_err();
+            assert!(matches!(e, Error::DocumentTooLarge { .. }), "{e}");
+            assert!(e.to_string().contains("/dev/zero"), "{e}");
+        }
+        assert!(matches!(
+            read_bounded(&dir.path().join("absent"), 10),
+            Err(Error::Io { .. })
+        ));
+        assert!(matches!(
+            read_bounded(dir.path(), 10),
+            Err(Error::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn a_fetched_document_over_the_limit_is_a_typed_error() {
+        let mut f = FetchDocument::new(
+            vec!["https://x.googleapis.com/d".into()],
+            oauth_core::RetryPolicy::none(),
+            8,
+        );
+        let Step::Send(r) = f.step(Input::Start) else {
+            panic!()
+        };
+        assert_eq!(r.extensions().get::<ResponseLimit>().map(|l| l.0), Some(8));
+        let too_large = oauth_core::TransportError::new(TransportErrorKind::TooLarge, "8");
+        assert!(matches!(
+            f.step(Input::Response(Err(too_large))),
+            Step::Done(Ok(Err(Error::DocumentTooLarge { limit: 8, .. })))
+        ));
+        // A client that ignored the limit: the body is still refused.
+        let mut f = FetchDocument::new(
+            vec!["https://x.googleapis.com/d".into()],
+            oauth_core::RetryPolicy::none(),
+            8,
+        );
+        f.step(Input::Start);
+        let big = http::Response::builder()
+            .status(200)
+            .body(vec![b' '; 9])
+            .unwrap();
+        assert!(matches!(
+            f.step(Input::Response(Ok(big))),
+            Step::Done(Ok(Err(Error::DocumentTooLarge { .. })))
+        ));
+    }
+
+    #[test]
     fn documents_are_cached_on_disk_and_expire() {
         let dir = tempfile::tempdir().unwrap();
         let o = BuildOptions::default()

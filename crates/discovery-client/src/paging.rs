@@ -204,3 +204,84 @@ impl Pages {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Api;
+
+    const DOC: &[u8] = br#"{"name":"d","version":"v1","rootUrl":"https://d.googleapis.com/","servicePath":"",
+      "schemas":{"L":{"properties":{"nextPageToken":{"type":"string"},"items":{"type":"array"}}},
+                 "Q":{"properties":{"pageToken":{"type":"string"}}}},
+      "methods":{"list":{"id":"d.list","path":"files","httpMethod":"GET",
+        "parameters":{"pageToken":{"type":"string","location":"query"}},"response":{"$ref":"L"}},
+        "search":{"id":"d.search","path":"search","httpMethod":"POST","request":{"$ref":"Q"},"response":{"$ref":"L"}}}}"#;
+
+    fn next(p: &mut Pages) -> Option<Result<Request, Error>> {
+        p.next_request()
+    }
+
+    #[test]
+    fn a_token_sent_again_ends_paging_with_an_error_even_after_a_cycle() {
+        let api = Api::from_document(DOC).unwrap();
+        for method in ["list", "search"] {
+            let mut p = Pages::new(api.method(method).unwrap()).unwrap();
+            for t in ["a", "b", "c"] {
+                assert!(next(&mut p).unwrap().is_ok());
+                p.on_page(&serde_json::json!({ "nextPageToken": t }));
+            }
+            assert!(next(&mut p).unwrap().is_ok());
+            p.on_page(&serde_json::json!({ "nextPageToken": "a" }));
+            let e = next(&mut p).unwrap().unwrap_err();
+            assert!(
+                matches!(&e, Error::RepeatedPageToken { method: m } if m.starts_with("d.")),
+                "{e}"
+            );
+            assert!(next(&mut p).is_none(), "then the listing is over");
+            assert_eq!(p.pages_fetched(), 4);
+        }
+        // A listing that starts at a token of the caller's may not come back to it.
+        let mut p = Pages::new(api.method("list").unwrap().param("pageToken", "start")).unwrap();
+        assert!(next(&mut p).unwrap().is_ok());
+        p.on_page(&serde_json::json!({ "nextPageToken": "start" }));
+        assert!(matches!(
+            next(&mut p),
+            Some(Err(Error::RepeatedPageToken { .. }))
+        ));
+    }
+
+    #[test]
+    fn the_page_limit_bounds_an_endless_listing() {
+        let api = Api::from_document(DOC).unwrap();
+        let mut p = Pages::new(api.method("list").unwrap())
+            .unwrap()
+            .with_max_pages(3);
+        for i in 0..3 {
+            assert!(next(&mut p).unwrap().is_ok());
+            p.on_page(&serde_json::json!({ "nextPageToken": format!("t{i}") }));
+        }
+        assert!(matches!(
+            next(&mut p),
+            Some(Err(Error::TooManyPages { limit: 3, .. }))
+        ));
+        assert!(next(&mut p).is_none());
+        // A listing that ends at the limit is no error.
+        let mut p = Pages::new(api.method("list").unwrap())
+            .unwrap()
+            .with_max_pages(1);
+        assert!(next(&mut p).unwrap().is_ok());
+        p.on_page(&serde_json::json!({ "items": [] }));
+        assert!(next(&mut p).is_none());
+        // The default is 10,000 pages.
+        let mut p = Pages::new(api.method("list").unwrap()).unwrap();
+        let mut pages = 0;
+        while let Some(r) = next(&mut p) {
+            if r.is_err() {
+                break;
+            }
+            pages += 1;
+            p.on_page(&serde_json::json!({ "nextPageToken": pages.to_string() }));
+        }
+        assert_eq!(pages, DEFAULT_MAX_PAGES);
+    }
+}

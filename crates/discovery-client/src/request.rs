@@ -705,6 +705,176 @@ mod tests {
         assert_eq!(r.method, http::Method::DELETE);
     }
 
+    /// Methods whose URL a document or a parameter could steer elsewhere.
+    const TRUST_DOC: &str = r#"{
+      "name": "t", "version": "v1", "rootUrl": "https://t.googleapis.com/", "servicePath": "t/v1/",
+      "schemas": {"F": {"properties": {"id": {"type": "string"}}}},
+      "methods": {
+        "absolute": {"id": "t.absolute", "path": "http://attacker.example/x", "httpMethod": "GET"},
+        "elsewhere": {"id": "t.elsewhere", "path": "https://t.googleapis.com:8443/x/{id}", "httpMethod": "GET",
+          "parameters": {"id": {"type": "string", "location": "path"}}},
+        "reserved": {"id": "t.reserved", "path": "{+name}", "httpMethod": "GET",
+          "parameters": {"name": {"type": "string", "location": "path", "required": true},
+                         "q": {"type": "string", "location": "query"}}},
+        "simple": {"id": "t.simple", "path": "{id}", "httpMethod": "GET",
+          "parameters": {"id": {"type": "string", "location": "path", "required": true}}},
+        "upload": {"id": "t.upload", "path": "{+name}", "httpMethod": "POST",
+          "parameters": {"name": {"type": "string", "location": "path", "required": true}},
+          "request": {"$ref": "F"}, "response": {"$ref": "F"},
+          "mediaUpload": {"accept": ["*/*"], "maxSize": "1MB"}, "supportsMediaDownload": true}
+      }
+    }"#;
+
+    fn foreign(r: Result<PreparedRequest, Error>) -> (String, String) {
+        match r {
+            Err(Error::ForeignUrl { field, host, .. }) => (field, host),
+            other => panic!("expected a ForeignUrl error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_path_or_parameter_that_leaves_the_root_origin_is_refused_naming_the_host() {
+        let api = Api::from_document(TRUST_DOC.as_bytes()).unwrap();
+        let (field, host) = foreign(api.method("absolute").unwrap().prepare());
+        assert_eq!(
+            (field.as_str(), host.as_str()),
+            ("path", "attacker.example")
+        );
+        let e = api.method("absolute").unwrap().prepare().unwrap_err();
+        assert!(
+            e.to_string().contains("attacker.example") && e.to_string().contains("t.absolute"),
+            "{e}"
+        );
+        let (field, host) = foreign(api.method("elsewhere").unwrap().prepare());
+        assert_eq!(
+            (field.as_str(), host.as_str()),
+            ("path", "t.googleapis.com")
+        );
+        for value in [
+            "http://attacker.example/x",
+            "https://attacker.example/x",
+            "http://t.googleapis.com/x",
+            "https://t.googleapis.com:8443/x",
+            "https://t.googleapis.com.attacker.example/x",
+            "https://t.googleapis.com@attacker.example/x",
+            "https://t.googleapis.com\\@attacker.example/x",
+        ] {
+            let r = api
+                .method("reserved")
+                .unwrap()
+                .param("name", value)
+                .prepare();
+            let (field, _) = foreign(r);
+            assert_eq!(field, "parameter `name`", "{value}");
+            // Downloads and uploads of the same method, too.
+            let r = api
+                .method("upload")
+                .unwrap()
+                .param("name", value)
+                .download()
+                .prepare();
+            assert!(matches!(r, Err(Error::ForeignUrl { .. })), "{value}");
+        }
+        // On the root's origin: an absolute URL there, a simple expansion (escaped), and
+        // query values are fine.
+        let ok = api
+            .method("reserved")
+            .unwrap()
+            .param("name", "https://T.googleapis.com:443/v1/x")
+            .param("q", "http://attacker.example/")
+            .prepare()
+            .unwrap();
+        assert_eq!(
+            ok.url,
+            "https://T.googleapis.com:443/v1/x?q=http%3A%2F%2Fattacker.example%2F"
+        );
+        let ok = api
+            .method("simple")
+            .unwrap()
+            .param("id", "http://attacker.example/x")
+            .prepare()
+            .unwrap();
+        assert!(
+            ok.url
+                .starts_with("https://t.googleapis.com/t/v1/http%3A%2F%2F")
+        );
+        // A media upload's URL is checked as well.
+        let up = api
+            .method("upload")
+            .unwrap()
+            .param("name", "x")
+            .media(Media::new(b"m".to_vec(), "text/plain"))
+            .prepare()
+            .unwrap();
+        assert!(
+            up.url
+                .starts_with("https://t.googleapis.com/upload/t/v1/x?")
+        );
+    }
+
+    #[test]
+    fn media_types_and_headers_with_control_characters_are_errors_not_dropped() {
+        let api = Api::from_document(TRUST_DOC.as_bytes()).unwrap();
+        for mime in ["text/plain\r\nX-Injected: 1", "text/plain\n", "a\0b"] {
+            for protocol in [
+                UploadProtocol::Simple,
+                UploadProtocol::Resumable { chunk_size: 1 },
+            ] {
+                let e = api
+                    .method("upload")
+                    .unwrap()
+                    .param("name", "x")
+                    .media(Media::new(b"m".to_vec(), mime))
+                    .upload_protocol(protocol)
+                    .prepare()
+                    .unwrap_err();
+                assert_eq!(e.parameter(), Some("media_mime_type"), "{e}");
+            }
+        }
+        let mut p = api
+            .method("simple")
+            .unwrap()
+            .param("id", "x")
+            .prepare()
+            .unwrap();
+        p.headers
+            .push(("x-added".into(), "a\r\nInjected: 1".into()));
+        let e = p.to_http().unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidHeader { field, .. } if field == "x-added"),
+            "{e}"
+        );
+        p.headers.pop();
+        p.headers.push(("bad name".into(), "v".into()));
+        assert!(matches!(
+            p.to_http().unwrap_err(),
+            Error::InvalidHeader { field, .. } if field == "bad name"
+        ));
+    }
+
+    #[test]
+    fn an_http_method_or_api_version_that_is_no_header_is_a_document_error() {
+        for (verb, version) in [
+            (r#""GET\r\nX-Injected: 1""#, r#""v1""#),
+            (r#""GE T""#, r#""v1""#),
+            (r#""""#, r#""v1""#),
+            (r#""GET""#, r#""v1\r\nX-Injected: 1""#),
+        ] {
+            let doc = format!(
+                r#"{{"name":"t","version":"v1","rootUrl":"https://t.googleapis.com/","servicePath":"",
+                 "methods":{{"m":{{"id":"t.m","path":"m","httpMethod":{verb},"apiVersion":{version}}}}}}}"#
+            );
+            let api = Api::from_document(doc.as_bytes()).unwrap();
+            let e = api.method("m").unwrap_err();
+            let text = e.to_string();
+            assert!(matches!(e, Error::InvalidDocument { .. }), "{text}");
+            assert!(
+                text.contains("httpMethod") || text.contains("apiVersion"),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn chunks_round_up_to_256_kib() {
         assert_eq!(round_chunk(1), 262144);
