@@ -22,6 +22,8 @@ const TARGETS: &[&str] = &[
     "certs",
     "batch_response",
     "media_download",
+    "discovery_url",
+    "uri_template",
 ];
 
 pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
