@@ -162,8 +162,10 @@ impl Api {
         origin: &str,
         root_url: Option<&str>,
     ) -> Result<Api, Error> {
-        let mut options = DocumentOptions::default();
-        options.root_url = root_url.map(str::to_owned);
+        let options = DocumentOptions {
+            root_url: root_url.map(str::to_owned),
+            ..DocumentOptions::default()
+        };
         Self::from_document_with_options(bytes, origin, &options)
     }
 

@@ -539,7 +539,8 @@ impl Request {
                     .find(|(k, _)| Some(*k) == only && *k == n)
                     .map(|(_, v)| v.as_slice())
             });
-            if !media && !(url.starts_with("http://") || url.starts_with("https://")) {
+            let absolute = url.starts_with("http://") || url.starts_with("https://");
+            if !media && !absolute {
                 join_path_before(&mut url, &model.base_url);
             }
             url.push('?');
