@@ -79,11 +79,15 @@ fn of_url(text: &str) -> Option<Triple> {
 }
 
 /// The origin of an API's root URL: every request that carries credentials must be on
-/// it. Displayed as `scheme://host:port`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// it. Displayed as `scheme://host:port`; equal when both parsers read the same origin.
+#[derive(Debug, Clone)]
 pub struct Origin {
     uri: Triple,
     url: Triple,
+    /// The root's text up to the `/` that ends its authority (`https://host:port/`),
+    /// when it has one: a URL that starts with it is on this origin for both parsers
+    /// (each ends the authority at that `/`), so the common case needs no parse.
+    prefix: Option<Box<str>>,
 }
 
 impl Origin {
@@ -91,8 +95,21 @@ impl Origin {
     /// when the two parsers do not both read one.
     pub fn parse(url: &str) -> Option<Origin> {
         let uri = of_uri(&url.parse::<http::Uri>().ok()?)?;
-        let url = of_url(url)?;
-        Some(Origin { uri, url })
+        let whatwg = of_url(url)?;
+        let mut origin = Origin {
+            uri,
+            url: whatwg,
+            prefix: None,
+        };
+        let after_scheme = url.find("://")? + 3;
+        if let Some(slash) = url[after_scheme..].find(['/', '\\', '?', '#']) {
+            let end = after_scheme + slash;
+            let prefix = &url[..=end];
+            if url.as_bytes()[end] == b'/' && origin.admits_parsed(prefix) {
+                origin.prefix = Some(prefix.into());
+            }
+        }
+        Some(origin)
     }
 
     /// The host (lower case; an IPv6 address in brackets).
@@ -124,6 +141,9 @@ impl Origin {
     /// `Ok` when `url` is on this origin as both parsers read it; otherwise the origin
     /// it points at (`None` when it has none: not an http(s) URL, userinfo, unparsable).
     pub fn admits(&self, url: &str) -> Result<(), Option<Origin>> {
+        if self.prefix.as_deref().is_some_and(|p| url.starts_with(p)) {
+            return Ok(());
+        }
         let uri = url.parse::<http::Uri>().ok().and_then(|u| of_uri(&u));
         let whatwg = of_url(url);
         if uri.as_ref() == Some(&self.uri) && whatwg.as_ref() == Some(&self.url) {
@@ -136,29 +156,52 @@ impl Origin {
     /// re-reads its text.
     pub fn admits_uri(&self, uri: &http::Uri) -> Result<(), Option<Origin>> {
         let first = of_uri(uri);
-        let whatwg = of_url(&uri.to_string());
+        let text = uri.to_string();
+        if first.as_ref() == Some(&self.uri)
+            && self.prefix.as_deref().is_some_and(|p| text.starts_with(p))
+        {
+            return Ok(());
+        }
+        let whatwg = of_url(&text);
         if first.as_ref() == Some(&self.uri) && whatwg.as_ref() == Some(&self.url) {
             return Ok(());
         }
         Err(Origin::from_parts(first, whatwg))
     }
 
+    /// Both parsers read `url`'s origin as this one (no shortcut).
+    fn admits_parsed(&self, url: &str) -> bool {
+        url.parse::<http::Uri>()
+            .ok()
+            .and_then(|u| of_uri(&u))
+            .as_ref()
+            == Some(&self.uri)
+            && of_url(url).as_ref() == Some(&self.url)
+    }
+
     /// What a refused URL points at, for the error: the WHATWG reading when there is one.
     fn from_parts(uri: Option<Triple>, url: Option<Triple>) -> Option<Origin> {
-        match (uri, url) {
-            (Some(u), Some(w)) => Some(Origin { uri: u, url: w }),
-            (None, Some(w)) => Some(Origin {
-                uri: w.clone(),
-                url: w,
-            }),
-            (Some(u), None) => Some(Origin {
-                uri: u.clone(),
-                url: u,
-            }),
-            (None, None) => None,
-        }
+        let (uri, url) = match (uri, url) {
+            (Some(u), Some(w)) => (u, w),
+            (None, Some(w)) => (w.clone(), w),
+            (Some(u), None) => (u.clone(), u),
+            (None, None) => return None,
+        };
+        Some(Origin {
+            uri,
+            url,
+            prefix: None,
+        })
     }
 }
+
+impl PartialEq for Origin {
+    fn eq(&self, other: &Origin) -> bool {
+        self.uri == other.uri && self.url == other.url
+    }
+}
+
+impl Eq for Origin {}
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -231,6 +274,39 @@ mod tests {
         assert!(v6.is_loopback());
         assert!(v6.admits("http://[::1]:9/a").is_ok());
         assert!(v6.admits("http://[::2]:9/a").is_err());
+    }
+
+    #[test]
+    fn the_roots_prefix_is_a_shortcut_only_where_both_parsers_agree() {
+        let root = Origin::parse("https://x.googleapis.com/v1/").unwrap();
+        assert_eq!(root.prefix.as_deref(), Some("https://x.googleapis.com/"));
+        assert_eq!(root, Origin::parse("https://X.googleapis.com:443").unwrap());
+        assert!(
+            Origin::parse("https://x.googleapis.com:443")
+                .unwrap()
+                .prefix
+                .is_none()
+        );
+        for tail in [
+            "",
+            "a",
+            "/evil.example/x",
+            "\\@evil.example/",
+            "@evil.example",
+            "?@evil#x",
+        ] {
+            let url = format!("https://x.googleapis.com/{tail}");
+            assert!(root.admits(&url).is_ok(), "{url}");
+            assert!(
+                root.admits_parsed(&url),
+                "{url}: the shortcut agrees with the parsers"
+            );
+        }
+        // A root whose authority ends otherwise has no shortcut: every URL is parsed.
+        let q = Origin::parse("https://x.googleapis.com?a").unwrap();
+        assert!(q.prefix.is_none());
+        assert!(q.admits("https://x.googleapis.com?a@evil.example").is_ok());
+        assert!(q.admits("https://x.googleapis.comevil.example/").is_err());
     }
 
     #[test]
