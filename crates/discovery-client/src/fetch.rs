@@ -22,16 +22,24 @@ use crate::{Api, ApiError, Error};
 /// `limit + 1` bytes, never read further.
 pub(crate) fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>, Error> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    let too_large = || Error::DocumentTooLarge {
+        origin: path.display().to_string(),
+        limit,
+    };
+    // A regular file says its size: no need to read one that is too large.
+    if file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() > u64::try_from(limit).unwrap_or(u64::MAX))
+    {
+        return Err(too_large());
+    }
     let mut bytes = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     file.take(cap)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, &e))?;
     if bytes.len() > limit {
-        return Err(Error::DocumentTooLarge {
-            origin: path.display().to_string(),
-            limit,
-        });
+        return Err(too_large());
     }
     Ok(bytes)
 }
