@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 
 use crate::batch::{BatchRequest, BatchResult};
 use crate::download::{DownloadOptions, MediaDownload};
-use crate::fetch::FetchDocument;
-use crate::flavour::{call_builder_methods, service_methods};
+use crate::flavour::{call_builder_methods, check_origin, service_methods};
+use crate::origin::Origin;
 use crate::paging::Pages;
 use crate::{Api, ApiResponse, BuildOptions, CallOptions, Error, Request};
 
@@ -54,8 +54,8 @@ pub async fn build_with(
     let doc = match options.cached(api, version) {
         Some(doc) => doc,
         None => {
-            let mut fetch = FetchDocument::new(options.urls(api, version), options.call.retry);
-            let (origin, bytes) = drive(client.as_ref(), None, &mut fetch).await?;
+            let mut fetch = options.fetch(api, version);
+            let (origin, bytes) = drive(client.as_ref(), None, None, &mut fetch).await?;
             options.store(api, version, &origin, &bytes)?
         }
     };
@@ -67,16 +67,22 @@ pub async fn build_with(
     })
 }
 
-/// Drives an exchange, applying credentials to every request it sends.
+/// Drives an exchange, applying credentials to every request it sends. With `root`, each
+/// request must be on that origin before credentials are applied (the second check after
+/// `prepare`'s, so no path can attach a token to another host).
 async fn drive<T>(
     client: &dyn AsyncHttpClient,
     credentials: Option<&Credentials>,
+    root: Option<&Origin>,
     exchange: &mut (dyn Exchange<Output = Result<T, Error>> + Send),
 ) -> Result<T, Error> {
     let mut input = Input::Start;
     loop {
         match exchange.step(input) {
             Step::Send(mut request) => {
+                if let Some(root) = root {
+                    check_origin(root, &request)?;
+                }
                 if let Some(c) = credentials {
                     c.apply(&mut request).await?;
                 }
@@ -145,7 +151,13 @@ impl MethodCall {
     pub async fn execute_response(&self) -> Result<ApiResponse, Error> {
         let mut call = self.call()?;
         let s = &self.service;
-        drive(s.client.as_ref(), s.credentials.as_ref(), &mut call).await
+        drive(
+            s.client.as_ref(),
+            s.credentials.as_ref(),
+            Some(s.api.root_origin()),
+            &mut call,
+        )
+        .await
     }
 
     /// Sends the call; the answer as JSON.
@@ -184,7 +196,13 @@ impl MethodCall {
         let mut download = self.media_download(options)?;
         let s = &self.service;
         while let Some(mut chunk) = download.next_chunk() {
-            let answer = drive(s.client.as_ref(), s.credentials.as_ref(), &mut chunk).await?;
+            let answer = drive(
+                s.client.as_ref(),
+                s.credentials.as_ref(),
+                Some(s.api.root_origin()),
+                &mut chunk,
+            )
+            .await?;
             let bytes = download.on_chunk(answer)?;
             out.write_all(&bytes).await.map_err(writer_error)?;
         }
@@ -214,7 +232,13 @@ impl MethodCall {
         let mut download = self.media_download(options)?;
         let s = &self.service;
         while let Some(mut chunk) = download.next_chunk() {
-            let answer = drive(s.client.as_ref(), s.credentials.as_ref(), &mut chunk).await?;
+            let answer = drive(
+                s.client.as_ref(),
+                s.credentials.as_ref(),
+                Some(s.api.root_origin()),
+                &mut chunk,
+            )
+            .await?;
             on_chunk(&download.on_chunk(answer)?)?;
         }
         Ok(download.progress())
@@ -228,16 +252,20 @@ impl MethodCall {
         MediaDownload::new(&self.request, options)
     }
 
-    /// The pages of a listing: `while let Some(page) = pager.next_page().await`.
+    /// The pages of a listing: `while let Some(page) = pager.next_page().await`. Paging
+    /// ends: a repeated page token or more than the call options' `max_pages` pages
+    /// (10,000 by default) is an error item after the last good page (see
+    /// [`crate::paging`]).
     pub fn pages(self) -> Result<Pager, Error> {
         Ok(Pager {
-            pages: Pages::new(self.request.clone())?,
+            pages: Pages::new(self.request.clone())?.with_max_pages(self.options.max_pages),
             call: self,
             in_flight: None,
         })
     }
 
-    /// Every page's items, concatenated.
+    /// Every page's items, concatenated; an error when paging does not end well (a
+    /// repeated page token, the page limit).
     pub async fn collect_items(self) -> Result<Vec<serde_json::Value>, Error> {
         let mut pager = self.pages()?;
         let mut items = Vec::new();
@@ -295,8 +323,10 @@ impl Pager {
         let fut = match &mut self.in_flight {
             Some(f) => f,
             None => {
-                let Some(request) = self.pages.next_request() else {
-                    return Poll::Ready(None);
+                let request = match self.pages.next_request() {
+                    None => return Poll::Ready(None),
+                    Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                    Some(Ok(r)) => r,
                 };
                 let call = MethodCall {
                     request,
@@ -359,7 +389,13 @@ impl Batch {
             c.apply(&mut probe).await?;
         }
         let mut call = self.batch.exchange(probe.headers(), s.options);
-        drive(s.client.as_ref(), s.credentials.as_ref(), &mut call).await
+        drive(
+            s.client.as_ref(),
+            s.credentials.as_ref(),
+            Some(s.api.root_origin()),
+            &mut call,
+        )
+        .await
     }
 }
 

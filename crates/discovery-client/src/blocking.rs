@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 
 use crate::batch::{BatchRequest, BatchResult};
 use crate::download::{DownloadOptions, MediaDownload};
-use crate::fetch::FetchDocument;
-use crate::flavour::{call_builder_methods, service_methods};
+use crate::flavour::{call_builder_methods, check_origin, service_methods};
+use crate::origin::Origin;
 use crate::paging::Pages;
 use crate::{Api, ApiResponse, BuildOptions, CallOptions, Error, Request};
 
@@ -51,8 +51,8 @@ pub fn build_with(
     let doc = match options.cached(api, version) {
         Some(doc) => doc,
         None => {
-            let mut fetch = FetchDocument::new(options.urls(api, version), options.call.retry);
-            let (origin, bytes) = drive(client.as_ref(), None, &mut fetch)?;
+            let mut fetch = options.fetch(api, version);
+            let (origin, bytes) = drive(client.as_ref(), None, None, &mut fetch)?;
             options.store(api, version, &origin, &bytes)?
         }
     };
@@ -64,16 +64,22 @@ pub fn build_with(
     })
 }
 
-/// Drives an exchange, applying credentials to every request it sends.
+/// Drives an exchange, applying credentials to every request it sends. With `root`, each
+/// request must be on that origin before credentials are applied (the second check after
+/// `prepare`'s, so no path can attach a token to another host).
 fn drive<T>(
     client: &dyn HttpClient,
     credentials: Option<&Credentials>,
+    root: Option<&Origin>,
     exchange: &mut dyn Exchange<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
     let mut input = Input::Start;
     loop {
         match exchange.step(input) {
             Step::Send(mut request) => {
+                if let Some(root) = root {
+                    check_origin(root, &request)?;
+                }
                 if let Some(c) = credentials {
                     c.apply(&mut request)?;
                 }
@@ -135,7 +141,12 @@ impl MethodCall {
     pub fn execute_response(&self) -> Result<ApiResponse, Error> {
         let mut call = self.call()?;
         let s = &self.service;
-        drive(s.client.as_ref(), s.credentials.as_ref(), &mut call)
+        drive(
+            s.client.as_ref(),
+            s.credentials.as_ref(),
+            Some(s.api.root_origin()),
+            &mut call,
+        )
     }
 
     /// Sends the call; the answer as JSON (googleapiclient's `execute()`).
@@ -179,7 +190,12 @@ impl MethodCall {
         let mut download = MediaDownload::new(&self.request, options)?;
         let s = &self.service;
         while let Some(mut chunk) = download.next_chunk() {
-            let answer = drive(s.client.as_ref(), s.credentials.as_ref(), &mut chunk)?;
+            let answer = drive(
+                s.client.as_ref(),
+                s.credentials.as_ref(),
+                Some(s.api.root_origin()),
+                &mut chunk,
+            )?;
             let bytes = download.on_chunk(answer)?;
             out.write_all(&bytes).map_err(|e| Error::Io {
                 path: "(download writer)".into(),
@@ -189,15 +205,19 @@ impl MethodCall {
         Ok(download.progress())
     }
 
-    /// The pages of a listing, one request per page, following `nextPageToken`.
+    /// The pages of a listing, one request per page, following `nextPageToken`. Paging
+    /// ends: a repeated page token or more than the call options' `max_pages` pages
+    /// (10,000 by default) is an error item after the last good page (see
+    /// [`crate::paging`]).
     pub fn pages(self) -> Result<PageIter, Error> {
         Ok(PageIter {
-            pages: Pages::new(self.request.clone())?,
+            pages: Pages::new(self.request.clone())?.with_max_pages(self.options.max_pages),
             call: self,
         })
     }
 
-    /// Every page's items, concatenated.
+    /// Every page's items, concatenated; an error when paging does not end well (a
+    /// repeated page token, the page limit).
     pub fn collect_items(self) -> Result<Vec<serde_json::Value>, Error> {
         let mut it = self.pages()?;
         let mut items = Vec::new();
@@ -226,7 +246,10 @@ impl Iterator for PageIter {
     type Item = Result<serde_json::Value, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let request = self.pages.next_request()?;
+        let request = match self.pages.next_request()? {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
         let call = MethodCall {
             request,
             ..self.call.clone()
@@ -280,6 +303,11 @@ impl Batch {
             c.apply(&mut probe)?;
         }
         let mut call = self.batch.exchange(probe.headers(), s.options);
-        drive(s.client.as_ref(), s.credentials.as_ref(), &mut call)
+        drive(
+            s.client.as_ref(),
+            s.credentials.as_ref(),
+            Some(s.api.root_origin()),
+            &mut call,
+        )
     }
 }

@@ -10,20 +10,26 @@ use oauth_core::http::{HttpRequest, HttpResponse, ResponseLimit, endpoint_label}
 use oauth_core::{RetryPolicy, TransportErrorKind};
 use serde::de::DeserializeOwned;
 
+use crate::origin::Origin;
 use crate::request::{ModelKind, PreparedRequest};
 use crate::{ApiError, Error};
 
 /// The default bound on an API response body.
 pub const DEFAULT_API_RESPONSE_LIMIT: usize = 256 << 20;
 
-/// How a call is executed: retries (googleapiclient's `num_retries`) and the response
-/// bound.
+/// The default bound on the pages of one listing.
+pub const DEFAULT_MAX_PAGES: usize = 10_000;
+
+/// How a call is executed: retries (googleapiclient's `num_retries`), the response
+/// bound, and how many pages a listing may have.
 ///
 /// ```
 /// use discovery_client::CallOptions;
-/// let o = CallOptions::default().num_retries(3);
+/// let o = CallOptions::default().num_retries(3).max_pages(50);
 /// assert_eq!(o.retry.max_attempts, 4);
+/// assert_eq!(o.max_pages, 50);
 /// assert_eq!(CallOptions::default().retry.max_attempts, 1, "googleapiclient retries nothing by default");
+/// assert_eq!(CallOptions::default().max_pages, 10_000);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
@@ -32,6 +38,9 @@ pub struct CallOptions {
     pub retry: RetryPolicy,
     /// The largest response body accepted.
     pub response_limit: usize,
+    /// The most pages a listing fetches ([`DEFAULT_MAX_PAGES`]); a longer listing ends in
+    /// [`Error::TooManyPages`].
+    pub max_pages: usize,
 }
 
 impl Default for CallOptions {
@@ -39,6 +48,7 @@ impl Default for CallOptions {
         CallOptions {
             retry: RetryPolicy::none(),
             response_limit: DEFAULT_API_RESPONSE_LIMIT,
+            max_pages: DEFAULT_MAX_PAGES,
         }
     }
 }
@@ -60,6 +70,12 @@ impl CallOptions {
     /// The response bound (downloads of large media need more than the default).
     pub fn response_limit(mut self, bytes: usize) -> Self {
         self.response_limit = bytes;
+        self
+    }
+
+    /// The most pages a listing fetches (`pages()`, `collect_items()`).
+    pub fn max_pages(mut self, pages: usize) -> Self {
+        self.max_pages = pages;
         self
     }
 }
@@ -114,9 +130,6 @@ impl ApiResponse {
         })
     }
 }
-
-/// Why an upload session on another host is refused.
-const FOREIGN_SESSION: &str = "the upload session URL is on another host than the call";
 
 enum Phase {
     Initial,
@@ -269,22 +282,20 @@ impl ApiCall {
         })))
     }
 
-    /// Whether an upload session URL is on the call's own scheme, host and port: the
+    /// An upload session URL must be on the call's own scheme, host and port: the
     /// session's requests carry the Authorization header, which must not go elsewhere.
-    fn same_origin(&self, session: &str) -> bool {
-        let origin = |u: &str| {
-            let uri = u.parse::<http::Uri>().ok()?;
-            let scheme = uri.scheme_str()?.to_ascii_lowercase();
-            let authority = uri.authority()?;
-            if authority.as_str().contains('@') {
-                return None;
-            }
-            let port = authority
-                .port_u16()
-                .unwrap_or(if scheme == "https" { 443 } else { 80 });
-            Some((scheme, authority.host().to_ascii_lowercase(), port))
+    fn check_session(&self, session: &str) -> Result<(), Error> {
+        let Some(origin) = Origin::parse(&self.prepared.url) else {
+            return Err(self.malformed("the call's URL has no origin"));
         };
-        matches!((origin(&self.prepared.url), origin(session)), (Some(a), Some(b)) if a == b)
+        origin.admits(session).map_err(|found| {
+            Error::foreign(
+                &self.prepared.method_id,
+                "upload session URL",
+                found.as_ref(),
+                &origin,
+            )
+        })
     }
 
     fn session_of(&self) -> Option<String> {
@@ -337,8 +348,8 @@ impl Exchange for ApiCall {
                         .get(LOCATION)
                         .and_then(|v| v.to_str().ok())
                         .map_or(session, str::to_owned);
-                    if !self.same_origin(&session) {
-                        return Step::Done(Ok(Err(self.malformed(FOREIGN_SESSION))));
+                    if let Err(e) = self.check_session(&session) {
+                        return Step::Done(Ok(Err(e)));
                     }
                     let offset = received(&resp);
                     self.phase = Phase::Upload { session, offset };
@@ -365,8 +376,8 @@ impl Exchange for ApiCall {
                             self.malformed("no Location for the upload session")
                         )));
                     };
-                    if !self.same_origin(&session) {
-                        return Step::Done(Ok(Err(self.malformed(FOREIGN_SESSION))));
+                    if let Err(e) = self.check_session(&session) {
+                        return Step::Done(Ok(Err(e)));
                     }
                     self.phase = Phase::Upload { session, offset: 0 };
                     self.attempts = 0;
@@ -490,7 +501,10 @@ mod tests {
             let mut ex = call(req, 0);
             ex.step(Input::Start);
             match ex.step(resp(200, &[("location", location)], "")) {
-                Step::Done(Ok(Err(e))) => assert!(e.to_string().contains("another host"), "{e}"),
+                Step::Done(Ok(Err(e))) => assert!(
+                    matches!(&e, Error::ForeignUrl { field, .. } if field == "upload session URL"),
+                    "{e}"
+                ),
                 _ => panic!("{location} accepted"),
             }
         }

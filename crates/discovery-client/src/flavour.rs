@@ -2,6 +2,16 @@
 //! that neither block nor await (generated into both flavours' types so their APIs match
 //! name for name).
 
+/// The check where credentials are applied: a request leaving the API's root origin is
+/// refused, whatever built it.
+pub(crate) fn check_origin(
+    root: &crate::origin::Origin,
+    request: &oauth_core::http::HttpRequest,
+) -> Result<(), crate::Error> {
+    root.admits_uri(request.uri())
+        .map_err(|found| crate::Error::foreign("API call", "request URL", found.as_ref(), root))
+}
+
 /// Builder methods that forward to the sans-IO [`crate::Request`].
 macro_rules! call_builder_methods {
     () => {
