@@ -31,6 +31,10 @@ pub enum Error {
     /// ring refused to sign (it does not say why; this does not happen with a valid key).
     #[error("signing with the service account key failed")]
     Signing,
+    /// jsonwebtoken could not make the JWT (with ring's provider this does not happen; another
+    /// installed provider may refuse the key). The reason never holds key material.
+    #[error("making the JWT failed: {0}")]
+    Jwt(String),
 }
 
 impl Error {
@@ -61,8 +65,8 @@ pub enum IdTokenError {
     /// Not three base64url segments of JSON.
     #[error("not a well-formed JWT ({0})")]
     Malformed(&'static str),
-    /// `alg` is not RS256 or ES256 (`none` and HS256 included).
-    #[error("algorithm `{0}` is not accepted (RS256 and ES256 are)")]
+    /// `alg` is not RS256, ES256 or ES384 (`none` and HS256 included).
+    #[error("algorithm `{0}` is not accepted (RS256, ES256 and ES384 are)")]
     UnsupportedAlgorithm(String),
     /// No certificate has the header's `kid`.
     #[error("no certificate has key id `{0}`")]

@@ -1,7 +1,7 @@
 //! ID tokens minted for a service account: the JWT-bearer grant with `target_audience`.
 
 use std::any::Any;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use oauth_core::exchange::Call;
 use oauth_core::fsutil::FileLock;
@@ -171,17 +171,12 @@ pub(crate) fn id_token_to_token(
     response: TokenResponse,
     endpoint: &str,
 ) -> Result<Token, CoreError> {
-    let decoded = jwt::decode_unverified(response.access_token.expose()).map_err(|e| {
+    let expiry = jwt::unverified_expiry(response.access_token.expose()).ok_or_else(|| {
         CoreError::MalformedResponse {
             endpoint: endpoint.to_owned(),
-            reason: format!("the id_token is {e}"),
+            reason: "the id_token is not a JWT with a numeric `exp`".into(),
         }
     })?;
-    let exp = jwt::seconds(&decoded.claims, "exp").map_err(|_| CoreError::MalformedResponse {
-        endpoint: endpoint.to_owned(),
-        reason: "the id_token has no numeric `exp`".into(),
-    })?;
-    let expiry = UNIX_EPOCH + Duration::from_secs(u64::try_from(exp).unwrap_or(0));
     let mut token = Token::bearer(response.access_token.clone(), Some(expiry));
     token.id_token = Some(response.access_token);
     Ok(token)

@@ -1,14 +1,17 @@
-//! JSON Web Tokens (RFC 7519) as google-auth writes and reads them: compact form,
-//! base64url without padding, `typ` JWT.
+//! JSON Web Tokens (RFC 7519) as google-auth writes and reads them, made and checked by
+//! the `jsonwebtoken` crate on ring ([`RING_PROVIDER`]): compact form, base64url without
+//! padding, `typ` JWT.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use crate::IdTokenError;
+pub use crate::crypto::RING_PROVIDER;
 use crate::key::Signer;
 
 /// The base64url alphabet without padding, as JWTs use it.
+#[cfg(test)]
 pub(crate) fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -18,8 +21,12 @@ pub(crate) fn unb64(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
 }
 
-/// Signs `claims` as an RS256 JWT with the header google-auth writes:
+/// Signs `claims` as an RS256 JWT with jsonwebtoken, with the header google-auth writes:
 /// `{"typ": "JWT", "alg": "RS256", "kid": <private_key_id>}`.
+///
+/// The signature is made by the process's jsonwebtoken provider: [`RING_PROVIDER`] unless
+/// the program installed another before gauth's first JWT. With ring's, the key is the one
+/// parsed when the key file was read.
 ///
 /// ```no_run
 /// # let key = oauth_sa::ServiceAccountKey::from_file("key.json")?;
@@ -32,23 +39,32 @@ pub fn encode(
     signer: &Signer,
     claims: &Map<String, Value>,
 ) -> Result<oauth_core::Secret, crate::Error> {
-    let mut header = Map::new();
-    header.insert("typ".into(), "JWT".into());
-    header.insert("alg".into(), "RS256".into());
-    if let Some(kid) = signer.key_id() {
-        header.insert("kid".into(), kid.into());
+    crate::crypto::ensure_provider();
+    let prepared = signer.prepared();
+    let mut header = jsonwebtoken::Header::new(prepared.algorithm);
+    header.kid = signer.key_id().map(str::to_owned);
+    let token = crate::crypto::with_prepared(prepared, || {
+        jsonwebtoken::encode(&header, claims, &prepared.encoding)
+    })
+    .map_err(|e| crate::Error::Jwt(e.to_string()))?;
+    Ok(oauth_core::Secret::new(token))
+}
+
+/// The `exp` claim of a JWT whose signature is not checked here (a token this program just
+/// received over TLS from the endpoint it asked), read by jsonwebtoken; fractions kept.
+pub(crate) fn unverified_expiry(token: &str) -> Option<std::time::SystemTime> {
+    #[derive(serde::Deserialize)]
+    struct Exp {
+        exp: serde_json::Number,
     }
-    // Serialising a map of strings and numbers cannot fail.
-    let header = serde_json::to_vec(&header).unwrap_or_default();
-    let payload = serde_json::to_vec(claims).unwrap_or_default();
-    let mut out = String::with_capacity(64 + payload.len() * 4 / 3 + 350);
-    out.push_str(&b64(&header));
-    out.push('.');
-    out.push_str(&b64(&payload));
-    let signature = signer.sign_bytes(out.as_bytes())?;
-    out.push('.');
-    out.push_str(&b64(&signature));
-    Ok(oauth_core::Secret::new(out))
+    let exp = jsonwebtoken::dangerous::insecure_decode_claims::<Exp>(token.trim())
+        .ok()?
+        .exp;
+    let secs = match exp.as_u64() {
+        Some(s) => std::time::Duration::from_secs(s),
+        None => std::time::Duration::try_from_secs_f64(exp.as_f64()?).ok()?,
+    };
+    std::time::UNIX_EPOCH.checked_add(secs)
 }
 
 /// A JWT split into its parts, signature not yet checked.
@@ -64,9 +80,9 @@ pub struct Decoded {
     pub signed: String,
 }
 
-/// Splits a compact JWT and decodes header and claims, without checking the signature:
-/// only for tokens whose signature is checked elsewhere or does not matter (reading the
-/// expiry of a token this program just received over TLS).
+/// Splits a compact JWT and decodes header and claims, without checking the signature, for
+/// looking at a token (`gauth info`, tests). It reads any header, `alg: none` included;
+/// verification goes through jsonwebtoken ([`crate::IdTokenVerifier`]).
 ///
 /// ```
 /// let d = oauth_sa::jwt::decode_unverified("eyJhbGciOiJub25lIn0.eyJleHAiOjF9.").unwrap();

@@ -29,9 +29,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Crypto is ring's; certificates are read with rustls-webpki. Features `blocking` and
+//! JWTs are made and checked by the `jsonwebtoken` crate, whose cryptography here is ring's
+//! ([`jwt::RING_PROVIDER`], installed when the program installed none). Features `blocking` and
 //! `async` (both default) add the verifier's blocking and async drivers.
 
+mod crypto;
+mod der;
 mod error;
 mod id_token;
 mod impersonated;

@@ -1,22 +1,26 @@
 //! Verifying ID tokens against an issuer's certificates (JWKS or PEM), fetched sans-IO
-//! and cached as `Cache-Control: max-age` allows.
+//! and cached as `Cache-Control: max-age` allows. Signatures, `aud` and `iss` are checked by
+//! jsonwebtoken (on ring, [`crate::jwt::RING_PROVIDER`]); the times by [`crate::jwt`]'s
+//! exact reading of `iat`, `exp` and `nbf`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use oauth_core::exchange::Call;
 use oauth_core::http::{
     HttpRequest, HttpResponse, endpoint_label, error_from_response, get, to_uri,
 };
 use oauth_core::{Clock, Error as CoreError, RetryPolicy, Retrying, SystemClock};
-use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, SubjectPublicKeyInfoDer};
 use serde_json::{Map, Value};
 use url::Url;
 
+use crate::der::{self, SpkiKey};
 use crate::jwt::{self, unb64};
 use crate::{Error, IdTokenError};
 
@@ -29,56 +33,51 @@ pub const GOOGLE_ISSUERS: [&str; 2] = ["accounts.google.com", "https://accounts.
 /// The clock skew allowed on `iat` and `exp` by default.
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(10);
 
-/// The DER prefix of a P-256 `SubjectPublicKeyInfo` with an uncompressed point: DER is
-/// canonical, so every such SPKI starts with exactly these bytes.
-const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
+/// The algorithms an ID token may be signed with: google-auth's (RS256, ES256, ES384).
+const ACCEPTED: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::ES384];
+
+/// What a key verifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyKind {
+    Rsa,
+    P256,
+    P384,
+}
+
+impl KeyKind {
+    fn accepts(self, alg: Algorithm) -> bool {
+        matches!(
+            (self, alg),
+            (KeyKind::Rsa, Algorithm::RS256)
+                | (KeyKind::P256, Algorithm::ES256)
+                | (KeyKind::P384, Algorithm::ES384)
+        )
+    }
+}
 
 #[derive(Clone)]
-enum PublicKey {
-    /// A JWK RSA key: modulus and exponent, big-endian.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    /// An RSA key from a certificate or PEM public key: its SPKI.
-    RsaSpki(Vec<u8>),
-    /// A P-256 key: the uncompressed point (0x04 || x || y).
-    EcP256(Vec<u8>),
+struct PublicKey {
+    kind: KeyKind,
+    key: DecodingKey,
 }
 
 impl PublicKey {
-    fn from_spki(spki: &[u8]) -> PublicKey {
-        match spki.strip_prefix(&P256_SPKI_PREFIX[..]) {
-            Some(point) if point.len() == 65 => PublicKey::EcP256(point.to_vec()),
-            _ => PublicKey::RsaSpki(spki.to_vec()),
-        }
-    }
-
-    fn algorithm(&self) -> &'static str {
-        match self {
-            PublicKey::Rsa { .. } | PublicKey::RsaSpki(_) => "RS256",
-            PublicKey::EcP256(_) => "ES256",
-        }
-    }
-
-    fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
-        match self {
-            PublicKey::Rsa { n, e } => RsaPublicKeyComponents { n, e }
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
-                .is_ok(),
-            PublicKey::RsaSpki(spki) => {
-                let spki = SubjectPublicKeyInfoDer::from(spki.as_slice());
-                webpki::RawPublicKeyEntity::try_from(&spki).is_ok_and(|k| {
-                    k.verify_signature(webpki::ring::RSA_PKCS1_2048_8192_SHA256, message, sig)
-                        .is_ok()
-                })
-            }
-            PublicKey::EcP256(point) => {
-                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                    .verify(message, sig)
-                    .is_ok()
-            }
-        }
+    fn from_spki(spki: &[u8]) -> Option<PublicKey> {
+        Some(match der::spki_key(spki)? {
+            SpkiKey::Rsa(pkcs1) => PublicKey {
+                kind: KeyKind::Rsa,
+                key: DecodingKey::from_rsa_der(pkcs1),
+            },
+            SpkiKey::P256(point) => PublicKey {
+                kind: KeyKind::P256,
+                key: DecodingKey::from_ec_der(point),
+            },
+            SpkiKey::P384(point) => PublicKey {
+                kind: KeyKind::P384,
+                key: DecodingKey::from_ec_der(point),
+            },
+            SpkiKey::Ed25519(_) => return None,
+        })
     }
 }
 
@@ -161,20 +160,25 @@ fn from_jwk(jwk: &Value) -> Option<(String, PublicKey)> {
     let s = |name: &str| jwk.get(name).and_then(Value::as_str);
     let kid = s("kid")?.to_owned();
     let key = match s("kty")? {
-        "RSA" => PublicKey::Rsa {
-            n: unb64(s("n")?)?,
-            e: unb64(s("e")?)?,
+        "RSA" => PublicKey {
+            kind: KeyKind::Rsa,
+            key: DecodingKey::from_rsa_raw_components(&unb64(s("n")?)?, &unb64(s("e")?)?),
         },
-        "EC" if s("crv") == Some("P-256") => {
+        "EC" => {
+            let (kind, size) = match s("crv")? {
+                "P-256" => (KeyKind::P256, 32),
+                "P-384" => (KeyKind::P384, 48),
+                _ => return None,
+            };
             let (x, y) = (unb64(s("x")?)?, unb64(s("y")?)?);
-            if x.len() != 32 || y.len() != 32 {
+            if x.len() != size || y.len() != size {
                 return None;
             }
-            let mut point = Vec::with_capacity(65);
-            point.push(4);
-            point.extend_from_slice(&x);
-            point.extend_from_slice(&y);
-            PublicKey::EcP256(point)
+            let point = [&[4u8][..], &x, &y].concat();
+            PublicKey {
+                kind,
+                key: DecodingKey::from_ec_der(&point),
+            }
         }
         _ => return None,
     };
@@ -183,11 +187,10 @@ fn from_jwk(jwk: &Value) -> Option<(String, PublicKey)> {
 
 fn from_pem(pem: &str) -> Option<PublicKey> {
     if let Ok(cert) = CertificateDer::from_pem_slice(pem.as_bytes()) {
-        let ee = webpki::EndEntityCert::try_from(&cert).ok()?;
-        return Some(PublicKey::from_spki(ee.subject_public_key_info().as_ref()));
+        return PublicKey::from_spki(der::certificate_spki(&cert)?);
     }
     let spki = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).ok()?;
-    Some(PublicKey::from_spki(spki.as_ref()))
+    PublicKey::from_spki(spki.as_ref())
 }
 
 /// How long a response may be cached: `max-age`, unless `no-store` or `no-cache`.
@@ -311,15 +314,48 @@ pub struct IdTokenVerifier {
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
     cache: Arc<Mutex<Option<Cached>>>,
+    rules: Arc<Rules>,
+}
+
+/// jsonwebtoken's validation, one per accepted algorithm (a `Validation` names the
+/// algorithms it allows, and they must share the key's family). Its time checks are off:
+/// they read the system clock and round fractions, so gauth reads the times itself.
+#[derive(Debug)]
+struct Rules([Validation; 3]);
+
+impl Rules {
+    fn new(audiences: &[String], issuers: &[String]) -> Rules {
+        Rules(ACCEPTED.map(|alg| {
+            let mut v = Validation::new(alg);
+            v.validate_exp = false;
+            v.validate_nbf = false;
+            v.leeway = 0;
+            v.validate_aud = true;
+            v.required_spec_claims = ["iss", "aud"].map(String::from).into();
+            v.set_audience(audiences);
+            v.set_issuer(issuers);
+            v
+        }))
+    }
+
+    fn for_alg(&self, alg: Algorithm) -> Option<&Validation> {
+        ACCEPTED
+            .iter()
+            .position(|a| *a == alg)
+            .and_then(|i| self.0.get(i))
+    }
 }
 
 impl IdTokenVerifier {
     /// A verifier of Google ID tokens for `audience`, with Google's PEM certificates.
     pub fn new(audience: impl Into<String>) -> Self {
+        let audiences = vec![audience.into()];
+        let issuers: Vec<String> = GOOGLE_ISSUERS.iter().map(|s| (*s).to_owned()).collect();
         IdTokenVerifier {
             certs_url: Url::parse(GOOGLE_OAUTH2_CERTS_URL).expect("a constant URL parses"),
-            audiences: vec![audience.into()],
-            issuers: GOOGLE_ISSUERS.iter().map(|s| (*s).to_owned()).collect(),
+            rules: Arc::new(Rules::new(&audiences, &issuers)),
+            audiences,
+            issuers,
             skew: DEFAULT_CLOCK_SKEW,
             clock: Arc::new(SystemClock),
             retry: RetryPolicy::default(),
@@ -341,6 +377,7 @@ impl IdTokenVerifier {
         S: Into<String>,
     {
         self.issuers = issuers.into_iter().map(Into::into).collect();
+        self.rules = Arc::new(Rules::new(&self.audiences, &self.issuers));
         self
     }
 
@@ -351,6 +388,7 @@ impl IdTokenVerifier {
         S: Into<String>,
     {
         self.audiences = audiences.into_iter().map(Into::into).collect();
+        self.rules = Arc::new(Rules::new(&self.audiences, &self.issuers));
         self
     }
 
@@ -383,53 +421,62 @@ impl IdTokenVerifier {
     /// let v = oauth_sa::IdTokenVerifier::new("aud");
     /// let none = "eyJhbGciOiJub25lIn0.eyJhdWQiOiJhdWQifQ.";
     /// let e = v.verify_with_certs(none, &oauth_sa::Certs::default()).unwrap_err();
-    /// assert_eq!(e.to_string(), "invalid ID token: algorithm `none` is not accepted (RS256 and ES256 are)");
+    /// assert_eq!(e.to_string(), "invalid ID token: algorithm `none` is not accepted (RS256, ES256 and ES384 are)");
     /// ```
     pub fn verify_with_certs(
         &self,
         token: &str,
         certs: &Certs,
     ) -> Result<Map<String, Value>, Error> {
-        let d = jwt::decode_unverified(token)?;
-        let alg = d.header.get("alg").and_then(Value::as_str).unwrap_or("");
-        if alg != "RS256" && alg != "ES256" {
-            return Err(IdTokenError::UnsupportedAlgorithm(short(alg)).into());
-        }
-        match d.header.get("kid") {
-            Some(Value::String(kid)) => {
+        crate::crypto::ensure_provider();
+        let token = token.trim();
+        let header = jsonwebtoken::decode_header(token).map_err(|_| header_error(token))?;
+        let alg = header.alg;
+        let validation = self
+            .rules
+            .for_alg(alg)
+            .ok_or_else(|| IdTokenError::UnsupportedAlgorithm(format!("{alg:?}")))?;
+        let decode = |key: &PublicKey| {
+            jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
+                .map(|data| data.claims)
+                .map_err(|e| jwt_error(&e, token))
+        };
+        let claims = match &header.kid {
+            Some(kid) => {
                 let key = certs
                     .keys
                     .get(kid)
                     .ok_or_else(|| IdTokenError::UnknownKeyId(short(kid)))?;
-                if key.algorithm() != alg {
+                if !key.kind.accepts(alg) {
                     return Err(IdTokenError::KeyAlgorithmMismatch(short(kid)).into());
                 }
-                if !key.verify(d.signed.as_bytes(), &d.signature) {
-                    return Err(IdTokenError::BadSignature.into());
-                }
+                decode(key)?
             }
             None => {
                 // google-auth tries every certificate when the header names none.
-                let ok = certs
-                    .keys
-                    .values()
-                    .filter(|k| k.algorithm() == alg)
-                    .any(|k| k.verify(d.signed.as_bytes(), &d.signature));
-                if !ok {
-                    return Err(IdTokenError::BadSignature.into());
+                let mut found = Err(IdTokenError::BadSignature);
+                for key in certs.keys.values().filter(|k| k.kind.accepts(alg)) {
+                    found = decode(key);
+                    if !matches!(found, Err(IdTokenError::BadSignature)) {
+                        break;
+                    }
                 }
+                found?
             }
-            Some(_) => return Err(IdTokenError::Malformed("`kid` is not a string").into()),
-        }
-        self.check_claims(&d.claims)?;
-        Ok(d.claims)
+        };
+        self.check_claims(&claims)?;
+        Ok(claims)
     }
 
     fn check_claims(&self, claims: &Map<String, Value>) -> Result<(), IdTokenError> {
+        // jsonwebtoken takes an array of issuers too; an ID token's `iss` is one string.
+        if !claims.get("iss").is_some_and(Value::is_string) {
+            return Err(IdTokenError::MissingClaim("iss"));
+        }
         let now = self
             .clock
             .now()
-            .duration_since(UNIX_EPOCH)
+            .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         let skew = i64::try_from(self.skew.as_secs()).unwrap_or(i64::MAX);
         let iat = jwt::seconds(claims, "iat")?;
@@ -440,22 +487,7 @@ impl IdTokenVerifier {
         if exp.saturating_add(skew) < now {
             return Err(IdTokenError::Expired);
         }
-        let iss = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .ok_or(IdTokenError::MissingClaim("iss"))?;
-        if !self.issuers.iter().any(|i| i == iss) {
-            return Err(IdTokenError::WrongIssuer(short(iss)));
-        }
-        let matches = |a: &str| self.audiences.iter().any(|x| x == a);
-        match claims.get("aud") {
-            Some(Value::String(a)) if matches(a) => Ok(()),
-            Some(Value::Array(list)) if list.iter().filter_map(Value::as_str).any(matches) => {
-                Ok(())
-            }
-            Some(Value::String(_) | Value::Array(_)) => Err(IdTokenError::WrongAudience),
-            _ => Err(IdTokenError::MissingClaim("aud")),
-        }
+        Ok(())
     }
 
     /// The cached certificates, when still fresh.
@@ -522,6 +554,58 @@ impl IdTokenVerifier {
     }
 }
 
+/// Why a header jsonwebtoken refused is refused, read with gauth's own splitter.
+fn header_error(token: &str) -> Error {
+    let decoded = match jwt::decode_unverified(token) {
+        Ok(d) => d,
+        Err(e) => return e.into(),
+    };
+    match decoded.header.get("alg") {
+        Some(Value::String(alg)) if !ACCEPTED.iter().any(|a| format!("{a:?}") == *alg) => {
+            IdTokenError::UnsupportedAlgorithm(short(alg)).into()
+        }
+        Some(Value::String(_)) => match decoded.header.get("kid") {
+            Some(Value::String(_)) | None => {
+                IdTokenError::Malformed("the header is not a valid JWS header").into()
+            }
+            Some(_) => IdTokenError::Malformed("`kid` is not a string").into(),
+        },
+        Some(other) => IdTokenError::UnsupportedAlgorithm(short(&other.to_string())).into(),
+        None => IdTokenError::UnsupportedAlgorithm(String::new()).into(),
+    }
+}
+
+/// jsonwebtoken's verdict as gauth's error.
+fn jwt_error(e: &jsonwebtoken::errors::Error, token: &str) -> IdTokenError {
+    match e.kind() {
+        ErrorKind::InvalidSignature => IdTokenError::BadSignature,
+        ErrorKind::InvalidAudience => IdTokenError::WrongAudience,
+        ErrorKind::InvalidIssuer => {
+            let iss = jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token)
+                .ok()
+                .and_then(|c| {
+                    c.get("iss")
+                        .map(|i| i.as_str().map_or(i.to_string(), str::to_owned))
+                })
+                .unwrap_or_default();
+            IdTokenError::WrongIssuer(short(&iss))
+        }
+        ErrorKind::MissingRequiredClaim(c) | ErrorKind::InvalidClaimFormat(c) => match c.as_str() {
+            "aud" => IdTokenError::MissingClaim("aud"),
+            "iss" => IdTokenError::MissingClaim("iss"),
+            _ => IdTokenError::Malformed("a registered claim has the wrong type"),
+        },
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => {
+            IdTokenError::Malformed("the key does not fit the token's algorithm")
+        }
+        ErrorKind::Base64(_) | ErrorKind::Utf8(_) => {
+            IdTokenError::Malformed("a segment is not base64url")
+        }
+        ErrorKind::Json(_) => IdTokenError::Malformed("the payload is not a JSON object"),
+        _ => IdTokenError::Malformed("not a compact JWS"),
+    }
+}
+
 /// Values from a token may be anything: keep error messages short and printable.
 fn short(s: &str) -> String {
     let cut: String = s.chars().take(80).collect();
@@ -531,6 +615,7 @@ fn short(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::UNIX_EPOCH;
 
     use oauth_core::{ManualClock, TransportError};
     use serde_json::json;
@@ -559,7 +644,9 @@ mod tests {
 
     fn jwks_certs() -> Certs {
         // The EC key's x and y, read from its certificate's SPKI.
-        let PublicKey::EcP256(point) = from_pem(EC_CERT).unwrap() else {
+        let cert = CertificateDer::from_pem_slice(EC_CERT.as_bytes()).unwrap();
+        let Some(SpkiKey::P256(point)) = der::spki_key(der::certificate_spki(&cert).unwrap())
+        else {
             panic!()
         };
         let jwks = json!({"keys": [
