@@ -77,6 +77,21 @@ pub enum IdTokenError {
     /// The signature does not verify.
     #[error("the signature does not verify")]
     BadSignature,
+    /// The certificate the header's `kid` names could not be read.
+    #[error("the certificate with key id `{kid}` cannot be read: {reason}")]
+    UnreadableCertificate {
+        /// The key id.
+        kid: String,
+        /// Why it could not be read.
+        reason: String,
+    },
+    /// The header names no key, no readable certificate verifies the signature, and some
+    /// certificates could not be read (they are listed: one of them may have been the key).
+    #[error("the signature does not verify with any readable certificate; unreadable: {}", unreadable.join(", "))]
+    NoKeyVerifies {
+        /// The unreadable entries, each as "`kid` (reason)".
+        unreadable: Vec<String>,
+    },
     /// A required claim is missing or has the wrong type.
     #[error("claim `{0}` is missing or not of the right type")]
     MissingClaim(&'static str),

@@ -55,6 +55,6 @@ pub use metadata::{
 };
 pub use service_account::{DEFAULT_LIFETIME, JWT_BEARER_GRANT, ServiceAccountCredentials};
 pub use verify::{
-    Certs, CertsCall, DEFAULT_CLOCK_SKEW, FetchedCerts, GOOGLE_ISSUERS, GOOGLE_OAUTH2_CERTS_URL,
-    GOOGLE_OAUTH2_JWKS_URL, IdTokenVerifier,
+    Certs, CertsCall, DEFAULT_CLOCK_SKEW, EARLY_REFETCH_INTERVAL, FetchedCerts, GOOGLE_ISSUERS,
+    GOOGLE_OAUTH2_CERTS_URL, GOOGLE_OAUTH2_JWKS_URL, IdTokenVerifier,
 };
