@@ -77,8 +77,11 @@ fn judge(cases: &[Case], extra_certs: Value) -> (usize, usize) {
         })).collect::<Vec<_>>(),
     });
     let answer = oracle("idtokens", &spec);
-    let certs = Certs::parse(answer["certs"].to_string().as_bytes(), "google-auth's certs")
-        .unwrap();
+    let certs = Certs::parse(
+        answer["certs"].to_string().as_bytes(),
+        "google-auth's certs",
+    )
+    .unwrap();
     let results = answer["results"].as_array().unwrap();
     assert_eq!(results.len(), cases.len());
     let (mut same, mut documented) = (0, 0);
@@ -101,7 +104,11 @@ fn judge(cases: &[Case], extra_certs: Value) -> (usize, usize) {
             }
             Some((why, gauth_accepts)) => {
                 assert_eq!(gauth.is_ok(), gauth_accepts, "{why}: {what}");
-                assert_ne!(python == "ok", gauth_accepts, "no longer a difference ({why}): {what}");
+                assert_ne!(
+                    python == "ok",
+                    gauth_accepts,
+                    "no longer a difference ({why}): {what}"
+                );
                 documented += 1;
             }
         }
@@ -137,10 +144,10 @@ fn certificates_of_every_form_google_auth_reads_verify_alike() {
     // No kid: google-auth tries every certificate in order and stops at the first it
     // cannot use with the token's algorithm; gauth tries those of the token's kind.
     cases.push(Case::new("rsa", None, valid()));
-    cases.push(
-        Case::new("p384", None, valid())
-            .differs("a kid-less token is tried against keys of its kind only", true),
-    );
+    cases.push(Case::new("p384", None, valid()).differs(
+        "a kid-less token is tried against keys of its kind only",
+        true,
+    ));
     // The header's alg and the key's curve disagree: google-auth goes by the curve.
     let mut es256_on_p384 = Case::new("p384", Some("p384-v3"), valid())
         .differs("alg must match the key (ES256 header, P-384 key)", false);
@@ -183,14 +190,7 @@ fn times_get_google_auths_verdict_at_every_leeway() {
                 0.0,
                 -100.0,
             ];
-            let exp_offsets = [
-                -skew - 1.0,
-                -skew - 0.5,
-                -skew,
-                -skew + 0.5,
-                0.0,
-                100.0,
-            ];
+            let exp_offsets = [-skew - 1.0, -skew - 0.5, -skew, -skew + 0.5, 0.0, 100.0];
             for iat in iat_offsets {
                 for exp in exp_offsets {
                     let mut case = Case::new(
@@ -238,4 +238,116 @@ fn the_default_leeway_is_ten_seconds_on_purpose() {
     assert_eq!(gauth::sa::DEFAULT_CLOCK_SKEW, Duration::from_secs(10));
     let e = IdTokenError::NotYetValid.to_string();
     assert!(e.contains("not valid yet"), "{e}");
+}
+
+mod impersonation {
+    use gauth::{ImpersonatedCredentials, ServiceAccountCredentials, ServiceAccountKey};
+    use gauth_tests::hostile::{Hostile, Recorded, Reply};
+    use serde_json::{Value, json};
+
+    const TARGET: &str = "target@p.iam.gserviceaccount.com";
+
+    fn iam_server() -> Hostile {
+        Hostile::start(|req| {
+            if req.path.ends_with(":generateAccessToken") {
+                Reply::json(
+                    200,
+                    r#"{"accessToken":"ya29.target","expireTime":"2099-01-01T00:00:00Z"}"#,
+                )
+            } else if req.path.ends_with(":generateIdToken") {
+                Reply::json(200, r#"{"token":"e30.eyJleHAiOjQxMDI0NDQ4MDB9.c2ln"}"#)
+            } else {
+                Reply::status(404)
+            }
+        })
+    }
+
+    /// A source whose tokens need no request: a self-signed JWT.
+    fn source() -> ServiceAccountCredentials {
+        let key = json!({
+            "type": "service_account",
+            "private_key_id": "test-kid",
+            "private_key": include_str!("../crates/oauth-sa/testdata/rsa_pkcs8.pem"),
+            "client_email": "source@p.iam.gserviceaccount.com",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        });
+        ServiceAccountCredentials::new(
+            ServiceAccountKey::from_json(key.to_string().as_bytes(), "key").unwrap(),
+        )
+        .with_jwt_audience("https://iamcredentials.googleapis.com/")
+    }
+
+    fn iam_requests(server: &Hostile, from: usize) -> Vec<(String, Value)> {
+        let all: Vec<Recorded> = server.requests();
+        all[from..]
+            .iter()
+            .map(|r| {
+                let body = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                (r.path.clone(), body)
+            })
+            .collect()
+    }
+
+    /// What google-auth and gauth send for the same delegates: (google-auth's, gauth's).
+    fn both(delegates: &[&str]) -> (Vec<(String, Value)>, Vec<(String, Value)>) {
+        let server = iam_server();
+        let spec = json!({
+            "base": server.url("").trim_end_matches('/'), "target": TARGET,
+            "scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+            "delegates": if delegates.is_empty() { Value::Null } else { json!(delegates) },
+            "lifetime": 1800, "audience": "https://run.example.com", "include_email": true,
+        });
+        let python = super::oracle("impersonation", &spec);
+        assert_eq!(python["access_token"], "ya29.target");
+        let python_requests = iam_requests(&server, 0);
+        let seen = server.count();
+        let target = ImpersonatedCredentials::new(source(), TARGET)
+            .with_scopes(["https://www.googleapis.com/auth/cloud-platform"])
+            .with_delegates(delegates.iter().copied())
+            .with_lifetime(std::time::Duration::from_secs(1800))
+            .with_endpoint(server.url("/").parse().unwrap());
+        let ids = target.id_token_credentials("https://run.example.com", true);
+        let token = oauth_core::blocking::Credentials::new(target)
+            .token()
+            .unwrap();
+        assert_eq!(token.expose(), "ya29.target");
+        oauth_core::blocking::Credentials::new(ids).token().unwrap();
+        (python_requests, iam_requests(&server, seen))
+    }
+
+    #[test]
+    #[ignore = "needs the interop venv (cargo xtask test)"]
+    fn delegates_as_resource_names_are_sent_as_google_auth_sends_them() {
+        for delegates in [
+            &[][..],
+            &["projects/-/serviceAccounts/mid@p.iam.gserviceaccount.com"][..],
+            &[
+                "projects/-/serviceAccounts/a@p.iam.gserviceaccount.com",
+                "projects/-/serviceAccounts/1234567890",
+            ][..],
+        ] {
+            let (python, gauth) = both(delegates);
+            assert_eq!(python.len(), 2, "{python:?}");
+            assert_eq!(gauth, python, "delegates {delegates:?}");
+        }
+    }
+
+    #[test]
+    #[ignore = "needs the interop venv (cargo xtask test)"]
+    fn bare_email_delegates_are_prefixed_once_where_google_auth_sends_them_bare() {
+        let (python, gauth) = both(&["mid@p.iam.gserviceaccount.com"]);
+        // google-auth passes the list through; the API wants resource names.
+        assert_eq!(
+            python[0].1["delegates"],
+            json!(["mid@p.iam.gserviceaccount.com"])
+        );
+        let prefixed = json!(["projects/-/serviceAccounts/mid@p.iam.gserviceaccount.com"]);
+        for (i, (path, body)) in gauth.iter().enumerate() {
+            assert_eq!(path, &python[i].0);
+            assert_eq!(body["delegates"], prefixed);
+            let mut expected = python[i].1.clone();
+            expected["delegates"] = prefixed.clone();
+            assert_eq!(body, &expected, "all else as google-auth sends it");
+        }
+    }
 }

@@ -5,6 +5,8 @@ file and prints JSON on stdout.
   idtokens IN      certificates of every form google-auth reads (X.509 v1 and v3, SPKI and
                    PKCS#1 public keys, P-256 and P-384), tokens signed by google-auth, and
                    google.auth.jwt.decode's verdict on each at a fixed clock and skew
+  impersonation IN impersonated_credentials' generateAccessToken and generateIdToken requests,
+                   sent to the recording server IN names
 """
 
 import datetime
@@ -169,11 +171,37 @@ def idtokens(spec):
     print(json.dumps({"certs": certs, "results": out}))
 
 
+def impersonation(spec):
+    import google.auth.transport.requests
+    import google.oauth2.credentials
+    from google.auth import iam, impersonated_credentials
+
+    base = spec["base"]
+    iam._IAM_IDTOKEN_ENDPOINT = base + "/v1/projects/-/serviceAccounts/{}:generateIdToken"
+    source = google.oauth2.credentials.Credentials(token="ya29.source")
+    target = impersonated_credentials.Credentials(
+        source_credentials=source,
+        target_principal=spec["target"],
+        target_scopes=spec["scopes"],
+        delegates=spec["delegates"],
+        lifetime=spec["lifetime"],
+        iam_endpoint_override=base
+        + "/v1/projects/-/serviceAccounts/{}:generateAccessToken".format(spec["target"]),
+    )
+    request = google.auth.transport.requests.Request()
+    target.refresh(request)
+    ids = impersonated_credentials.IDTokenCredentials(
+        target, target_audience=spec["audience"], include_email=spec["include_email"]
+    )
+    ids.refresh(request)
+    print(json.dumps({"access_token": target.token, "id_token": ids.token}))
+
+
 def main():
     command, path = sys.argv[1], sys.argv[2]
     with open(path) as f:
         spec = json.load(f)
-    {"idtokens": idtokens}[command](spec)
+    {"idtokens": idtokens, "impersonation": impersonation}[command](spec)
 
 
 if __name__ == "__main__":
