@@ -351,3 +351,252 @@ mod impersonation {
         }
     }
 }
+
+mod adc {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use gauth::adc::{AdcEnv, AdcOptions};
+    use gauth_tests::hostile::{Hostile, Reply};
+    use serde_json::{Value, json};
+
+    const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+
+    fn service_account(project: Option<&str>) -> Value {
+        let mut v = json!({
+            "type": "service_account",
+            "private_key_id": "test-kid",
+            "private_key": include_str!("../crates/oauth-sa/testdata/rsa_pkcs8.pem"),
+            "client_email": "sa@file-project.iam.gserviceaccount.com",
+            "token_uri": "https://oauth2.googleapis.com/token",
+            // google-auth does not read a key file's quota project; neither may gauth.
+            "quota_project_id": "sa-file-quota",
+        });
+        if let Some(p) = project {
+            v["project_id"] = json!(p);
+        }
+        v
+    }
+
+    fn user() -> Value {
+        json!({"type": "authorized_user", "client_id": "c.apps.googleusercontent.com",
+               "client_secret": "s", "refresh_token": "r", "quota_project_id": "user-quota"})
+    }
+
+    fn metadata_server() -> Hostile {
+        Hostile::start(|req| {
+            let reply = match req.path.as_str() {
+                "/" => Reply::text(200, ""),
+                "/computeMetadata/v1/project/project-id" => Reply::text(200, "meta-project"),
+                _ => Reply::status(404),
+            };
+            reply.header("metadata-flavor", "Google")
+        })
+    }
+
+    /// One environment: files to write (relative to the root), variables (`{root}` is
+    /// replaced by the root), and what `gcloud config get project` says (also written to
+    /// gcloud's configuration files under `gcloud_dir`, for gauth).
+    struct Scenario {
+        name: &'static str,
+        files: Vec<(&'static str, Value)>,
+        vars: Vec<(&'static str, String)>,
+        gcloud: Option<(&'static str, &'static str, &'static str)>,
+    }
+
+    fn scenario(name: &'static str) -> Scenario {
+        Scenario {
+            name,
+            files: Vec::new(),
+            vars: Vec::new(),
+            gcloud: None,
+        }
+    }
+
+    impl Scenario {
+        fn file(mut self, path: &'static str, v: Value) -> Self {
+            self.files.push((path, v));
+            self
+        }
+        fn var(mut self, k: &'static str, v: impl Into<String>) -> Self {
+            self.vars.push((k, v.into()));
+            self
+        }
+        /// gcloud's project `project` in configuration `config` under `dir`.
+        fn gcloud(
+            mut self,
+            dir: &'static str,
+            config: &'static str,
+            project: &'static str,
+        ) -> Self {
+            self.gcloud = Some((dir, config, project));
+            self
+        }
+    }
+
+    fn run(s: &Scenario) {
+        let root = tempfile::tempdir().unwrap();
+        let root_str = root.path().to_str().unwrap().to_owned();
+        for dir in [
+            "home",
+            "bin",
+            "gcloud/configurations",
+            "home/.config/gcloud/configurations",
+        ] {
+            std::fs::create_dir_all(root.path().join(dir)).unwrap();
+        }
+        for (path, v) in &s.files {
+            std::fs::write(root.path().join(path), v.to_string()).unwrap();
+        }
+        let mut vars: HashMap<String, String> = HashMap::new();
+        vars.insert("HOME".into(), format!("{root_str}/home"));
+        for (k, v) in &s.vars {
+            vars.insert((*k).into(), v.replace("{root}", &root_str));
+        }
+        let mut gcloud_project = Value::Null;
+        if let Some((dir, config, project)) = s.gcloud {
+            let dir = root.path().join(dir);
+            let decoy = "[core]\nproject = decoy-project\n";
+            std::fs::write(dir.join("configurations/config_default"), decoy).unwrap();
+            std::fs::write(
+                dir.join(format!("configurations/config_{config}")),
+                format!("[core]\naccount = me@example.com\nproject = {project}\n"),
+            )
+            .unwrap();
+            if config != "default" && !vars.contains_key("CLOUDSDK_ACTIVE_CONFIG_NAME") {
+                std::fs::write(dir.join("active_config"), config).unwrap();
+            }
+            gcloud_project = json!(project);
+        }
+        let python = super::oracle(
+            "adc",
+            &json!({"env": vars, "bin_dir": format!("{root_str}/bin"),
+                    "gcloud_project": gcloud_project, "scopes": [SCOPE]}),
+        );
+        let env = AdcEnv::from_vars(|k| vars.get(k).map(Into::into));
+        let found = gauth::adc::blocking::find(&AdcOptions::new(&[SCOPE]).env(env))
+            .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+        let what = format!(
+            "{}: google-auth {python}, gauth {:?}",
+            s.name, found.project_id
+        );
+        assert_eq!(
+            found.project_id.as_deref(),
+            python["project"].as_str(),
+            "{what}"
+        );
+        assert_eq!(
+            found.credentials.quota_project_id(),
+            python["quota_header"].as_str(),
+            "x-goog-user-project, {what}"
+        );
+        let kind = match python["kind"].as_str().unwrap() {
+            "google.oauth2.service_account.Credentials" => "service_account",
+            "google.oauth2.credentials.Credentials" => "authorized_user",
+            "google.auth.compute_engine.credentials.Credentials" => "compute_engine",
+            other => panic!("{what}: {other}"),
+        };
+        assert_eq!(found.credentials.kind(), kind, "{what}");
+        let _ = Path::new(&root_str);
+    }
+
+    #[test]
+    #[ignore = "needs the interop venv (cargo xtask test)"]
+    fn project_and_quota_project_come_from_where_google_auth_takes_them() {
+        let gac = "{root}/key.json";
+        let at_gcloud = "gcloud/application_default_credentials.json";
+        let scenarios = [
+            scenario("a key file's project_id")
+                .file("key.json", service_account(Some("file-project")))
+                .var("GOOGLE_APPLICATION_CREDENTIALS", gac),
+            scenario("GOOGLE_CLOUD_PROJECT over the file's")
+                .file("key.json", service_account(Some("file-project")))
+                .var("GOOGLE_APPLICATION_CREDENTIALS", gac)
+                .var("GOOGLE_CLOUD_PROJECT", "env-project")
+                .var("GCLOUD_PROJECT", "legacy-project"),
+            scenario("the legacy GCLOUD_PROJECT")
+                .file("key.json", service_account(Some("file-project")))
+                .var("GOOGLE_APPLICATION_CREDENTIALS", gac)
+                .var("GCLOUD_PROJECT", "legacy-project"),
+            scenario("an empty GOOGLE_CLOUD_PROJECT hides GCLOUD_PROJECT")
+                .file("key.json", service_account(Some("file-project")))
+                .var("GOOGLE_APPLICATION_CREDENTIALS", gac)
+                .var("GOOGLE_CLOUD_PROJECT", "")
+                .var("GCLOUD_PROJECT", "legacy-project"),
+            scenario("GOOGLE_CLOUD_QUOTA_PROJECT for a service account")
+                .file("key.json", service_account(None))
+                .var("GOOGLE_APPLICATION_CREDENTIALS", gac)
+                .var("GOOGLE_CLOUD_QUOTA_PROJECT", "env-quota"),
+            scenario("a user file elsewhere names no project, only a quota project")
+                .file("key.json", user())
+                .var("GOOGLE_APPLICATION_CREDENTIALS", gac)
+                .var("CLOUDSDK_CONFIG", "{root}/gcloud")
+                .gcloud("gcloud", "default", "gcloud-project"),
+            scenario("gcloud's file takes gcloud's project")
+                .file(at_gcloud, user())
+                .var("CLOUDSDK_CONFIG", "{root}/gcloud")
+                .gcloud("gcloud", "default", "gcloud-project"),
+            scenario("GOOGLE_CLOUD_QUOTA_PROJECT over the user file's")
+                .file(at_gcloud, user())
+                .var("CLOUDSDK_CONFIG", "{root}/gcloud")
+                .var("GOOGLE_CLOUD_QUOTA_PROJECT", "env-quota")
+                .gcloud("gcloud", "default", "gcloud-project"),
+            scenario("gcloud's file without a gcloud project")
+                .file(at_gcloud, user())
+                .var("CLOUDSDK_CONFIG", "{root}/gcloud"),
+            scenario("GOOGLE_APPLICATION_CREDENTIALS naming gcloud's file")
+                .file(at_gcloud, user())
+                .var(
+                    "GOOGLE_APPLICATION_CREDENTIALS",
+                    format!("{{root}}/{at_gcloud}"),
+                )
+                .var("CLOUDSDK_CONFIG", "{root}/gcloud")
+                .gcloud("gcloud", "default", "gcloud-project"),
+            scenario("a key without project_id at gcloud's path")
+                .file(at_gcloud, service_account(None))
+                .var("CLOUDSDK_CONFIG", "{root}/gcloud")
+                .gcloud("gcloud", "default", "gcloud-project"),
+            scenario("~/.config/gcloud and the active configuration")
+                .file(
+                    "home/.config/gcloud/application_default_credentials.json",
+                    user(),
+                )
+                .gcloud("home/.config/gcloud", "work", "work-project"),
+            scenario("CLOUDSDK_ACTIVE_CONFIG_NAME")
+                .file(at_gcloud, user())
+                .var("CLOUDSDK_CONFIG", "{root}/gcloud")
+                .var("CLOUDSDK_ACTIVE_CONFIG_NAME", "other")
+                .gcloud("gcloud", "other", "other-project"),
+        ];
+        for s in &scenarios {
+            run(s);
+        }
+    }
+
+    #[test]
+    #[ignore = "needs the interop venv (cargo xtask test)"]
+    fn the_metadata_servers_project_and_the_environments_quota_project() {
+        let server = metadata_server();
+        let host = server.authority();
+        for (name, extra) in [
+            ("the metadata server's project", vec![]),
+            (
+                "GOOGLE_CLOUD_QUOTA_PROJECT on the metadata server",
+                vec![("GOOGLE_CLOUD_QUOTA_PROJECT", "env-quota")],
+            ),
+            (
+                "GOOGLE_CLOUD_PROJECT over the metadata server's",
+                vec![("GOOGLE_CLOUD_PROJECT", "env-project")],
+            ),
+        ] {
+            let mut s = scenario(name)
+                .var("GCE_METADATA_HOST", host.clone())
+                .var("GCE_METADATA_IP", host.clone())
+                .var("CLOUDSDK_CONFIG", "{root}/gcloud");
+            for (k, v) in extra {
+                s = s.var(k, v);
+            }
+            run(&s);
+        }
+    }
+}

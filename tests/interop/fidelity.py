@@ -7,6 +7,9 @@ file and prints JSON on stdout.
                    google.auth.jwt.decode's verdict on each at a fixed clock and skew
   impersonation IN impersonated_credentials' generateAccessToken and generateIdToken requests,
                    sent to the recording server IN names
+  adc IN           google.auth.default() in the environment IN gives (a fake `gcloud` on PATH
+                   answers `gcloud config get project`): the project id and the
+                   x-goog-user-project header its credentials apply
 """
 
 import datetime
@@ -197,11 +200,62 @@ def impersonation(spec):
     print(json.dumps({"access_token": target.token, "id_token": ids.token}))
 
 
+ADC_VARIABLES = [
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "CLOUDSDK_CONFIG",
+    "CLOUDSDK_ACTIVE_CONFIG_NAME",
+    "CLOUDSDK_CORE_PROJECT",
+    "GOOGLE_CLOUD_PROJECT",
+    "GCLOUD_PROJECT",
+    "GOOGLE_CLOUD_QUOTA_PROJECT",
+    "GCE_METADATA_HOST",
+    "GCE_METADATA_IP",
+    "NO_GCE_CHECK",
+    "GOOGLE_API_USE_CLIENT_CERTIFICATE",
+]
+
+
+def adc(spec):
+    import os
+    import stat
+    import warnings
+
+    import google.auth
+
+    for name in ADC_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(spec["env"])
+    # gcloud, as google-auth runs it: `gcloud config get project`.
+    bin_dir = spec["bin_dir"]
+    gcloud = os.path.join(bin_dir, "gcloud")
+    with open(gcloud, "w") as f:
+        if spec.get("gcloud_project"):
+            f.write("#!/bin/sh\necho '{}'\n".format(spec["gcloud_project"]))
+        else:
+            f.write("#!/bin/sh\nexit 1\n")
+    os.chmod(gcloud, stat.S_IRWXU)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        credentials, project = google.auth.default(scopes=spec.get("scopes"))
+    headers = {}
+    credentials.apply(headers, token="t")
+    print(
+        json.dumps(
+            {
+                "project": project,
+                "quota_header": headers.get("x-goog-user-project"),
+                "kind": type(credentials).__module__ + "." + type(credentials).__name__,
+            }
+        )
+    )
+
+
 def main():
     command, path = sys.argv[1], sys.argv[2]
     with open(path) as f:
         spec = json.load(f)
-    {"idtokens": idtokens, "impersonation": impersonation}[command](spec)
+    {"idtokens": idtokens, "impersonation": impersonation, "adc": adc}[command](spec)
 
 
 if __name__ == "__main__":
