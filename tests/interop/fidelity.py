@@ -10,6 +10,7 @@ file and prints JSON on stdout.
   adc IN           google.auth.default() in the environment IN gives (a fake `gcloud` on PATH
                    answers `gcloud config get project`): the project id and the
                    x-goog-user-project header its credentials apply
+  authurls IN      google_auth_oauthlib.flow.Flow.authorization_url for each case of IN
 """
 
 import datetime
@@ -251,11 +252,36 @@ def adc(spec):
     )
 
 
+def authurls(spec):
+    from google_auth_oauthlib.flow import Flow
+
+    urls = []
+    for case in spec["cases"]:
+        flow = Flow.from_client_config(
+            case["config"],
+            scopes=case["scopes"],
+            state=case["state"],
+            code_verifier=case["code_verifier"],
+            autogenerate_code_verifier=False,
+        )
+        flow.redirect_uri = case["redirect_uri"]
+        kwargs = dict((k, v) for k, v in case["kwargs"])
+        url, state = flow.authorization_url(**kwargs)
+        assert state == case["state"]
+        urls.append(url)
+    print(json.dumps(urls))
+
+
 def main():
     command, path = sys.argv[1], sys.argv[2]
     with open(path) as f:
         spec = json.load(f)
-    {"idtokens": idtokens, "impersonation": impersonation, "adc": adc}[command](spec)
+    {
+        "idtokens": idtokens,
+        "impersonation": impersonation,
+        "adc": adc,
+        "authurls": authurls,
+    }[command](spec)
 
 
 if __name__ == "__main__":
