@@ -738,3 +738,93 @@ mod authorization_url {
         }
     }
 }
+
+mod media_checks {
+    use discovery_client::{Api, Error, Media};
+    use serde_json::{Value, json};
+
+    /// Upload methods with the accept lists and sizes googleapiclient's checks turn on.
+    fn document() -> Value {
+        let method = |name: &str, accept: Value, max: Option<&str>| {
+            let mut upload = json!({"accept": accept, "protocols": {"simple": {
+                "multipart": true, "path": format!("/upload/ex/v1/{name}")}}});
+            if let Some(m) = max {
+                upload["maxSize"] = json!(m);
+            }
+            (
+                name.to_owned(),
+                json!({"id": format!("ex.things.{name}"), "path": name, "httpMethod": "POST",
+                       "supportsMediaUpload": true, "mediaUpload": upload}),
+            )
+        };
+        let methods: serde_json::Map<String, Value> = [
+            method("images", json!(["image/*"]), Some("1KB")),
+            method("anything", json!(["*/*"]), None),
+            method("nothing", json!([]), Some("10")),
+            method(
+                "weighted",
+                json!(["text/plain;q=0", "application/json;q=0.5"]),
+                Some("2kb"),
+            ),
+            method(
+                "exact",
+                json!(["message/rfc822", "application/octet-stream"]),
+                Some("1MB"),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        json!({"kind": "discovery#restDescription", "discoveryVersion": "v1", "id": "ex:v1",
+               "name": "ex", "version": "v1", "rootUrl": "https://ex.googleapis.com/",
+               "servicePath": "ex/v1/", "baseUrl": "https://ex.googleapis.com/ex/v1/",
+               "resources": {"things": {"methods": methods}}})
+    }
+
+    #[test]
+    #[ignore = "needs the interop venv (cargo xtask test)"]
+    fn uploads_are_refused_exactly_where_googleapiclient_refuses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cases = Vec::new();
+        for method in ["images", "anything", "nothing", "weighted", "exact"] {
+            for mime in [
+                "image/png",
+                "text/plain",
+                "application/json",
+                "message/rfc822",
+                "application/octet-stream",
+            ] {
+                for size in [0usize, 10, 11, 1024, 1025, 2048, 2049] {
+                    for from in ["file", "memory"] {
+                        cases.push(json!({"method": method, "mime": mime, "size": size,
+                                          "from": from}));
+                    }
+                }
+            }
+        }
+        let doc = document();
+        let python = super::oracle(
+            "media",
+            &json!({"document": doc, "cases": cases, "dir": dir.path()}),
+        );
+        let api = Api::from_document(doc.to_string().as_bytes()).unwrap();
+        let path = dir.path().join("media.bin");
+        for (case, expected) in cases.iter().zip(python.as_array().unwrap()) {
+            let size = case["size"].as_u64().unwrap() as usize;
+            let mime = case["mime"].as_str().unwrap();
+            let media = if case["from"] == "file" {
+                std::fs::write(&path, vec![0u8; size]).unwrap();
+                Media::from_file(&path, Some(mime)).unwrap()
+            } else {
+                Media::new(vec![0u8; size], mime)
+            };
+            let method = format!("things.{}", case["method"].as_str().unwrap());
+            let verdict = match api.method(&method).unwrap().media(media).prepare() {
+                Ok(_) => "ok",
+                Err(Error::UnacceptableMimeType { .. }) => "UnacceptableMimeTypeError",
+                Err(Error::MediaTooLarge { .. }) => "MediaUploadSizeError",
+                Err(e) => panic!("{case}: {e}"),
+            };
+            assert_eq!(verdict, expected.as_str().unwrap(), "{case}");
+        }
+    }
+}

@@ -11,6 +11,8 @@ file and prints JSON on stdout.
                    answers `gcloud config get project`): the project id and the
                    x-goog-user-project header its credentials apply
   authurls IN      google_auth_oauthlib.flow.Flow.authorization_url for each case of IN
+  media IN         googleapiclient's verdict (ok, UnacceptableMimeTypeError,
+                   MediaUploadSizeError) on uploads from a file name and from memory
 """
 
 import datetime
@@ -272,6 +274,34 @@ def authurls(spec):
     print(json.dumps(urls))
 
 
+def media(spec):
+    import os
+
+    import httplib2
+    from googleapiclient.discovery import build_from_document
+    from googleapiclient.http import MediaInMemoryUpload
+
+    service = build_from_document(spec["document"], http=httplib2.Http())
+    out = []
+    for case in spec["cases"]:
+        method = getattr(service.things(), case["method"])
+        data = b"\0" * case["size"]
+        if case["from"] == "file":
+            path = os.path.join(spec["dir"], "media.bin")
+            with open(path, "wb") as f:
+                f.write(data)
+            call = lambda: method(media_body=path, media_mime_type=case["mime"])
+        else:
+            upload = MediaInMemoryUpload(data, mimetype=case["mime"])
+            call = lambda: method(media_body=upload)
+        try:
+            call()
+            out.append("ok")
+        except Exception as e:
+            out.append(type(e).__name__)
+    print(json.dumps(out))
+
+
 def main():
     command, path = sys.argv[1], sys.argv[2]
     with open(path) as f:
@@ -281,6 +311,7 @@ def main():
         "impersonation": impersonation,
         "adc": adc,
         "authurls": authurls,
+        "media": media,
     }[command](spec)
 
 
