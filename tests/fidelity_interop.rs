@@ -828,3 +828,158 @@ mod media_checks {
         }
     }
 }
+
+mod compression {
+    use std::io::Write;
+
+    use discovery_client::BuildOptions;
+    use flate2::Compression;
+    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+    use gauth_tests::hostile::{Hostile, Reply};
+    use serde_json::{Value, json};
+
+    fn compress(encoding: &str, data: &[u8]) -> Vec<u8> {
+        match encoding {
+            "gzip" => {
+                let mut e = GzEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            "zlib" => {
+                let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            _ => {
+                let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+        }
+    }
+
+    fn server() -> Hostile {
+        Hostile::start(|req| {
+            let path = req.path.split('?').next().unwrap_or("");
+            let base = format!("http://{}", req.header("host").unwrap_or(""));
+            let (encoding, framing, body) = match path {
+                "/discovery/demo/v1" => {
+                    let method = |name: &str| {
+                        json!({"id": format!("demo.items.{name}"), "path": format!("items/{name}"),
+                               "httpMethod": "GET", "response": {"$ref": "Item"}})
+                    };
+                    let doc = json!({"kind": "discovery#restDescription", "name": "demo",
+                        "version": "v1", "rootUrl": format!("{base}/"), "servicePath": "demo/v1/",
+                        "description": "x".repeat(5000),
+                        "schemas": {"Item": {"id": "Item", "type": "object"}},
+                        "resources": {"items": {"methods": {
+                            "gzipped": method("gzipped"), "zlibbed": method("zlibbed"),
+                            "deflated": method("deflated"), "plain": method("plain")}}}});
+                    ("gzip", "gzip", doc.to_string())
+                }
+                "/demo/v1/items/gzipped" => (
+                    "gzip",
+                    "gzip",
+                    json!({"via": "gzip", "n": [1, 2, 3]}).to_string(),
+                ),
+                "/demo/v1/items/zlibbed" => ("deflate", "zlib", json!({"via": "zlib"}).to_string()),
+                "/demo/v1/items/deflated" => {
+                    ("deflate", "raw", json!({"via": "raw deflate"}).to_string())
+                }
+                "/demo/v1/items/plain" => ("", "", json!({"via": "none"}).to_string()),
+                _ => return Reply::status(404),
+            };
+            let reply = Reply::status(200).header("content-type", "application/json");
+            if encoding.is_empty() {
+                reply.body(body.into_bytes())
+            } else {
+                reply
+                    .header("content-encoding", encoding)
+                    .body(compress(framing, body.as_bytes()))
+            }
+        })
+    }
+
+    #[test]
+    #[ignore = "needs the interop venv (cargo xtask test)"]
+    fn compressed_documents_and_answers_are_asked_for_and_read_as_googleapiclient_does() {
+        let server = server();
+        let methods = ["gzipped", "zlibbed", "deflated", "plain"];
+        let discovery_url = server.url("/discovery/{api}/{apiVersion}");
+        let python = super::oracle(
+            "compressed",
+            &json!({"discovery_url": discovery_url, "methods": methods}),
+        );
+        let python_requests = server.requests();
+        let seen = python_requests.len();
+        let options = BuildOptions::default()
+            .discovery_url(discovery_url)
+            .no_disk_cache();
+        let service = discovery_client::blocking::build_with("demo", "v1", None, &options).unwrap();
+        let gauth: Vec<Value> = methods
+            .iter()
+            .map(|m| {
+                service
+                    .method(&format!("items.{m}"))
+                    .unwrap()
+                    .execute()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(Value::from(gauth), python);
+        let gauth_requests = &server.requests()[seen..];
+        assert_eq!(python_requests.len(), gauth_requests.len());
+        for (p, g) in python_requests.iter().zip(gauth_requests) {
+            assert_eq!(p.path, g.path);
+            assert_eq!(
+                p.header("accept-encoding"),
+                Some("gzip, deflate"),
+                "{}",
+                p.path
+            );
+            assert_eq!(
+                g.header("accept-encoding"),
+                p.header("accept-encoding"),
+                "{}",
+                g.path
+            );
+        }
+    }
+
+    #[test]
+    fn a_gzip_bomb_from_an_api_is_a_typed_error() {
+        let zeros = vec![0u8; 1 << 20];
+        let mut e = GzEncoder::new(Vec::new(), Compression::best());
+        for _ in 0..40 {
+            e.write_all(&zeros).unwrap();
+        }
+        let bomb = e.finish().unwrap();
+        let server = Hostile::start(move |req| {
+            let base = format!("http://{}", req.header("host").unwrap_or(""));
+            if req.path.starts_with("/discovery/") {
+                let doc = json!({"name": "demo", "version": "v1", "rootUrl": format!("{base}/"),
+                    "servicePath": "demo/v1/", "resources": {"items": {"methods": {"get": {
+                        "id": "demo.items.get", "path": "items", "httpMethod": "GET"}}}}});
+                Reply::json(200, doc.to_string())
+            } else {
+                Reply::status(200)
+                    .header("content-encoding", "gzip")
+                    .body(bomb.clone())
+            }
+        });
+        let options = BuildOptions::default()
+            .discovery_url(server.url("/discovery/{api}/{apiVersion}"))
+            .no_disk_cache()
+            .call_options(discovery_client::CallOptions::default().response_limit(1 << 20));
+        let service = discovery_client::blocking::build_with("demo", "v1", None, &options).unwrap();
+        let e = service.method("items.get").unwrap().execute().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                discovery_client::Error::Core(oauth_core::Error::ResponseTooLarge { limit, .. })
+                    if limit == 1 << 20
+            ),
+            "{e}"
+        );
+    }
+}

@@ -13,6 +13,8 @@ file and prints JSON on stdout.
   authurls IN      google_auth_oauthlib.flow.Flow.authorization_url for each case of IN
   media IN         googleapiclient's verdict (ok, UnacceptableMimeTypeError,
                    MediaUploadSizeError) on uploads from a file name and from memory
+  compressed IN    googleapiclient building from a discovery URL and calling methods whose
+                   answers the server compresses; the answers as it decoded them
 """
 
 import datetime
@@ -302,6 +304,22 @@ def media(spec):
     print(json.dumps(out))
 
 
+def compressed(spec):
+    import httplib2
+    from googleapiclient.discovery import build
+
+    service = build(
+        "demo",
+        "v1",
+        http=httplib2.Http(),
+        discoveryServiceUrl=spec["discovery_url"],
+        static_discovery=False,
+        cache_discovery=False,
+    )
+    answers = [getattr(service.items(), m)().execute() for m in spec["methods"]]
+    print(json.dumps(answers))
+
+
 def main():
     command, path = sys.argv[1], sys.argv[2]
     with open(path) as f:
@@ -312,6 +330,7 @@ def main():
         "adc": adc,
         "authurls": authurls,
         "media": media,
+        "compressed": compressed,
     }[command](spec)
 
 

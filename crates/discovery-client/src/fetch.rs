@@ -13,6 +13,9 @@ use oauth_core::http::{ResponseLimit, endpoint_label};
 use crate::exchange::CallOptions;
 use crate::{Api, ApiError, Error};
 
+/// The largest discovery document read (compute alpha is 6 MB), compressed or inflated.
+const DOCUMENT_LIMIT: usize = 64 << 20;
+
 /// googleapiclient's discovery URLs for an API, in the order it tries them.
 ///
 /// ```
@@ -249,7 +252,8 @@ impl FetchDocument {
         };
         let mut req = http::Request::new(Vec::new());
         *req.uri_mut() = uri;
-        req.extensions_mut().insert(ResponseLimit(64 << 20));
+        req.extensions_mut().insert(ResponseLimit(DOCUMENT_LIMIT));
+        crate::encoding::offer(&mut req);
         Step::Send(req)
     }
 
@@ -276,6 +280,10 @@ impl Exchange for FetchDocument {
                 self.fail(error)
             }
             Input::Response(Ok(resp)) => {
+                let resp = match crate::encoding::decode(resp, DOCUMENT_LIMIT, &self.label()) {
+                    Ok(r) => r,
+                    Err(e) => return Step::Done(Ok(Err(e.into()))),
+                };
                 let status = resp.status().as_u16();
                 if status == 404 && self.next + 1 < self.urls.len() {
                     self.next += 1;

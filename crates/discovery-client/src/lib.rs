@@ -52,6 +52,7 @@ pub mod template;
 pub mod value;
 
 mod document;
+mod encoding;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod flavour;
 
