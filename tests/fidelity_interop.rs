@@ -277,7 +277,7 @@ mod impersonation {
         .with_jwt_audience("https://iamcredentials.googleapis.com/")
     }
 
-    fn iam_requests(server: &Hostile, from: usize) -> Vec<(String, Value)> {
+    fn iam_requests(server: &Hostile, from: usize) -> Requests {
         let all: Vec<Recorded> = server.requests();
         all[from..]
             .iter()
@@ -288,8 +288,11 @@ mod impersonation {
             .collect()
     }
 
+    /// The IAM requests seen: (path, JSON body).
+    type Requests = Vec<(String, Value)>;
+
     /// What google-auth and gauth send for the same delegates: (google-auth's, gauth's).
-    fn both(delegates: &[&str]) -> (Vec<(String, Value)>, Vec<(String, Value)>) {
+    fn both(delegates: &[&str]) -> (Requests, Requests) {
         let server = iam_server();
         let spec = json!({
             "base": server.url("").trim_end_matches('/'), "target": TARGET,
@@ -697,7 +700,7 @@ mod authorization_url {
     #[test]
     #[ignore = "needs the interop venv (cargo xtask test)"]
     fn authorization_urls_are_google_auth_oauthlibs_byte_for_byte() {
-        let cases = vec![
+        let cases = [
             case(),
             Case {
                 verifier: None,
