@@ -519,7 +519,9 @@ impl IdTokenVerifier {
     ) -> Result<Map<String, Value>, Error> {
         crate::crypto::ensure_provider();
         let token = token.trim();
-        let header = jsonwebtoken::decode_header(token).map_err(|_| header_error(token))?;
+        // The key is chosen before jsonwebtoken reads the token, from `alg` and `kid` alone
+        // (a light read: jsonwebtoken's own header type is read again inside `decode`).
+        let header = light_header(token).ok_or_else(|| header_error(token))?;
         let alg = header.alg;
         let validation = self
             .rules
@@ -681,6 +683,30 @@ impl IdTokenVerifier {
         }
         due
     }
+}
+
+/// The two header fields that choose the key.
+struct LightHeader {
+    alg: Algorithm,
+    kid: Option<String>,
+}
+
+/// `alg` (one jsonwebtoken knows) and `kid` (a string, when present) of a compact JWS.
+fn light_header(token: &str) -> Option<LightHeader> {
+    #[derive(serde::Deserialize)]
+    struct Fields<'a> {
+        #[serde(borrow)]
+        alg: std::borrow::Cow<'a, str>,
+        #[serde(default, borrow)]
+        kid: Option<std::borrow::Cow<'a, str>>,
+    }
+    let (head, _) = token.split_once('.')?;
+    let bytes = unb64(head)?;
+    let fields: Fields<'_> = serde_json::from_slice(&bytes).ok()?;
+    Some(LightHeader {
+        alg: fields.alg.parse().ok()?,
+        kid: fields.kid.map(std::borrow::Cow::into_owned),
+    })
 }
 
 /// Why a header jsonwebtoken refused is refused, read with gauth's own splitter.
