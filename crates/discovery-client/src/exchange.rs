@@ -184,6 +184,7 @@ impl ApiCall {
     fn limited(&self, mut req: HttpRequest) -> HttpRequest {
         req.extensions_mut()
             .insert(ResponseLimit(self.options.response_limit));
+        crate::encoding::offer(&mut req);
         req
     }
 
@@ -337,6 +338,11 @@ impl Exchange for ApiCall {
                 self.retry_or_fail(error, None)
             }
             Input::Response(Ok(resp)) => {
+                let limit = self.options.response_limit;
+                let resp = match crate::encoding::decode(resp, limit, &self.endpoint) {
+                    Ok(r) => r,
+                    Err(e) => return Step::Done(Ok(Err(e.into()))),
+                };
                 let status = resp.status().as_u16();
                 let resumable = self.prepared.resumable.is_some();
                 if resumable

@@ -312,6 +312,7 @@ impl FetchDocument {
         let mut req = http::Request::new(Vec::new());
         *req.uri_mut() = uri;
         req.extensions_mut().insert(ResponseLimit(self.limit));
+        crate::encoding::offer(&mut req);
         Step::Send(req)
     }
 
@@ -344,6 +345,10 @@ impl Exchange for FetchDocument {
                 self.fail(error)
             }
             Input::Response(Ok(resp)) => {
+                let resp = match crate::encoding::decode(resp, self.limit, &self.label()) {
+                    Ok(r) => r,
+                    Err(e) => return Step::Done(Ok(Err(e.into()))),
+                };
                 let status = resp.status().as_u16();
                 if status == 404 && self.next + 1 < self.urls.len() {
                     self.next += 1;

@@ -88,6 +88,7 @@ pub mod template;
 pub mod value;
 
 mod document;
+mod encoding;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod flavour;
 
