@@ -18,6 +18,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("batch_response", batch_response),
     ("media_download", media_download),
     ("endpoint_policy", endpoint_policy),
+    ("discovery_url", discovery_url),
+    ("uri_template", uri_template),
 ];
 
 /// client_secrets.json (`installed` / `web`), endpoints checked by the default policy.
@@ -236,4 +238,203 @@ pub fn endpoint_policy(data: &[u8]) {
     }
     assert!(!clean(&text).chars().any(is_unsafe_char));
     assert!(!excerpt(&text, 17).chars().any(is_unsafe_char));
+}
+
+/// One reading of a URL's origin: (scheme, host, port).
+type Triple = (String, String, u16);
+
+/// The origin as the WHATWG parser (reqwest) reads it; written here independently of
+/// discovery-client's own check, which is what is being tested.
+fn whatwg_origin(u: &str) -> Option<Triple> {
+    let url = url::Url::parse(u).ok()?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    Some((
+        url.scheme().to_owned(),
+        url.host_str()?.to_ascii_lowercase(),
+        url.port_or_known_default()?,
+    ))
+}
+
+/// The origin as `http::Uri` (the request value, ureq) reads it.
+fn uri_origin(u: &str) -> Option<Triple> {
+    let uri: http::Uri = u.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let port = authority
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Some((scheme, authority.host().to_ascii_lowercase(), port))
+}
+
+/// The invariant of URL composition: whatever a document and parameters say, a URL that
+/// is built at all is on the root URL's origin as both parsers read it, or (text no URI
+/// parser takes, which cannot be sent) on it as far as one does; a URL as sent (`strict`)
+/// must parse with both. And the root is https or loopback.
+fn assert_on_root(api: &discovery_client::Api, url: &str, what: &str, strict: bool) {
+    let root = api.root_url();
+    let (w, u) = (whatwg_origin(root), uri_origin(root));
+    assert!(w.is_some() && u.is_some(), "root {root:?} has no origin");
+    let (uw, uu) = (whatwg_origin(url), uri_origin(url));
+    if strict || uu.is_some() {
+        assert_eq!(uu, u, "{what}: {url:?} is off the root {root:?}");
+    }
+    if strict || uw.is_some() || uu.is_some() {
+        assert_eq!(uw, w, "{what}: {url:?} is off the root {root:?}");
+    }
+    let w = w.unwrap_or_default();
+    let loopback = w.1 == "localhost"
+        || w.1 == "[::1]"
+        || w.1
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    assert!(
+        w.0 == "https" || loopback,
+        "root {root:?} is neither https nor loopback"
+    );
+}
+
+/// URL composition: lines of the input are a document's `rootUrl`, `servicePath`, a
+/// method's `path`, `batchPath`, `httpMethod`, a media type, then parameter values (for
+/// `{+name}`, `{id}` and the query `q`, in turn). Every request built (plain, with a
+/// body, a download, simple and resumable uploads, in a batch) must go to the root's
+/// origin, with the document's root and with the root given explicitly; headers never
+/// hold what a header cannot.
+pub fn discovery_url(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut lines = text.split('\n');
+    let mut next = || lines.next().unwrap_or("").to_owned();
+    let (root, service_path, path, batch_path, verb, mime) =
+        (next(), next(), next(), next(), next(), next());
+    let verb = if verb.is_empty() {
+        "POST".to_owned()
+    } else {
+        verb
+    };
+    let values: Vec<String> = lines.take(6).map(str::to_owned).collect();
+    let doc = serde_json::json!({
+        "name": "f", "version": "v1", "rootUrl": root, "servicePath": service_path,
+        "batchPath": batch_path,
+        "schemas": {"F": {"properties": {"id": {"type": "string"}}}},
+        "methods": {"m": {"id": "f.m", "path": path, "httpMethod": verb,
+            "parameters": {
+                "name": {"type": "string", "location": "path"},
+                "id": {"type": "string", "location": "path"},
+                "q": {"type": "string", "location": "query", "repeated": true}},
+            "request": {"$ref": "F"}, "response": {"$ref": "F"}, "supportsMediaDownload": true,
+            "mediaUpload": {"accept": ["*/*"], "maxSize": "1MB"}}}
+    })
+    .to_string();
+    let explicit = discovery_client::DocumentOptions::default().root_url(root.clone());
+    let apis = [
+        discovery_client::Api::from_document(doc.as_bytes()),
+        discovery_client::Api::from_document_with_options(doc.as_bytes(), "fuzz", &explicit),
+    ];
+    for api in apis.iter().flatten() {
+        assert_on_root(api, api.base_url(), "base URL", false);
+        assert_on_root(api, &api.batch_url(), "batch URL", false);
+        let Ok(mut req) = api.method("m") else {
+            continue;
+        };
+        for (i, v) in values.iter().enumerate() {
+            req = req.param(["name", "id", "q"][i % 3], v.as_str());
+        }
+        let media = discovery_client::Media::new(b"media".to_vec(), mime.as_str());
+        let variants = [
+            req.clone(),
+            req.clone().body(serde_json::json!({"id": "x"})),
+            req.clone().download(),
+            req.clone().media(media.clone()),
+            req.clone()
+                .body(serde_json::json!({"id": "x"}))
+                .media(media.clone()),
+            req.clone()
+                .media(media)
+                .upload_protocol(discovery_client::UploadProtocol::Resumable { chunk_size: 1 }),
+        ];
+        for (i, r) in variants.iter().enumerate() {
+            if let Ok(p) = r.prepare() {
+                assert_on_root(api, &p.url, &format!("variant {i}"), false);
+                if let Ok(h) = p.to_http() {
+                    let sent = h.uri().to_string();
+                    assert_on_root(api, &sent, &format!("variant {i} as sent"), true);
+                }
+            }
+        }
+        let mut batch = discovery_client::batch::BatchRequest::for_api(api);
+        if batch.add(&req).is_ok() {
+            assert_on_root(api, batch.url(), "batch", false);
+        }
+    }
+}
+
+/// Template expansion of arbitrary values: the input is a template, then values
+/// separated by NUL bytes. Besides not panicking: a simple `{x}` expansion of a value is
+/// unreserved characters and `%XX` escapes only, and decodes back to the value; a
+/// `{+x}` expansion holds no character a URI cannot (no control character, space or
+/// non-ASCII byte), and decodes back to the value when the value held no escape.
+pub fn uri_template(data: &[u8]) {
+    use discovery_client::template::expand;
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.split('\0');
+    let template = parts.next().unwrap_or("");
+    let values: Vec<&str> = parts.take(4).collect();
+    let names = ["a", "b", "name", "id"];
+    let vars: Vec<(&str, Vec<&str>)> = names
+        .iter()
+        .zip(values.iter())
+        .map(|(n, v)| (*n, vec![*v]))
+        .collect();
+    let borrowed: Vec<(&str, &[&str])> = vars.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+    let _ = expand(template, &borrowed);
+    let decode = percent_decode;
+    for v in &values {
+        let simple = expand("{x}", &[("x", &[v])]);
+        assert!(
+            simple
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)),
+            "{{x}} of {v:?} gave {simple:?}"
+        );
+        assert_eq!(decode(&simple), v.as_bytes(), "{{x}} of {v:?}");
+        let reserved = expand("{+x}", &[("x", &[v])]);
+        assert!(
+            reserved
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"\"<>\\^`{|}".contains(&b)),
+            "{{+x}} of {v:?} gave {reserved:?}"
+        );
+        let has_escape = v
+            .as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
+        if !has_escape {
+            assert_eq!(decode(&reserved), v.as_bytes(), "{{+x}} of {v:?}");
+        }
+    }
+}
+
+/// Percent-decoding, written out (the check must not share code with what it checks).
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
 }

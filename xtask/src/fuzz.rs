@@ -23,6 +23,8 @@ const TARGETS: &[&str] = &[
     "batch_response",
     "media_download",
     "endpoint_policy",
+    "discovery_url",
+    "uri_template",
 ];
 
 pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {

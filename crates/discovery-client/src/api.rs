@@ -1,10 +1,80 @@
 //! [`Api`]: a parsed discovery document, its resources and methods by name.
 
+use std::path::Path;
 use std::sync::Arc;
+
+use oauth_core::EndpointPolicy;
 
 use crate::Error;
 use crate::document::{self, Model};
+use crate::origin::Origin;
 use crate::request::Request;
+
+/// The largest discovery document read by default (64 MiB; Compute's, the largest
+/// Google ships, is under 5 MiB).
+pub const DEFAULT_MAX_DOCUMENT_SIZE: usize = 64 << 20;
+
+/// How a discovery document is read: which root URLs it may name, a root URL of the
+/// program's own, and how large it may be.
+///
+/// A document's `rootUrl` names where calls, and the credentials with them, go. It is
+/// used when it is https (or http on loopback) and its host is Google's
+/// (`googleapis.com` and its subdomains) or loopback; any other host needs the
+/// program's allowance ([`EndpointPolicy::allow_host`]). A root URL the program sets
+/// itself ([`DocumentOptions::root_url`]) is the program's choice of host, but it too
+/// must be https or loopback.
+///
+/// ```
+/// use discovery_client::{Api, DocumentOptions};
+/// let doc = br#"{"name":"d","version":"v1","rootUrl":"https://api.example.com/","servicePath":"v1/"}"#;
+/// let e = Api::from_document(doc).unwrap_err();
+/// assert!(e.to_string().contains("api.example.com"), "{e}");
+/// let policy = oauth_core::EndpointPolicy::default().allow_host("api.example.com");
+/// let api = Api::from_document_with_options(doc, "d.json", &DocumentOptions::default().endpoint_policy(policy))?;
+/// assert_eq!(api.base_url(), "https://api.example.com/v1/");
+/// let local = Api::from_document_with_options(doc, "d.json",
+///     &DocumentOptions::default().root_url("http://127.0.0.1:8080/"))?;
+/// assert_eq!(local.base_url(), "http://127.0.0.1:8080/v1/");
+/// # Ok::<(), discovery_client::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DocumentOptions {
+    pub(crate) root_url: Option<String>,
+    pub(crate) policy: EndpointPolicy,
+    pub(crate) max_size: usize,
+}
+
+impl Default for DocumentOptions {
+    fn default() -> Self {
+        DocumentOptions {
+            root_url: None,
+            policy: EndpointPolicy::default(),
+            max_size: DEFAULT_MAX_DOCUMENT_SIZE,
+        }
+    }
+}
+
+impl DocumentOptions {
+    /// Replaces the document's `rootUrl` (how tests and the emulator point an API at a
+    /// local server): the program's own choice, https or loopback.
+    pub fn root_url(mut self, url: impl Into<String>) -> Self {
+        self.root_url = Some(url.into());
+        self
+    }
+
+    /// Which hosts a document's `rootUrl` may name beyond Google's and loopback.
+    pub fn endpoint_policy(mut self, policy: EndpointPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The largest document accepted, in bytes ([`DEFAULT_MAX_DOCUMENT_SIZE`] by default).
+    pub fn max_size(mut self, bytes: usize) -> Self {
+        self.max_size = bytes;
+        self
+    }
+}
 
 /// A parsed discovery document: cheap to clone, shared between threads, free of I/O.
 /// Requests are built from it without walking the document again.
@@ -39,9 +109,42 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    /// Parses a discovery document (googleapiclient's `build_from_document`).
+    /// Parses a discovery document (googleapiclient's `build_from_document`), its
+    /// `rootUrl` held to the default trust rules (see [`DocumentOptions`]).
     pub fn from_document(bytes: &[u8]) -> Result<Api, Error> {
         Self::from_document_with(bytes, "document value", None)
+    }
+
+    /// Parses a document with options, naming its origin (a file, a URL) in errors.
+    pub fn from_document_with_options(
+        bytes: &[u8],
+        origin: &str,
+        options: &DocumentOptions,
+    ) -> Result<Api, Error> {
+        if bytes.len() > options.max_size {
+            return Err(Error::DocumentTooLarge {
+                origin: origin.to_owned(),
+                limit: options.max_size,
+            });
+        }
+        Ok(Api {
+            model: document::parse(bytes, origin, options.root_url.as_deref(), &options.policy)?,
+        })
+    }
+
+    /// Reads a document from a file, at most `options.max_size` bytes of it: a larger
+    /// file, or one that never ends (`/dev/zero`), is [`Error::DocumentTooLarge`] without
+    /// reading past the limit.
+    ///
+    /// ```
+    /// use discovery_client::{Api, DocumentOptions, Error};
+    /// let e = Api::from_file("/dev/zero", &DocumentOptions::default().max_size(1 << 10)).unwrap_err();
+    /// assert!(matches!(e, Error::DocumentTooLarge { limit: 1024, .. }), "{e}");
+    /// ```
+    pub fn from_file(path: impl AsRef<Path>, options: &DocumentOptions) -> Result<Api, Error> {
+        let path = path.as_ref();
+        let bytes = crate::fetch::read_bounded(path, options.max_size)?;
+        Self::from_document_with_options(&bytes, &path.display().to_string(), options)
     }
 
     /// Parses a document, naming its origin in errors, with `root_url` (when given)
@@ -59,9 +162,33 @@ impl Api {
         origin: &str,
         root_url: Option<&str>,
     ) -> Result<Api, Error> {
+        let options = DocumentOptions {
+            root_url: root_url.map(str::to_owned),
+            ..DocumentOptions::default()
+        };
+        Self::from_document_with_options(bytes, origin, &options)
+    }
+
+    /// The same API with calls sent to `root_url` instead (the program's own choice of
+    /// host; https, or http on loopback).
+    ///
+    /// ```
+    /// # let doc = br#"{"name":"d","version":"v1","rootUrl":"https://d.googleapis.com/","servicePath":"v1/"}"#;
+    /// let api = discovery_client::Api::from_document(doc)?.with_root_url("http://[::1]:8080/")?;
+    /// assert_eq!(api.base_url(), "http://[::1]:8080/v1/");
+    /// assert!(discovery_client::Api::from_document(doc)?.with_root_url("http://example.com/").is_err());
+    /// # Ok::<(), discovery_client::Error>(())
+    /// ```
+    pub fn with_root_url(&self, root_url: &str) -> Result<Api, Error> {
         Ok(Api {
-            model: document::parse(bytes, origin, root_url)?,
+            model: self.model.reparse(Some(root_url))?,
         })
+    }
+
+    /// The origin (scheme, host, port) of the root URL: the only place requests carrying
+    /// credentials go.
+    pub fn root_origin(&self) -> &Origin {
+        &self.model.root_origin
     }
 
     /// The API's name (`drive`).

@@ -12,7 +12,6 @@ use serde::de::DeserializeOwned;
 
 use crate::batch::{BatchRequest, BatchResult};
 use crate::download::{DownloadOptions, MediaDownload};
-use crate::fetch::FetchDocument;
 use crate::flavour::{call_builder_methods, service_methods};
 use crate::paging::Pages;
 use crate::{Api, ApiResponse, BuildOptions, CallOptions, Error, Request};
@@ -53,7 +52,7 @@ pub async fn build_with(
     let doc = match options.cached(api, version) {
         Some(doc) => doc,
         None => {
-            let mut fetch = FetchDocument::new(options.urls(api, version), options.call.retry);
+            let mut fetch = options.fetch(api, version);
             let (origin, bytes) = run_authorized(client.as_ref(), &mut fetch, None).await??;
             options.store(api, version, &origin, &bytes)?
         }
@@ -202,19 +201,23 @@ impl MethodCall {
             call: options.call.or(Some(self.options)),
             ..options
         };
-        MediaDownload::new(&self.request, options)
+        Ok(MediaDownload::new(&self.request, options)?.on_origin(self.service.api.root_origin()))
     }
 
-    /// The pages of a listing: `while let Some(page) = pager.next_page().await`.
+    /// The pages of a listing: `while let Some(page) = pager.next_page().await`. Paging
+    /// ends: a repeated page token or more than the call options' `max_pages` pages
+    /// (10,000 by default) is an error item after the last good page (see
+    /// [`crate::paging`]).
     pub fn pages(self) -> Result<Pager, Error> {
         Ok(Pager {
-            pages: Pages::new(self.request.clone())?,
+            pages: Pages::new(self.request.clone())?.with_max_pages(self.options.max_pages),
             call: self,
             in_flight: None,
         })
     }
 
-    /// Every page's items, concatenated.
+    /// Every page's items, concatenated; an error when paging does not end well (a
+    /// repeated page token, the page limit).
     pub async fn collect_items(self) -> Result<Vec<serde_json::Value>, Error> {
         let mut pager = self.pages()?;
         let mut items = Vec::new();
@@ -272,8 +275,10 @@ impl Pager {
         let fut = match &mut self.in_flight {
             Some(f) => f,
             None => {
-                let Some(request) = self.pages.next_request() else {
-                    return Poll::Ready(None);
+                let request = match self.pages.next_request() {
+                    None => return Poll::Ready(None),
+                    Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                    Some(Ok(r)) => r,
                 };
                 let call = MethodCall {
                     request,

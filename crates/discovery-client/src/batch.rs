@@ -46,6 +46,7 @@ use oauth_core::http::{Bytes, endpoint_label};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use crate::exchange::ApiCall;
+use crate::origin::Origin;
 use crate::request::ModelKind;
 use crate::{Api, ApiError, ApiResponse, CallOptions, Error, PreparedRequest, Request};
 
@@ -95,6 +96,9 @@ struct PartMeta {
 /// ```
 pub struct BatchRequest {
     url: String,
+    /// The batch URL's origin: every call in the batch must be on it, since each part
+    /// carries the credentials to the batch URL.
+    origin: Option<Origin>,
     base_id: String,
     boundary: String,
     parts: Vec<Part>,
@@ -120,6 +124,8 @@ impl BatchRequest {
     /// assert!(b.boundary().starts_with("==============="));
     /// ```
     pub fn new(url: impl Into<String>) -> BatchRequest {
+        let url = url.into();
+        let origin = Origin::parse(&url);
         let r = random_bytes();
         let mut base_id = String::with_capacity(36);
         for (i, b) in r.iter().take(16).enumerate() {
@@ -140,7 +146,8 @@ impl BatchRequest {
         // Python's email package: fifteen `=`, nineteen digits, two `=`.
         let boundary = format!("==============={:019}==", n % 10_000_000_000_000_000_000);
         BatchRequest {
-            url: url.into(),
+            url,
+            origin,
             base_id,
             boundary,
             parts: Vec::new(),
@@ -149,9 +156,11 @@ impl BatchRequest {
     }
 
     /// An empty batch for the API's `batchPath` (googleapiclient's
-    /// `service.new_batch_http_request()`).
+    /// `service.new_batch_http_request()`), on the API's root origin.
     pub fn for_api(api: &Api) -> BatchRequest {
-        BatchRequest::new(api.batch_url())
+        let mut batch = BatchRequest::new(api.batch_url());
+        batch.origin = Some(api.root_origin().clone());
+        batch
     }
 
     /// Fixes the Content-ID base and the boundary (tests, reproducible bodies).
@@ -210,6 +219,23 @@ impl BatchRequest {
             });
         }
         let prepared = request.prepare()?;
+        // Every part carries the credentials: a call on another origin than the batch
+        // URL does not belong in it.
+        match &self.origin {
+            Some(origin) => origin.admits(&prepared.url).map_err(|found| {
+                Error::foreign(
+                    &prepared.method_id,
+                    "batched call's URL",
+                    found.as_ref(),
+                    origin,
+                )
+            })?,
+            None => {
+                return Err(Error::InvalidBatch {
+                    reason: "the batch URL is not an http(s) URL with a host".into(),
+                });
+            }
+        }
         let endpoint = prepared
             .url
             .parse::<http::Uri>()

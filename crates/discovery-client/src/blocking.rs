@@ -9,7 +9,6 @@ use serde::de::DeserializeOwned;
 
 use crate::batch::{BatchRequest, BatchResult};
 use crate::download::{DownloadOptions, MediaDownload};
-use crate::fetch::FetchDocument;
 use crate::flavour::{call_builder_methods, service_methods};
 use crate::paging::Pages;
 use crate::{Api, ApiResponse, BuildOptions, CallOptions, Error, Request};
@@ -50,7 +49,7 @@ pub fn build_with(
     let doc = match options.cached(api, version) {
         Some(doc) => doc,
         None => {
-            let mut fetch = FetchDocument::new(options.urls(api, version), options.call.retry);
+            let mut fetch = options.fetch(api, version);
             let (origin, bytes) = run_authorized(client.as_ref(), &mut fetch, None)??;
             options.store(api, version, &origin, &bytes)?
         }
@@ -151,7 +150,8 @@ impl MethodCall {
             call: options.call.or(Some(self.options)),
             ..options
         };
-        let mut download = MediaDownload::new(&self.request, options)?;
+        let mut download =
+            MediaDownload::new(&self.request, options)?.on_origin(self.service.api.root_origin());
         let s = &self.service;
         while let Some(mut chunk) = download.next_chunk() {
             let answer = run_authorized(s.client.as_ref(), &mut chunk, s.credentials.as_ref())??;
@@ -164,15 +164,19 @@ impl MethodCall {
         Ok(download.progress())
     }
 
-    /// The pages of a listing, one request per page, following `nextPageToken`.
+    /// The pages of a listing, one request per page, following `nextPageToken`. Paging
+    /// ends: a repeated page token or more than the call options' `max_pages` pages
+    /// (10,000 by default) is an error item after the last good page (see
+    /// [`crate::paging`]).
     pub fn pages(self) -> Result<PageIter, Error> {
         Ok(PageIter {
-            pages: Pages::new(self.request.clone())?,
+            pages: Pages::new(self.request.clone())?.with_max_pages(self.options.max_pages),
             call: self,
         })
     }
 
-    /// Every page's items, concatenated.
+    /// Every page's items, concatenated; an error when paging does not end well (a
+    /// repeated page token, the page limit).
     pub fn collect_items(self) -> Result<Vec<serde_json::Value>, Error> {
         let mut it = self.pages()?;
         let mut items = Vec::new();
@@ -201,7 +205,10 @@ impl Iterator for PageIter {
     type Item = Result<serde_json::Value, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let request = self.pages.next_request()?;
+        let request = match self.pages.next_request()? {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
         let call = MethodCall {
             request,
             ..self.call.clone()

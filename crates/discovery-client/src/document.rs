@@ -16,7 +16,10 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use oauth_core::EndpointPolicy;
+
 use crate::Error;
+use crate::origin::Origin;
 use crate::template::{Template, py_urljoin};
 use crate::value::ParamType;
 
@@ -596,6 +599,8 @@ pub(crate) struct Model {
     pub(crate) name: Box<str>,
     pub(crate) version: Box<str>,
     pub(crate) root_url: Box<str>,
+    /// The root URL's origin: where every request that carries credentials goes.
+    pub(crate) root_origin: Origin,
     pub(crate) service_path: Box<str>,
     pub(crate) base_url: Box<str>,
     pub(crate) batch_path: Box<str>,
@@ -662,6 +667,16 @@ impl Model {
             .clone()
     }
 
+    /// The same document with another root URL (the program's explicit choice).
+    pub(crate) fn reparse(&self, root_url: Option<&str>) -> Result<Arc<Model>, Error> {
+        parse(
+            &self.doc,
+            &self.origin,
+            root_url,
+            &EndpointPolicy::default(),
+        )
+    }
+
     fn invalid(&self, reason: String) -> Error {
         Error::InvalidDocument {
             origin: self.origin.to_string(),
@@ -708,8 +723,18 @@ impl Model {
         let id = m.id.unwrap_or_else(|| path.to_owned());
         let url_path = m.path.ok_or_else(|| invalid("path"))?;
         let verb = m.http_method.ok_or_else(|| invalid("httpMethod"))?;
-        let http_method = http::Method::from_bytes(verb.as_bytes())
-            .map_err(|_| self.invalid(format!("method `{path}` has an invalid httpMethod")))?;
+        let http_method = http::Method::from_bytes(verb.as_bytes()).map_err(|_| {
+            self.invalid(format!(
+                "method `{path}` has an invalid httpMethod (not an HTTP token)"
+            ))
+        })?;
+        if let Some(v) = &m.api_version
+            && http::HeaderValue::from_str(v).is_err()
+        {
+            return Err(self.invalid(format!(
+                "method `{path}` has an apiVersion that is not a valid header value"
+            )));
+        }
         let mut params: Vec<(Box<str>, Param)> = {
             let mut patterns = self.patterns.lock().unwrap_or_else(|e| e.into_inner());
             m.parameters
@@ -1275,11 +1300,35 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
     }
 }
 
-/// Parses a document; `root_url` replaces the document's `rootUrl` when given.
+/// Where calls may go: an explicit root is the program's choice of host (still https or
+/// loopback, unless the policy allows plain http); a document's own `rootUrl` is held to
+/// the policy (Google's hosts, loopback, or hosts the program allowed).
+fn trusted_root(
+    root: &str,
+    origin: &str,
+    explicit: bool,
+    policy: &EndpointPolicy,
+) -> Result<Origin, Error> {
+    let field = if explicit { "root URL" } else { "rootUrl" };
+    match policy.check(origin, field, root, None) {
+        Ok(_) => {}
+        Err(oauth_core::Error::UntrustedEndpoint { .. }) if explicit => {}
+        Err(e) => return Err(Error::Core(e)),
+    }
+    Origin::parse(root).ok_or_else(|| Error::InvalidDocument {
+        origin: origin.to_owned(),
+        reason: format!("the {field} is not an http(s) URL with a host"),
+    })
+}
+
+/// Parses a document; `root_url` replaces the document's `rootUrl` when given. The root
+/// is checked against `policy`, and `servicePath` and `batchPath` must stay on its
+/// origin.
 pub(crate) fn parse(
     bytes: &[u8],
     origin: &str,
     root_url: Option<&str>,
+    policy: &EndpointPolicy,
 ) -> Result<Arc<Model>, Error> {
     let mut ix = Index {
         base: bytes.as_ptr() as usize,
@@ -1316,6 +1365,18 @@ pub(crate) fn parse(
                 reason: "no rootUrl".into(),
             })?,
     };
+    // A root without a path (`https://host`) gets its `/`: googleapiclient appends
+    // `upload/` and `batchPath` to the root as text, which would otherwise run into the
+    // host name.
+    let root = if root
+        .split_once("://")
+        .is_some_and(|(_, rest)| !rest.contains(['/', '?', '#']))
+    {
+        format!("{root}/")
+    } else {
+        root
+    };
+    let root_origin = trusted_root(&root, origin, root_url.is_some(), policy)?;
     let service_path = ix.service_path.take().unwrap_or_default();
     let mut patterns = HashMap::new();
     let mut globals: Vec<(Box<str>, Param)> = ix
@@ -1327,6 +1388,28 @@ pub(crate) fn parse(
         .collect();
     globals.sort_by(|a, b| a.0.cmp(&b.0));
     let base_url = py_urljoin(&root, &service_path);
+    let batch_path: String = ix
+        .batch_path
+        .take()
+        .flatten()
+        .unwrap_or_else(|| "batch".into());
+    let context = format!("discovery document {origin}");
+    if let Err(found) = root_origin.admits(&base_url) {
+        return Err(Error::foreign(
+            &context,
+            "servicePath",
+            found.as_ref(),
+            &root_origin,
+        ));
+    }
+    if let Err(found) = root_origin.admits(&format!("{root}{batch_path}")) {
+        return Err(Error::foreign(
+            &context,
+            "batchPath",
+            found.as_ref(),
+            &root_origin,
+        ));
+    }
     let mut scopes: Vec<String> = ix
         .auth
         .take()
@@ -1338,13 +1421,9 @@ pub(crate) fn parse(
     Ok(Arc::new(Model {
         name: ix.name.take().unwrap_or_default().into(),
         version: ix.version.take().unwrap_or_default().into(),
-        batch_path: ix
-            .batch_path
-            .take()
-            .flatten()
-            .unwrap_or_else(|| "batch".into())
-            .into(),
+        batch_path: batch_path.into(),
         root_url: root.into(),
+        root_origin,
         service_path: service_path.into(),
         base_url: base_url.into(),
         data_wrapper: ix
@@ -1530,11 +1609,149 @@ mod tests {
         assert_eq!(media_size("xxGB"), u64::MAX);
     }
 
+    fn doc(root: &str, service_path: &str, batch_path: &str) -> String {
+        format!(
+            r#"{{"name":"x","version":"v1","rootUrl":"{root}","servicePath":"{service_path}","batchPath":"{batch_path}"}}"#
+        )
+    }
+
+    fn parse_doc(
+        d: &str,
+        root: Option<&str>,
+        policy: &EndpointPolicy,
+    ) -> Result<Arc<Model>, Error> {
+        parse(d.as_bytes(), "x.json", root, policy)
+    }
+
+    #[test]
+    fn a_documents_root_url_must_be_googles_or_loopback_over_https_or_loopback() {
+        let p = EndpointPolicy::default();
+        for ok in [
+            "https://www.googleapis.com/",
+            "https://x.y.googleapis.com/",
+            "http://127.0.0.1:9/",
+            "http://[::1]:9/",
+            "http://localhost:9/",
+        ] {
+            assert!(
+                parse_doc(&doc(ok, "v1/", "batch"), None, &p).is_ok(),
+                "{ok}"
+            );
+        }
+        for (bad, host) in [
+            ("https://attacker.example/", "attacker.example"),
+            (
+                "https://googleapis.com.attacker.example/",
+                "googleapis.com.attacker.example",
+            ),
+            ("http://attacker.example/", "attacker.example"),
+            ("http://www.googleapis.com/", "www.googleapis.com"),
+            ("https://10.0.0.1/", "10.0.0.1"),
+        ] {
+            let e = parse_doc(&doc(bad, "v1/", "batch"), None, &p).unwrap_err();
+            assert!(
+                matches!(
+                    &e,
+                    Error::Core(
+                        oauth_core::Error::UntrustedEndpoint { host: h, field, .. }
+                            | oauth_core::Error::InsecureEndpoint { host: h, field, .. }
+                    ) if h == host && field == "rootUrl"
+                ),
+                "{bad}: {e}"
+            );
+        }
+        for bad in [
+            "ftp://x.googleapis.com/",
+            "https://u:p@x.googleapis.com/",
+            "/relative",
+        ] {
+            assert!(
+                parse_doc(&doc(bad, "", "batch"), None, &p).is_err(),
+                "{bad}"
+            );
+        }
+        // The program's allowance, or its own root URL, opens another host; plain http off
+        // loopback stays refused even then, unless the policy allows it.
+        let allowed = EndpointPolicy::default().allow_host("api.example.com");
+        assert!(
+            parse_doc(
+                &doc("https://api.example.com/", "", "batch"),
+                None,
+                &allowed
+            )
+            .is_ok()
+        );
+        assert!(
+            parse_doc(
+                &doc("https://other.example.com/", "", "batch"),
+                None,
+                &allowed
+            )
+            .is_err()
+        );
+        let d = doc("https://attacker.example/", "v1/", "batch");
+        assert!(parse_doc(&d, Some("https://api.example.com/"), &p).is_ok());
+        assert!(parse_doc(&d, Some("http://api.example.com/"), &p).is_err());
+        assert!(
+            parse_doc(
+                &d,
+                Some("http://api.example.com/"),
+                &p.clone().allow_insecure_http(true)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_service_path_that_leaves_the_root_origin_is_refused() {
+        let p = EndpointPolicy::default();
+        for (sp, host) in [
+            ("http://127.0.0.1:10/v1/", "127.0.0.1"),
+            ("https://attacker.example/v1/", "attacker.example"),
+        ] {
+            match parse_doc(&doc("http://127.0.0.1:9/", sp, "batch"), None, &p) {
+                Err(Error::ForeignUrl {
+                    field,
+                    host: h,
+                    context,
+                    ..
+                }) => {
+                    assert_eq!((field.as_str(), h.as_str()), ("servicePath", host));
+                    assert!(context.contains("x.json"), "{context}");
+                }
+                other => panic!("{sp}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_root_without_its_slash_gets_one_so_paths_cannot_run_into_the_host() {
+        // googleapiclient appends `batchPath` and `upload/` to the root as text: without
+        // the `/`, `@attacker.example` would become the host.
+        let p = EndpointPolicy::default();
+        let m = parse_doc(
+            &doc("http://127.0.0.1:9", "v1/", "@attacker.example/b"),
+            None,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(&*m.root_url, "http://127.0.0.1:9/");
+        let api = crate::Api { model: m };
+        assert_eq!(api.batch_url(), "http://127.0.0.1:9/@attacker.example/b");
+        assert!(api.root_origin().admits(&api.batch_url()).is_ok());
+    }
+
     #[test]
     fn a_document_without_root_url_is_refused_by_name() {
-        let e = parse(br#"{"name":"x"}"#, "x.json", None).unwrap_err();
+        let e = parse(
+            br#"{"name":"x"}"#,
+            "x.json",
+            None,
+            &EndpointPolicy::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "discovery document x.json: no rootUrl");
-        let e = parse(b"{\"name\": 5", "x.json", None).unwrap_err();
+        let e = parse(b"{\"name\": 5", "x.json", None, &EndpointPolicy::default()).unwrap_err();
         assert!(e.to_string().contains("x.json"), "{e}");
     }
 }

@@ -100,6 +100,8 @@ pub struct MediaDownload {
     progress: u64,
     total: Option<u64>,
     done: bool,
+    /// The origin the chunks declare: the service's (see [`ApiCall::on_origin`]).
+    origin: Option<crate::origin::Origin>,
 }
 
 impl std::fmt::Debug for MediaDownload {
@@ -135,7 +137,15 @@ impl MediaDownload {
             progress: options.resume_from,
             total: None,
             done: false,
+            origin: None,
         })
+    }
+
+    /// The download for a service on `origin`: every chunk declares it, so credentials go
+    /// with none that leaves it.
+    pub(crate) fn on_origin(mut self, origin: &crate::origin::Origin) -> Self {
+        self.origin = Some(origin.clone());
+        self
     }
 
     /// Bytes received so far (counting those the download resumed after).
@@ -169,6 +179,9 @@ impl MediaDownload {
             format!("bytes={}-{}", self.progress, last),
         ));
         let mut call = ApiCall::new(prepared, self.call, ModelKind::Media, false);
+        if let Some(origin) = &self.origin {
+            call = call.on_origin(origin);
+        }
         call.ranged = true;
         Some(call)
     }

@@ -155,6 +155,63 @@ pub enum Error {
         /// What is wrong (ids are quoted; parameter values never).
         reason: String,
     },
+    /// A URL that leads away from the API's root URL: a method `path`, `servicePath`,
+    /// `batchPath`, media upload path, upload session or download URL, or a parameter value
+    /// that would send the request (and the credentials with it) to another scheme, host
+    /// or port. Refused before anything is sent.
+    #[error(
+        "{context}: the {field} leads to {origin}, not to the API's root URL ({expected}); \
+         refused, credentials go only to the API's root URL"
+    )]
+    ForeignUrl {
+        /// The method id, or the discovery document.
+        context: String,
+        /// What made the URL (`path`, `parameter `name``, `servicePath`, `batchPath`,
+        /// `mediaUpload path`, `upload session URL`, `request URL`).
+        field: String,
+        /// The host the URL leads to (`(none)` when it is no http(s) URL with a host).
+        host: String,
+        /// The origin the URL leads to (`scheme://host:port`), or a reason it has none.
+        origin: String,
+        /// The API's origin.
+        expected: String,
+    },
+    /// A header name or value that cannot be sent (CR, LF or another control character,
+    /// a name that is no HTTP token): refused, never dropped or changed.
+    #[error("{context}: header `{field}` {reason}")]
+    InvalidHeader {
+        /// The method id.
+        context: String,
+        /// The header name (escaped).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A discovery document larger than the limit (a fetched document, a file, the disk
+    /// cache), or a file that never ends (`/dev/zero`).
+    #[error("discovery document {origin}: larger than the limit of {limit} bytes")]
+    DocumentTooLarge {
+        /// The file or URL.
+        origin: String,
+        /// The limit (`BuildOptions::max_document_size`, `DocumentOptions::max_size`).
+        limit: usize,
+    },
+    /// A listing whose server sent a page token it had sent before: following it would
+    /// loop forever.
+    #[error("{method}: the server repeated a page token; paging stopped")]
+    RepeatedPageToken {
+        /// The method id.
+        method: String,
+    },
+    /// A listing longer than the page limit (`CallOptions::max_pages`, 10,000 pages by
+    /// default).
+    #[error("{method}: more than {limit} pages; paging stopped (raise CallOptions::max_pages)")]
+    TooManyPages {
+        /// The method id.
+        method: String,
+        /// The limit.
+        limit: usize,
+    },
     /// A failure below this crate: credentials, transport, timeouts.
     #[error(transparent)]
     Core(#[from] oauth_core::Error),
@@ -194,6 +251,26 @@ impl Error {
         match self {
             Error::Api(e) => Some(e),
             _ => None,
+        }
+    }
+
+    /// A [`Error::ForeignUrl`]: `found` is where the URL leads (see
+    /// [`crate::origin::Origin::admits`]).
+    pub(crate) fn foreign(
+        context: &str,
+        field: &str,
+        found: Option<&crate::origin::Origin>,
+        expected: &crate::origin::Origin,
+    ) -> Self {
+        Error::ForeignUrl {
+            context: context.to_owned(),
+            field: field.to_owned(),
+            host: found.map_or_else(|| "(none)".to_owned(), |o| o.host().to_owned()),
+            origin: found.map_or_else(
+                || "a URL without an http(s) origin of its own".to_owned(),
+                |o| o.to_string(),
+            ),
+            expected: expected.to_string(),
         }
     }
 

@@ -7,26 +7,30 @@ use std::time::Duration;
 use http::header::{CONTENT_RANGE, LOCATION, RANGE};
 use oauth_core::RetryPolicy;
 use oauth_core::exchange::{Exchange, Input, Step};
-use oauth_core::http::{
-    ApiOrigin, Bytes, HttpRequest, HttpResponse, ResponseLimit, endpoint_label,
-};
+use oauth_core::http::{Bytes, HttpRequest, HttpResponse, ResponseLimit, endpoint_label};
 use oauth_core::retry::{RetryOn, retry_after, transport_error};
 use serde::de::DeserializeOwned;
 
+use crate::origin::Origin;
 use crate::request::{ModelKind, PreparedRequest};
 use crate::{ApiError, Error};
 
 /// The default bound on an API response body.
 pub const DEFAULT_API_RESPONSE_LIMIT: usize = 256 << 20;
 
-/// How a call is executed: retries (googleapiclient's `num_retries`) and the response
-/// bound.
+/// The default bound on the pages of one listing.
+pub const DEFAULT_MAX_PAGES: usize = 10_000;
+
+/// How a call is executed: retries (googleapiclient's `num_retries`), the response
+/// bound, and how many pages a listing may have.
 ///
 /// ```
 /// use discovery_client::CallOptions;
-/// let o = CallOptions::default().num_retries(3);
+/// let o = CallOptions::default().num_retries(3).max_pages(50);
 /// assert_eq!(o.retry.max_attempts, 4);
+/// assert_eq!(o.max_pages, 50);
 /// assert_eq!(CallOptions::default().retry.max_attempts, 1, "googleapiclient retries nothing by default");
+/// assert_eq!(CallOptions::default().max_pages, 10_000);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
@@ -35,6 +39,9 @@ pub struct CallOptions {
     pub retry: RetryPolicy,
     /// The largest response body accepted.
     pub response_limit: usize,
+    /// The most pages a listing fetches ([`DEFAULT_MAX_PAGES`]); a longer listing ends in
+    /// [`Error::TooManyPages`].
+    pub max_pages: usize,
 }
 
 impl Default for CallOptions {
@@ -42,6 +49,7 @@ impl Default for CallOptions {
         CallOptions {
             retry: RetryPolicy::none(),
             response_limit: DEFAULT_API_RESPONSE_LIMIT,
+            max_pages: DEFAULT_MAX_PAGES,
         }
     }
 }
@@ -63,6 +71,12 @@ impl CallOptions {
     /// The response bound (downloads of large media need more than the default).
     pub fn response_limit(mut self, bytes: usize) -> Self {
         self.response_limit = bytes;
+        self
+    }
+
+    /// The most pages a listing fetches (`pages()`, `collect_items()`).
+    pub fn max_pages(mut self, pages: usize) -> Self {
+        self.max_pages = pages;
         self
     }
 }
@@ -118,9 +132,6 @@ impl ApiResponse {
     }
 }
 
-/// Why an upload session on another host is refused.
-const FOREIGN_SESSION: &str = "the upload session URL is on another host than the call";
-
 enum Phase {
     Initial,
     /// A resumable session is open; the next chunk starts at `offset`.
@@ -143,9 +154,9 @@ pub struct ApiCall {
     phase: Phase,
     attempts: u32,
     endpoint: String,
-    /// The API's origin: every request of the call declares it (so the runner puts
+    /// The call's origin: every request of the call declares it (the runner puts
     /// credentials on none that leaves it), and an upload session must stay on it.
-    origin: Option<ApiOrigin>,
+    origin: Option<Origin>,
     /// A ranged download: 416 (nothing left in the range) is an answer, not an error.
     pub(crate) ranged: bool,
 }
@@ -157,11 +168,12 @@ impl ApiCall {
         kind: ModelKind,
         data_wrapper: bool,
     ) -> ApiCall {
-        let uri = prepared.url.parse::<http::Uri>().ok();
-        let endpoint = uri
-            .as_ref()
-            .map_or_else(|| prepared.method_id.clone(), endpoint_label);
-        let origin = uri.as_ref().and_then(ApiOrigin::of);
+        let endpoint = prepared
+            .url
+            .parse::<http::Uri>()
+            .map(|u| endpoint_label(&u))
+            .unwrap_or_else(|_| prepared.method_id.clone());
+        let origin = Origin::parse(&prepared.url);
         ApiCall {
             prepared,
             options,
@@ -175,13 +187,23 @@ impl ApiCall {
         }
     }
 
-    /// The request with the call's response bound and its declared origin.
+    /// The call for a service on `origin` (the API its credentials belong to): its requests
+    /// declare that origin instead of the one of its own URL, so a request built from
+    /// another API's document is refused rather than sent with this service's credentials.
+    pub(crate) fn on_origin(mut self, origin: &Origin) -> Self {
+        self.origin = Some(origin.clone());
+        self
+    }
+
+    /// The request with the call's response bound, its declared origin and the encodings
+    /// it accepts.
     fn limited(&self, mut req: HttpRequest) -> HttpRequest {
         req.extensions_mut()
             .insert(ResponseLimit(self.options.response_limit));
         if let Some(origin) = &self.origin {
             req.extensions_mut().insert(origin.clone());
         }
+        crate::encoding::offer(&mut req);
         req
     }
 
@@ -192,9 +214,21 @@ impl ApiCall {
             Phase::Upload { session, offset } => self.chunk(session, *offset),
             Phase::Query { session } => self.query(session),
         };
-        match built {
+        match built.and_then(|r| self.on_its_origin(r)) {
             Ok(r) => Step::Send(self.limited(r)),
             Err(e) => Step::Done(Ok(Err(e))),
+        }
+    }
+
+    /// A request leaving the call's origin is refused here, by name, before the runner's
+    /// own check would refuse it.
+    fn on_its_origin(&self, request: HttpRequest) -> Result<HttpRequest, Error> {
+        match &self.origin {
+            Some(origin) => origin
+                .admits_uri(request.uri())
+                .map(|()| request)
+                .map_err(|found| Error::foreign("API call", "request URL", found.as_ref(), origin)),
+            None => Ok(request),
         }
     }
 
@@ -284,13 +318,20 @@ impl ApiCall {
         })))
     }
 
-    /// Whether an upload session URL is on the call's own scheme, host and port: the
+    /// An upload session URL must be on the call's own scheme, host and port: the
     /// session's requests carry the Authorization header, which must not go elsewhere.
-    fn same_origin(&self, session: &str) -> bool {
-        let Ok(uri) = session.parse::<http::Uri>() else {
-            return false;
+    fn check_session(&self, session: &str) -> Result<(), Error> {
+        let Some(origin) = &self.origin else {
+            return Err(self.malformed("the call's URL has no origin"));
         };
-        self.origin.as_ref().is_some_and(|o| o.matches(&uri))
+        origin.admits(session).map_err(|found| {
+            Error::foreign(
+                &self.prepared.method_id,
+                "upload session URL",
+                found.as_ref(),
+                origin,
+            )
+        })
     }
 
     fn session_of(&self) -> Option<String> {
@@ -331,6 +372,11 @@ impl Exchange for ApiCall {
                 self.retry_or_fail(Error::Core(error), retryable, None)
             }
             Input::Response(Ok(resp)) => {
+                let limit = self.options.response_limit;
+                let resp = match crate::encoding::decode(resp, limit, &self.endpoint) {
+                    Ok(r) => r,
+                    Err(e) => return Step::Done(Ok(Err(e.into()))),
+                };
                 let status = resp.status().as_u16();
                 let resumable = self.prepared.resumable.is_some();
                 if resumable
@@ -342,8 +388,8 @@ impl Exchange for ApiCall {
                         .get(LOCATION)
                         .and_then(|v| v.to_str().ok())
                         .map_or(session, str::to_owned);
-                    if !self.same_origin(&session) {
-                        return Step::Done(Ok(Err(self.malformed(FOREIGN_SESSION))));
+                    if let Err(e) = self.check_session(&session) {
+                        return Step::Done(Ok(Err(e)));
                     }
                     let offset = received(&resp);
                     self.phase = Phase::Upload { session, offset };
@@ -371,8 +417,8 @@ impl Exchange for ApiCall {
                             self.malformed("no Location for the upload session")
                         )));
                     };
-                    if !self.same_origin(&session) {
-                        return Step::Done(Ok(Err(self.malformed(FOREIGN_SESSION))));
+                    if let Err(e) = self.check_session(&session) {
+                        return Step::Done(Ok(Err(e)));
                     }
                     self.phase = Phase::Upload { session, offset: 0 };
                     self.attempts = 0;
@@ -496,7 +542,10 @@ mod tests {
             let mut ex = call(req, 0);
             ex.step(Input::Start);
             match ex.step(resp(200, &[("location", location)], "")) {
-                Step::Done(Ok(Err(e))) => assert!(e.to_string().contains("another host"), "{e}"),
+                Step::Done(Ok(Err(e))) => assert!(
+                    matches!(&e, Error::ForeignUrl { field, .. } if field == "upload session URL"),
+                    "{e}"
+                ),
                 _ => panic!("{location} accepted"),
             }
         }

@@ -3,16 +3,47 @@
 //! itself is a sans-IO exchange both flavours drive.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use oauth_core::EndpointPolicy;
+use oauth_core::TransportErrorKind;
 use oauth_core::exchange::{Exchange, Input, Step};
 use oauth_core::http::{Bytes, ResponseLimit, endpoint_label};
 use oauth_core::retry::{RetryOn, retry_after, transport_error};
 
+use crate::api::DocumentOptions;
 use crate::exchange::CallOptions;
 use crate::{Api, ApiError, Error};
+
+/// Reads at most `limit` bytes of a file: a larger file, or one that never ends
+/// (`/dev/zero`, a pipe that keeps writing), is [`Error::DocumentTooLarge`] after
+/// `limit + 1` bytes, never read further.
+pub(crate) fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>, Error> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    let too_large = || Error::DocumentTooLarge {
+        origin: path.display().to_string(),
+        limit,
+    };
+    // A regular file says its size: no need to read one that is too large.
+    if file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() > u64::try_from(limit).unwrap_or(u64::MAX))
+    {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    file.take(cap)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, &e))?;
+    if bytes.len() > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
 
 /// googleapiclient's discovery URLs for an API, in the order it tries them.
 ///
@@ -37,13 +68,14 @@ pub fn discovery_urls(api: &str, version: &str) -> Vec<String> {
 ///     .discovery_url("http://127.0.0.1:8080/discovery/{api}/{apiVersion}")
 ///     .root_url("http://127.0.0.1:8080/")
 ///     .max_age(Duration::from_secs(60))
+///     .max_document_size(8 << 20)
 ///     .no_disk_cache();
 /// assert_eq!(o.urls("drive", "v3"), ["http://127.0.0.1:8080/discovery/drive/v3"]);
 /// ```
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     discovery_url: Option<String>,
-    root_url: Option<String>,
+    document: DocumentOptions,
     cache_dir: Option<PathBuf>,
     max_age: Duration,
     /// How calls made through the service are retried and bounded.
@@ -54,7 +86,7 @@ impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
             discovery_url: None,
-            root_url: None,
+            document: DocumentOptions::default(),
             cache_dir: default_cache_dir(),
             max_age: Duration::from_secs(24 * 3600),
             call: CallOptions::default(),
@@ -77,9 +109,23 @@ impl BuildOptions {
         self
     }
 
-    /// Replaces the document's `rootUrl` (so calls go to a local server).
+    /// Replaces the document's `rootUrl` (so calls go to a local server): the program's
+    /// own choice of host, https or loopback (see [`DocumentOptions::root_url`]).
     pub fn root_url(mut self, url: impl Into<String>) -> Self {
-        self.root_url = Some(url.into());
+        self.document = self.document.root_url(url);
+        self
+    }
+
+    /// Which hosts a fetched document's `rootUrl` may name beyond Google's and loopback
+    /// (see [`DocumentOptions`]).
+    pub fn endpoint_policy(mut self, policy: EndpointPolicy) -> Self {
+        self.document = self.document.endpoint_policy(policy);
+        self
+    }
+
+    /// The largest document accepted, fetched or cached (64 MiB by default).
+    pub fn max_document_size(mut self, bytes: usize) -> Self {
+        self.document = self.document.max_size(bytes);
         self
     }
 
@@ -132,13 +178,10 @@ impl BuildOptions {
         if age >= self.max_age {
             return None;
         }
-        let bytes = std::fs::read(&path).ok()?;
-        let doc = Api::from_document_with(
-            &bytes,
-            &path.display().to_string(),
-            self.root_url.as_deref(),
-        )
-        .ok()?;
+        let bytes = read_bounded(&path, self.document.max_size).ok()?;
+        let doc =
+            Api::from_document_with_options(&bytes, &path.display().to_string(), &self.document)
+                .ok()?;
         self.remember(&key, &doc);
         Some(doc)
     }
@@ -151,7 +194,7 @@ impl BuildOptions {
         origin: &str,
         bytes: &[u8],
     ) -> Result<Api, Error> {
-        let doc = Api::from_document_with(bytes, origin, self.root_url.as_deref())?;
+        let doc = Api::from_document_with_options(bytes, origin, &self.document)?;
         let key = self.key(api, version);
         self.remember(&key, &doc);
         if let Some(path) = self.disk_path(&key) {
@@ -167,11 +210,24 @@ impl BuildOptions {
         Ok(doc)
     }
 
+    /// The memory cache's key: everything that changes what a parsed document is
+    /// (the URLs, the root URL, the trust policy and the size limit).
     fn key(&self, api: &str, version: &str) -> String {
         format!(
-            "{}|{}",
+            "{}|{}|{:?}|{}",
             self.urls(api, version).join(" "),
-            self.root_url.as_deref().unwrap_or("")
+            self.document.root_url.as_deref().unwrap_or(""),
+            self.document.policy,
+            self.document.max_size,
+        )
+    }
+
+    /// A fetch of the document of `api` `version`.
+    pub(crate) fn fetch(&self, api: &str, version: &str) -> FetchDocument {
+        FetchDocument::new(
+            self.urls(api, version),
+            self.call.retry,
+            self.document.max_size,
         )
     }
 
@@ -212,15 +268,21 @@ pub(crate) struct FetchDocument {
     next: usize,
     retry: oauth_core::RetryPolicy,
     attempts: u32,
+    limit: usize,
 }
 
 impl FetchDocument {
-    pub(crate) fn new(urls: Vec<String>, retry: oauth_core::RetryPolicy) -> FetchDocument {
+    pub(crate) fn new(
+        urls: Vec<String>,
+        retry: oauth_core::RetryPolicy,
+        limit: usize,
+    ) -> FetchDocument {
         FetchDocument {
             urls,
             next: 0,
             retry,
             attempts: 0,
+            limit,
         }
     }
 
@@ -250,7 +312,8 @@ impl FetchDocument {
         };
         let mut req = http::Request::new(Bytes::new());
         *req.uri_mut() = uri;
-        req.extensions_mut().insert(ResponseLimit(64 << 20));
+        req.extensions_mut().insert(ResponseLimit(self.limit));
+        crate::encoding::offer(&mut req);
         Step::Send(req)
     }
 
@@ -274,12 +337,22 @@ impl Exchange for FetchDocument {
     fn step(&mut self, input: Input) -> Step<Self::Output> {
         match input {
             Input::Start | Input::Waited => self.send(),
+            Input::Response(Err(e)) if e.kind == TransportErrorKind::TooLarge => {
+                Step::Done(Ok(Err(Error::DocumentTooLarge {
+                    origin: self.label(),
+                    limit: self.limit,
+                })))
+            }
             Input::Response(Err(e)) => {
                 let retryable = RetryOn::API.transport(&e);
                 let error = Error::Core(transport_error(self.label(), e));
                 self.fail(error, retryable, None)
             }
             Input::Response(Ok(resp)) => {
+                let resp = match crate::encoding::decode(resp, self.limit, &self.label()) {
+                    Ok(r) => r,
+                    Err(e) => return Step::Done(Ok(Err(e.into()))),
+                };
                 let status = resp.status().as_u16();
                 if status == 404 && self.next + 1 < self.urls.len() {
                     self.next += 1;
@@ -295,6 +368,13 @@ impl Exchange for FetchDocument {
                     )));
                     return self.fail(e, retryable, retry_after(&resp));
                 }
+                if resp.body().len() > self.limit {
+                    // A client that ignores the limit extension.
+                    return Step::Done(Ok(Err(Error::DocumentTooLarge {
+                        origin: self.label(),
+                        limit: self.limit,
+                    })));
+                }
                 Step::Done(Ok(Ok((self.label(), resp.into_body()))))
             }
         }
@@ -307,7 +387,11 @@ mod tests {
 
     #[test]
     fn a_404_moves_on_to_the_next_url() {
-        let mut f = FetchDocument::new(discovery_urls("x", "v1"), oauth_core::RetryPolicy::none());
+        let mut f = FetchDocument::new(
+            discovery_urls("x", "v1"),
+            oauth_core::RetryPolicy::none(),
+            64 << 20,
+        );
         let Step::Send(r) = f.step(Input::Start) else {
             panic!()
         };
@@ -333,6 +417,65 @@ mod tests {
         assert!(
             matches!(f.step(Input::Response(Ok(nf))), Step::Done(Ok(Err(Error::Api(e)))) if e.status == 404)
         );
+    }
+
+    #[test]
+    fn files_are_read_up_to_the_limit_and_endless_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("d.json");
+        std::fs::write(&f, b"0123456789").unwrap();
+        assert_eq!(read_bounded(&f, 10).unwrap(), b"0123456789");
+        assert!(matches!(
+            read_bounded(&f, 9),
+            Err(Error::DocumentTooLarge { limit: 9, .. })
+        ));
+        #[cfg(unix)]
+        {
+            let e = read_bounded(Path::new("/dev/zero"), 1 << 20).unwrap_err();
+            assert!(matches!(e, Error::DocumentTooLarge { .. }), "{e}");
+            assert!(e.to_string().contains("/dev/zero"), "{e}");
+        }
+        assert!(matches!(
+            read_bounded(&dir.path().join("absent"), 10),
+            Err(Error::Io { .. })
+        ));
+        assert!(matches!(
+            read_bounded(dir.path(), 10),
+            Err(Error::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn a_fetched_document_over_the_limit_is_a_typed_error() {
+        let mut f = FetchDocument::new(
+            vec!["https://x.googleapis.com/d".into()],
+            oauth_core::RetryPolicy::none(),
+            8,
+        );
+        let Step::Send(r) = f.step(Input::Start) else {
+            panic!()
+        };
+        assert_eq!(r.extensions().get::<ResponseLimit>().map(|l| l.0), Some(8));
+        let too_large = oauth_core::TransportError::new(TransportErrorKind::TooLarge, "8");
+        assert!(matches!(
+            f.step(Input::Response(Err(too_large))),
+            Step::Done(Ok(Err(Error::DocumentTooLarge { limit: 8, .. })))
+        ));
+        // A client that ignored the limit: the body is still refused.
+        let mut f = FetchDocument::new(
+            vec!["https://x.googleapis.com/d".into()],
+            oauth_core::RetryPolicy::none(),
+            8,
+        );
+        f.step(Input::Start);
+        let big = http::Response::builder()
+            .status(200)
+            .body(vec![b' '; 9].into())
+            .unwrap();
+        assert!(matches!(
+            f.step(Input::Response(Ok(big))),
+            Step::Done(Ok(Err(Error::DocumentTooLarge { .. })))
+        ));
     }
 
     #[test]

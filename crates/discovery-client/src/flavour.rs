@@ -65,7 +65,8 @@ macro_rules! call_builder_methods {
                 self.options,
                 self.request.model_kind(),
                 self.request.api.model.data_wrapper,
-            ))
+            )
+            .on_origin(self.service.api.root_origin()))
         }
     };
 }

@@ -36,6 +36,41 @@
 //! - [`paging`]: an iterator of pages (blocking) and a `futures_core::Stream` of pages
 //!   (async `Pager`), or every item at once with `collect_items`.
 //!
+//! ## Where credentials go
+//!
+//! Credentials (the `Authorization` header, an API key parameter) go only to the origin
+//! (scheme, host, port) of the API's root URL, over https or to loopback:
+//! - A document's `rootUrl` is used when its host is Google's (`googleapis.com` and its
+//!   subdomains) or loopback; another host needs the program's allowance
+//!   ([`DocumentOptions::endpoint_policy`], [`BuildOptions::endpoint_policy`]); plain
+//!   http is refused off loopback. A root URL the program sets
+//!   ([`DocumentOptions::root_url`], [`BuildOptions::root_url`], [`Api::with_root_url`])
+//!   is its own choice of host, still https or loopback.
+//! - A `servicePath`, method `path`, media upload or download URL, upload session URL,
+//!   batch call or parameter value (`{+name}` included) that would lead elsewhere is
+//!   [`Error::ForeignUrl`], naming the host, before anything is sent: checked when the
+//!   document is read and the request prepared ([`origin::Origin`]), and again where the
+//!   flavours apply credentials.
+//!
+//! ```
+//! # let doc = br#"{"name":"d","version":"v1","rootUrl":"https://d.googleapis.com/","servicePath":"",
+//! #  "methods":{"get":{"id":"d.get","path":"{+name}","httpMethod":"GET",
+//! #  "parameters":{"name":{"type":"string","location":"path","required":true}}}}}"#;
+//! let api = discovery_client::Api::from_document(doc)?;
+//! let e = api.method("get")?.param("name", "http://127.0.0.1:9/steal").prepare().unwrap_err();
+//! assert!(matches!(e, discovery_client::Error::ForeignUrl { ref host, .. } if host == "127.0.0.1"));
+//! # Ok::<(), discovery_client::Error>(())
+//! ```
+//!
+//! ## Limits
+//!
+//! Header values and methods are validated, never dropped ([`Error::InvalidHeader`], a
+//! media type naming `media_mime_type`, a document's `httpMethod`). Paging ends with
+//! [`Error::RepeatedPageToken`] on a token seen before and [`Error::TooManyPages`] after
+//! [`CallOptions::max_pages`] pages (10,000 by default). Documents are read up to
+//! [`DEFAULT_MAX_DOCUMENT_SIZE`] (64 MiB), fetched, from a file ([`Api::from_file`]) or
+//! from the disk cache.
+//!
 //! Features: `blocking` (ureq) and `async` (reqwest, tokio), both on by default, as in
 //! oauth-core.
 
@@ -46,12 +81,14 @@ pub mod error;
 pub mod exchange;
 pub mod fetch;
 pub mod media;
+pub mod origin;
 pub mod paging;
 pub mod request;
 pub mod template;
 pub mod value;
 
 mod document;
+mod encoding;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod flavour;
 
@@ -60,7 +97,7 @@ mod asynchronous;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 
-pub use api::{Api, Resource};
+pub use api::{Api, DEFAULT_MAX_DOCUMENT_SIZE, DocumentOptions, Resource};
 #[cfg(feature = "async")]
 pub use asynchronous::{Batch, MethodCall, Pager, Service, build, build_with};
 pub use error::{ApiError, Error};

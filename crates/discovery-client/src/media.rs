@@ -19,6 +19,10 @@ use crate::Error;
 pub struct Media {
     bytes: Bytes,
     mime_type: String,
+    /// Whether the type is checked against the method's accept list: for media read from a
+    /// file, as googleapiclient checks a `media_body` given as a file name; not for media
+    /// from memory, as googleapiclient does not check its `MediaUpload` objects.
+    check_type: bool,
 }
 
 impl std::fmt::Debug for Media {
@@ -31,18 +35,22 @@ impl std::fmt::Debug for Media {
 }
 
 impl Media {
-    /// Media from memory (a `Vec<u8>`, a `String`, a [`Bytes`]: never copied again,
-    /// however many requests and retries send it).
+    /// Media from memory (googleapiclient's `MediaInMemoryUpload` / `MediaIoBaseUpload`):
+    /// checked against the method's `maxSize`, not its accept list, as googleapiclient checks
+    /// its `MediaUpload` objects. The bytes (a `Vec<u8>`, a `String`, a [`Bytes`]) are never
+    /// copied again, however many requests and retries send them.
     pub fn new(bytes: impl Into<Bytes>, mime_type: impl Into<String>) -> Media {
         Media {
             bytes: bytes.into(),
             mime_type: mime_type.into(),
+            check_type: false,
         }
     }
 
-    /// Media from a file; the MIME type, when not given, is guessed from the extension
-    /// (as googleapiclient does with `mimetypes`) and an unknown extension is an error
-    /// naming `media_mime_type`.
+    /// Media from a file (googleapiclient's `media_body` given as a file name); the MIME
+    /// type, when not given, is guessed from the extension (as googleapiclient does with
+    /// `mimetypes`) and an unknown extension is an error naming `media_mime_type`. Checked
+    /// against the method's accept list and `maxSize`, as googleapiclient checks a file name.
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
@@ -67,7 +75,10 @@ impl Media {
                 .to_owned(),
         };
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
-        Ok(Media::new(bytes, mime))
+        Ok(Media {
+            check_type: true,
+            ..Media::new(bytes, mime)
+        })
     }
 
     /// The bytes.
@@ -97,15 +108,15 @@ impl Media {
     }
 
     /// googleapiclient's checks: the type against the accept list (mimeparse's
-    /// `best_match`; an empty list accepts nothing), then the size against `max_size`
-    /// (0 = no limit).
+    /// `best_match`; an empty list accepts nothing) for media from a file, then the size
+    /// against `max_size` (0 = no limit) for all media.
     pub(crate) fn check(
         &self,
         method: &str,
         accept: &[Box<str>],
         max_size: u64,
     ) -> Result<(), Error> {
-        if !acceptable(&self.mime_type, accept) {
+        if self.check_type && !acceptable(&self.mime_type, accept) {
             return Err(Error::UnacceptableMimeType {
                 method: method.to_owned(),
                 mime_type: self.mime_type.clone(),
@@ -274,9 +285,19 @@ mod tests {
             e.to_string(),
             "x.upload: media of 11 bytes is larger than the maximum of 10 bytes"
         );
-        let e = m.check("x.upload", &acc(&["text/*"]), 0).unwrap_err();
+        // From memory, the type is not checked (googleapiclient's MediaUpload objects).
+        assert!(m.check("x.upload", &acc(&["text/*"]), 0).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.png");
+        std::fs::write(&p, [0u8; 11]).unwrap();
+        let f = Media::from_file(&p, None).unwrap();
+        let e = f.check("x.upload", &acc(&["text/*"]), 0).unwrap_err();
         assert!(matches!(e, Error::UnacceptableMimeType { .. }));
-        assert!(m.check("x.upload", &acc(&["image/png"]), 11).is_ok());
+        assert!(f.check("x.upload", &acc(&["image/png"]), 11).is_ok());
+        assert!(matches!(
+            f.check("x.upload", &acc(&["image/png"]), 10),
+            Err(Error::MediaTooLarge { .. })
+        ));
     }
 
     #[test]

@@ -86,9 +86,10 @@ pub struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    /// The request as an `http::Request` value. The body is shared, not copied (each retry
-    /// sends the same buffer); a header that cannot be sent is an error naming it, never
-    /// dropped.
+    /// The request as an `http::Request` value. A header that cannot be sent as it is
+    /// (a name that is no HTTP token; CR, LF or another control character in a value) is
+    /// [`Error::InvalidHeader`], never dropped or changed. The body is shared, not copied:
+    /// each retry sends the same buffer.
     ///
     /// ```
     /// # let doc = br#"{"name":"d","version":"v1","rootUrl":"https://d.googleapis.com/","servicePath":"",
@@ -110,13 +111,15 @@ impl PreparedRequest {
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = uri;
         for (k, v) in &self.headers {
-            let bad = |what: &str| Error::InvalidValue {
-                method: self.method_id.clone(),
-                param: format!("(header {})", k.escape_debug()),
-                reason: format!("the {what} cannot be sent in an HTTP header"),
+            let invalid = |reason: &str| Error::InvalidHeader {
+                context: self.method_id.clone(),
+                field: k.escape_debug().to_string(),
+                reason: reason.to_owned(),
             };
-            let name = HeaderName::try_from(k.as_str()).map_err(|_| bad("name"))?;
-            let value = HeaderValue::try_from(v).map_err(|_| bad("value"))?;
+            let name = HeaderName::try_from(k.as_str())
+                .map_err(|_| invalid("is not a valid header name"))?;
+            let value = HeaderValue::try_from(v)
+                .map_err(|_| invalid("has a value with characters a header cannot hold"))?;
             req.headers_mut().append(name, value);
         }
         Ok(req)
@@ -422,6 +425,15 @@ impl Request {
         match (&self.media, &m.media) {
             (Some(media), Some(mu)) => {
                 media.check(&m.id, &mu.accept, mu.max_size)?;
+                if HeaderValue::from_str(media.mime_type()).is_err() {
+                    // It goes into a header and a multipart body: CR or LF there would add
+                    // headers of the caller's choosing.
+                    return Err(Error::InvalidValue {
+                        method: err_method(),
+                        param: "media_mime_type".into(),
+                        reason: "a media type cannot hold control characters (CR, LF, ...)".into(),
+                    });
+                }
                 let mut expanded = String::new();
                 mu.path.expand(&mut expanded, lookup);
                 url.push_str(&expanded);
@@ -479,6 +491,27 @@ impl Request {
                 quote_plus(&mut url, v);
             }
         }
+        // Credentials go only to the root URL's origin: a path or a parameter value that
+        // leads elsewhere is refused here, before anything is sent.
+        if let Err(found) = model.root_origin.admits(&url) {
+            let media = self.media.is_some();
+            let field = self.blame(&path_values, media).map_or_else(
+                || {
+                    if media {
+                        "mediaUpload path".to_owned()
+                    } else {
+                        "path".to_owned()
+                    }
+                },
+                |p| format!("parameter `{p}`"),
+            );
+            return Err(Error::foreign(
+                &m.id,
+                &field,
+                found.as_ref(),
+                &model.root_origin,
+            ));
+        }
         Ok(PreparedRequest {
             method: m.http_method.clone(),
             url,
@@ -487,6 +520,41 @@ impl Request {
             resumable,
             method_id: m.id.to_string(),
         })
+    }
+}
+
+impl Request {
+    /// The path parameter whose value alone takes the URL off the root's origin, when
+    /// one does (for the error; only on that path).
+    fn blame(&self, path_values: &[(&str, Texts<'_>)], media: bool) -> Option<String> {
+        let m = self.desc();
+        let model = &self.api.model;
+        let template = match (media, &m.media) {
+            (true, Some(mu)) => &mu.path,
+            _ => &m.path,
+        };
+        let leaves = |only: Option<&str>| {
+            let mut url = String::new();
+            template.expand(&mut url, |n| {
+                path_values
+                    .iter()
+                    .find(|(k, _)| Some(*k) == only && *k == n)
+                    .map(|(_, v)| v.as_slice())
+            });
+            let absolute = url.starts_with("http://") || url.starts_with("https://");
+            if !media && !absolute {
+                join_path_before(&mut url, &model.base_url);
+            }
+            url.push('?');
+            model.root_origin.admits(&url).is_err()
+        };
+        if leaves(None) {
+            return None;
+        }
+        path_values
+            .iter()
+            .find(|(name, _)| leaves(Some(name)))
+            .map(|(name, _)| (*name).to_owned())
     }
 }
 
@@ -638,6 +706,176 @@ mod tests {
             .unwrap();
         assert_eq!(r.url, "https://t.googleapis.com/t/v1/things/a%2Fb?");
         assert_eq!(r.method, http::Method::DELETE);
+    }
+
+    /// Methods whose URL a document or a parameter could steer elsewhere.
+    const TRUST_DOC: &str = r#"{
+      "name": "t", "version": "v1", "rootUrl": "https://t.googleapis.com/", "servicePath": "t/v1/",
+      "schemas": {"F": {"properties": {"id": {"type": "string"}}}},
+      "methods": {
+        "absolute": {"id": "t.absolute", "path": "http://attacker.example/x", "httpMethod": "GET"},
+        "elsewhere": {"id": "t.elsewhere", "path": "https://t.googleapis.com:8443/x/{id}", "httpMethod": "GET",
+          "parameters": {"id": {"type": "string", "location": "path"}}},
+        "reserved": {"id": "t.reserved", "path": "{+name}", "httpMethod": "GET",
+          "parameters": {"name": {"type": "string", "location": "path", "required": true},
+                         "q": {"type": "string", "location": "query"}}},
+        "simple": {"id": "t.simple", "path": "{id}", "httpMethod": "GET",
+          "parameters": {"id": {"type": "string", "location": "path", "required": true}}},
+        "upload": {"id": "t.upload", "path": "{+name}", "httpMethod": "POST",
+          "parameters": {"name": {"type": "string", "location": "path", "required": true}},
+          "request": {"$ref": "F"}, "response": {"$ref": "F"},
+          "mediaUpload": {"accept": ["*/*"], "maxSize": "1MB"}, "supportsMediaDownload": true}
+      }
+    }"#;
+
+    fn foreign(r: Result<PreparedRequest, Error>) -> (String, String) {
+        match r {
+            Err(Error::ForeignUrl { field, host, .. }) => (field, host),
+            other => panic!("expected a ForeignUrl error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_path_or_parameter_that_leaves_the_root_origin_is_refused_naming_the_host() {
+        let api = Api::from_document(TRUST_DOC.as_bytes()).unwrap();
+        let (field, host) = foreign(api.method("absolute").unwrap().prepare());
+        assert_eq!(
+            (field.as_str(), host.as_str()),
+            ("path", "attacker.example")
+        );
+        let e = api.method("absolute").unwrap().prepare().unwrap_err();
+        assert!(
+            e.to_string().contains("attacker.example") && e.to_string().contains("t.absolute"),
+            "{e}"
+        );
+        let (field, host) = foreign(api.method("elsewhere").unwrap().prepare());
+        assert_eq!(
+            (field.as_str(), host.as_str()),
+            ("path", "t.googleapis.com")
+        );
+        for value in [
+            "http://attacker.example/x",
+            "https://attacker.example/x",
+            "http://t.googleapis.com/x",
+            "https://t.googleapis.com:8443/x",
+            "https://t.googleapis.com.attacker.example/x",
+            "https://t.googleapis.com@attacker.example/x",
+            "https://t.googleapis.com\\@attacker.example/x",
+        ] {
+            let r = api
+                .method("reserved")
+                .unwrap()
+                .param("name", value)
+                .prepare();
+            let (field, _) = foreign(r);
+            assert_eq!(field, "parameter `name`", "{value}");
+            // Downloads and uploads of the same method, too.
+            let r = api
+                .method("upload")
+                .unwrap()
+                .param("name", value)
+                .download()
+                .prepare();
+            assert!(matches!(r, Err(Error::ForeignUrl { .. })), "{value}");
+        }
+        // On the root's origin: an absolute URL there, a simple expansion (escaped), and
+        // query values are fine.
+        let ok = api
+            .method("reserved")
+            .unwrap()
+            .param("name", "https://T.googleapis.com:443/v1/x")
+            .param("q", "http://attacker.example/")
+            .prepare()
+            .unwrap();
+        assert_eq!(
+            ok.url,
+            "https://T.googleapis.com:443/v1/x?q=http%3A%2F%2Fattacker.example%2F"
+        );
+        let ok = api
+            .method("simple")
+            .unwrap()
+            .param("id", "http://attacker.example/x")
+            .prepare()
+            .unwrap();
+        assert!(
+            ok.url
+                .starts_with("https://t.googleapis.com/t/v1/http%3A%2F%2F")
+        );
+        // A media upload's URL is checked as well.
+        let up = api
+            .method("upload")
+            .unwrap()
+            .param("name", "x")
+            .media(Media::new(b"m".to_vec(), "text/plain"))
+            .prepare()
+            .unwrap();
+        assert!(
+            up.url
+                .starts_with("https://t.googleapis.com/upload/t/v1/x?")
+        );
+    }
+
+    #[test]
+    fn media_types_and_headers_with_control_characters_are_errors_not_dropped() {
+        let api = Api::from_document(TRUST_DOC.as_bytes()).unwrap();
+        for mime in ["text/plain\r\nX-Injected: 1", "text/plain\n", "a\0b"] {
+            for protocol in [
+                UploadProtocol::Simple,
+                UploadProtocol::Resumable { chunk_size: 1 },
+            ] {
+                let e = api
+                    .method("upload")
+                    .unwrap()
+                    .param("name", "x")
+                    .media(Media::new(b"m".to_vec(), mime))
+                    .upload_protocol(protocol)
+                    .prepare()
+                    .unwrap_err();
+                assert_eq!(e.parameter(), Some("media_mime_type"), "{e}");
+            }
+        }
+        let mut p = api
+            .method("simple")
+            .unwrap()
+            .param("id", "x")
+            .prepare()
+            .unwrap();
+        p.headers
+            .push(("x-added".into(), "a\r\nInjected: 1".into()));
+        let e = p.to_http().unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidHeader { field, .. } if field == "x-added"),
+            "{e}"
+        );
+        p.headers.pop();
+        p.headers.push(("bad name".into(), "v".into()));
+        assert!(matches!(
+            p.to_http().unwrap_err(),
+            Error::InvalidHeader { field, .. } if field == "bad name"
+        ));
+    }
+
+    #[test]
+    fn an_http_method_or_api_version_that_is_no_header_is_a_document_error() {
+        for (verb, version) in [
+            (r#""GET\r\nX-Injected: 1""#, r#""v1""#),
+            (r#""GE T""#, r#""v1""#),
+            (r#""""#, r#""v1""#),
+            (r#""GET""#, r#""v1\r\nX-Injected: 1""#),
+        ] {
+            let doc = format!(
+                r#"{{"name":"t","version":"v1","rootUrl":"https://t.googleapis.com/","servicePath":"",
+                 "methods":{{"m":{{"id":"t.m","path":"m","httpMethod":{verb},"apiVersion":{version}}}}}}}"#
+            );
+            let api = Api::from_document(doc.as_bytes()).unwrap();
+            let e = api.method("m").unwrap_err();
+            let text = e.to_string();
+            assert!(matches!(e, Error::InvalidDocument { .. }), "{text}");
+            assert!(
+                text.contains("httpMethod") || text.contains("apiVersion"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -139,6 +139,24 @@ impl Template {
     }
 }
 
+/// Expands a path template as discovery requests do (`{name}` escapes every reserved
+/// character, `{+name}` keeps them and passes a value holding a `%XX` escape through),
+/// with `vars` giving each variable's values already as text (several for a list);
+/// absent variables expand to nothing.
+///
+/// ```
+/// use discovery_client::template::expand;
+/// assert_eq!(expand("v1/{+name}/x/{id}", &[("name", &["projects/p"]), ("id", &["a/b"])]), "v1/projects/p/x/a%2Fb");
+/// assert_eq!(expand("{id}", &[("id", &["http://h/", "c d"])]), "http%3A%2F%2Fh%2F,c%20d");
+/// ```
+pub fn expand(template: &str, vars: &[(&str, &[&str])]) -> String {
+    let mut out = String::new();
+    Template::parse(template).expand(&mut out, |n| {
+        vars.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+    });
+    out
+}
+
 /// uritemplate's reserved expansion: a value that already holds a `%XX` escape is
 /// passed through (only what would make the URI invalid is escaped); otherwise
 /// everything but unreserved and reserved characters is escaped.

@@ -1,7 +1,7 @@
 //! `gauth call API VERSION METHOD ...`: a discovery-based call, like
 //! `build(API, VERSION).RESOURCE().METHOD(**params).execute()` in Python.
 
-use gauth::discovery::{self, Api, BuildOptions, Media, ParamValue};
+use gauth::discovery::{self, Api, BuildOptions, DocumentOptions, Media, ParamValue};
 
 use crate::args::CallArgs;
 use crate::out::{self, Failure};
@@ -32,18 +32,9 @@ pub fn call(a: &CallArgs) -> Result<(), Failure> {
         }
         return out::json(&json, true);
     }
-    // The document names where the Authorization header goes: a rootUrl read from a file
-    // or a fetched document is held to the same policy as endpoints in credential files
-    // (an explicit --root-url is the caller's own choice).
-    if a.root_url.is_none() {
-        let origin = a.discovery_file.as_ref().map_or_else(
-            || format!("the {} {} discovery document", a.api, a.version),
-            |f| f.display().to_string(),
-        );
-        crate::credentials::policy(&a.creds)
-            .check(&origin, "rootUrl", api.root_url(), None)
-            .map_err(|e| e.to_string())?;
-    }
+    // Where the Authorization header may go was settled when the document was read (its
+    // rootUrl held to the endpoint policy, or --root-url), and the library refuses any
+    // request off that origin.
     let loaded = crate::credentials::load(&a.creds, &[])?;
     let service = discovery::blocking::Service::new(api, Some(loaded.credentials));
     let call = service.call(request);
@@ -55,15 +46,18 @@ pub fn call(a: &CallArgs) -> Result<(), Failure> {
     out::json(&out, true)
 }
 
+/// The document, from a file (size-bounded) or fetched, its rootUrl held to the endpoint
+/// policy (`--allow-endpoint`) unless `--root-url` names the root.
 fn load_api(a: &CallArgs) -> Result<Api, String> {
+    let policy = crate::credentials::policy(&a.creds);
     if let Some(file) = &a.discovery_file {
-        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let api =
-            Api::from_document_with(&bytes, &file.display().to_string(), a.root_url.as_deref())
-                .map_err(|e| e.to_string())?;
-        return Ok(api);
+        let mut options = DocumentOptions::default().endpoint_policy(policy);
+        if let Some(root) = &a.root_url {
+            options = options.root_url(root.clone());
+        }
+        return Api::from_file(file, &options).map_err(|e| e.to_string());
     }
-    let mut options = BuildOptions::default();
+    let mut options = BuildOptions::default().endpoint_policy(policy);
     if let Some(url) = &a.discovery_url {
         options = options.discovery_url(url.clone());
     }

@@ -463,7 +463,18 @@ fn discovery_documents_name_only_trusted_roots() {
             ATTACKER,
         ]),
     );
-    // An explicit --root-url is the caller's choice, and a dry run sends nothing.
+    // The rule is the library's, settled when the document is read: a dry run of that
+    // document is refused too; an explicit --root-url is the caller's choice.
+    let out = gauth(&[
+        "call",
+        "x",
+        "v1",
+        "items.list",
+        "--discovery-file",
+        dp,
+        "--dry-run",
+    ]);
+    refused("discovery rootUrl, dry run", &out, ATTACKER);
     let out = gauth(&[
         "call",
         "x",
@@ -473,6 +484,8 @@ fn discovery_documents_name_only_trusted_roots() {
         c,
         "--discovery-file",
         dp,
+        "--root-url",
+        "https://x.example/",
         "--dry-run",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -13,9 +13,12 @@
 //! `GOOGLE_APPLICATION_CREDENTIALS` and before gcloud's file. Credentials found there write
 //! their refreshes back to it, as the store's own `load` does.
 //!
-//! The project id comes with the credentials: `GOOGLE_CLOUD_PROJECT` (or
-//! `GCLOUD_PROJECT`), else the service-account file's `project_id` or the user file's
-//! `quota_project_id`, else the metadata server's. When nothing is found, the error lists
+//! The project id comes from where google-auth takes it: `GOOGLE_CLOUD_PROJECT` (or the
+//! legacy `GCLOUD_PROJECT`), else the service-account file's `project_id`, else (for
+//! gcloud's own file) gcloud's active configuration's `core/project`, else the metadata
+//! server's. A user file's `quota_project_id` is never the project id: it is the quota
+//! project, sent as `x-goog-user-project`, which `GOOGLE_CLOUD_QUOTA_PROJECT` overrides for
+//! every kind of credentials, as in google-auth. When nothing is found, the error lists
 //! every place that was tried.
 //!
 //! ```no_run
@@ -143,18 +146,41 @@ pub struct AdcEnv {
     pub metadata_ip: Option<String>,
     /// `NO_GCE_CHECK` is true: do not look for a metadata server.
     pub no_gce_check: bool,
-    /// `GOOGLE_CLOUD_PROJECT` or `GCLOUD_PROJECT`.
+    /// `GOOGLE_CLOUD_PROJECT`, or `GCLOUD_PROJECT` when the first is not set (an empty
+    /// `GOOGLE_CLOUD_PROJECT` hides `GCLOUD_PROJECT` and names no project, as in google-auth).
     pub project: Option<String>,
     /// gauth's credential store: `authorized_user.json` in gauth's folder of the user's
     /// config directory (`$XDG_CONFIG_HOME/gauth` or `~/.config/gauth` on Linux), the file
     /// `gauth login` writes. Read only with [`AdcOrder::WithGauthStore`].
     pub gauth_store: Option<PathBuf>,
+    /// `GOOGLE_CLOUD_QUOTA_PROJECT`: the quota project, over any file's.
+    pub quota_project: Option<String>,
+    /// `CLOUDSDK_ACTIVE_CONFIG_NAME`: gcloud's configuration to read (else the one named in
+    /// `active_config`, else `default`).
+    pub gcloud_active_config: Option<String>,
+    /// `CLOUDSDK_CORE_PROJECT`: gcloud's project, over its configuration's.
+    pub gcloud_project: Option<String>,
 }
 
 impl AdcEnv {
     /// Reads the process environment.
     pub fn from_process() -> Self {
-        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        Self::from_vars(|k| std::env::var_os(k))
+    }
+
+    /// Reads the variables from `get` (the process environment, a test's map), as
+    /// google-auth reads them: an empty variable is unset, except that an empty
+    /// `GOOGLE_CLOUD_PROJECT` still hides `GCLOUD_PROJECT`.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let vars: HashMap<&str, &str> = [("GCLOUD_PROJECT", "legacy"), ("GOOGLE_CLOUD_QUOTA_PROJECT", "q")].into();
+    /// let env = gauth::adc::AdcEnv::from_vars(|k| vars.get(k).map(Into::into));
+    /// assert_eq!(env.project.as_deref(), Some("legacy"));
+    /// assert_eq!(env.quota_project.as_deref(), Some("q"));
+    /// ```
+    pub fn from_vars(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> Self {
+        let var = |k: &str| get(k).filter(|v| !v.is_empty());
         let text = |k: &str| var(k).and_then(|v| v.into_string().ok());
         AdcEnv {
             credentials_file: var("GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from),
@@ -168,25 +194,86 @@ impl AdcEnv {
             metadata_host: text("GCE_METADATA_HOST"),
             metadata_ip: text("GCE_METADATA_IP"),
             no_gce_check: text("NO_GCE_CHECK").is_some_and(|v| v.eq_ignore_ascii_case("true")),
-            project: text("GOOGLE_CLOUD_PROJECT").or_else(|| text("GCLOUD_PROJECT")),
+            // google-auth: os.environ.get(PROJECT, os.environ.get(LEGACY_PROJECT)), then
+            // an empty value counts as none.
+            project: match get("GOOGLE_CLOUD_PROJECT") {
+                Some(p) => p.into_string().ok(),
+                None => text("GCLOUD_PROJECT"),
+            }
+            .filter(|p| !p.is_empty()),
+            quota_project: text("GOOGLE_CLOUD_QUOTA_PROJECT"),
+            gcloud_active_config: text("CLOUDSDK_ACTIVE_CONFIG_NAME"),
+            gcloud_project: text("CLOUDSDK_CORE_PROJECT"),
             gauth_store: dirs::config_dir().map(|d| d.join("gauth").join("authorized_user.json")),
         }
     }
 
+    /// gcloud's configuration folder (`$CLOUDSDK_CONFIG`, or `~/.config/gcloud`).
+    fn gcloud_dir(&self) -> Option<PathBuf> {
+        match &self.cloudsdk_config {
+            Some(d) => Some(d.clone()),
+            None if cfg!(windows) => Some(self.home.as_ref()?.join("gcloud")),
+            None => Some(self.home.as_ref()?.join(".config").join("gcloud")),
+        }
+    }
+
+    /// gcloud's project: `CLOUDSDK_CORE_PROJECT`, else `project` in the `[core]` section of
+    /// the active configuration (`configurations/config_NAME`), which google-auth asks the
+    /// `gcloud` command for (`gcloud config get project`); gauth reads the files gcloud
+    /// reads and starts no process.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::create_dir(dir.path().join("configurations")).unwrap();
+    /// std::fs::write(dir.path().join("active_config"), "work\n").unwrap();
+    /// std::fs::write(dir.path().join("configurations/config_work"),
+    ///     "[core]\naccount = me@example.com\nproject = my-project\n").unwrap();
+    /// let env = gauth::adc::AdcEnv { cloudsdk_config: Some(dir.path().into()), ..Default::default() };
+    /// assert_eq!(env.gcloud_project().as_deref(), Some("my-project"));
+    /// ```
+    pub fn gcloud_project(&self) -> Option<String> {
+        if let Some(p) = self.gcloud_project.clone().filter(|p| !p.is_empty()) {
+            return Some(p);
+        }
+        let dir = self.gcloud_dir()?;
+        let name = match &self.gcloud_active_config {
+            Some(n) => n.clone(),
+            None => std::fs::read_to_string(dir.join("active_config"))
+                .ok()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "default".into()),
+        };
+        // A configuration name is one path segment.
+        if name.contains(['/', '\\']) || name.starts_with('.') {
+            return None;
+        }
+        let text = read_small(&dir.join("configurations").join(format!("config_{name}")))?;
+        ini_value(&text, "core", "project").filter(|p| !p.is_empty())
+    }
+
+    /// Whether `path` is gcloud's well-known file (google-auth then asks gcloud for the
+    /// project, whichever variable named the file).
+    fn is_gcloud_file(&self, path: &Path) -> bool {
+        self.gcloud_file().is_some_and(|g| g == path)
+    }
+
     /// gcloud's well-known ADC file.
     pub fn gcloud_file(&self) -> Option<PathBuf> {
-        let dir = match &self.cloudsdk_config {
-            Some(d) => d.clone(),
-            None if cfg!(windows) => self.home.as_ref()?.join("gcloud"),
-            None => self.home.as_ref()?.join(".config").join("gcloud"),
-        };
-        Some(dir.join("application_default_credentials.json"))
+        Some(
+            self.gcloud_dir()?
+                .join("application_default_credentials.json"),
+        )
     }
 
     fn metadata(&self) -> MetadataCredentials {
-        match &self.metadata_host {
+        let m = match &self.metadata_host {
             Some(h) => MetadataCredentials::with_host(h),
             None => MetadataCredentials::with_host(oauth_sa::METADATA_HOST),
+        };
+        match &self.quota_project {
+            Some(q) => m.with_quota_project(q),
+            None => m,
         }
     }
 
@@ -266,8 +353,10 @@ pub struct Found {
     pub store: Option<FileStore>,
 }
 
-/// Loads a credentials file of type `authorized_user` or `service_account`, with its
-/// project id (the file's `project_id`, or `quota_project_id` for users).
+/// Loads a credentials file of type `authorized_user` or `service_account`, with the project
+/// id it names: a service account's `project_id`; none for a user (google-auth's
+/// `load_credentials_from_file`: a user file's `quota_project_id` is its quota project, sent
+/// as `x-goog-user-project`, not a project id).
 ///
 /// ```
 /// let e = gauth::adc::load_file(std::path::Path::new("/no/such.json"), &["s"], &Default::default()).unwrap_err();
@@ -278,14 +367,29 @@ pub fn load_file<S: AsRef<str>>(
     scopes: &[S],
     policy: &EndpointPolicy,
 ) -> Result<(Arc<dyn TokenSource>, Option<String>), AdcError> {
+    load_file_with_quota(path, scopes, policy, None)
+}
+
+/// [`load_file`], with a quota project that replaces the file's (google-auth applies
+/// `GOOGLE_CLOUD_QUOTA_PROJECT` so). A service account's quota project comes only from here:
+/// google-auth does not read `quota_project_id` from its key file.
+pub fn load_file_with_quota<S: AsRef<str>>(
+    path: &Path,
+    scopes: &[S],
+    policy: &EndpointPolicy,
+    quota_project: Option<&str>,
+) -> Result<(Arc<dyn TokenSource>, Option<String>), AdcError> {
     let value = oauth_core::json::read_file(path)?;
     let origin = path.display().to_string();
     let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_owned()).collect();
     let kind = value.get("type").and_then(|t| t.as_str()).unwrap_or("");
     match kind {
         "service_account" => {
-            let sa = ServiceAccountCredentials::from_value_with(&value, &origin, policy)?
+            let mut sa = ServiceAccountCredentials::from_value_with(&value, &origin, policy)?
                 .with_scopes(scopes);
+            if let Some(q) = quota_project {
+                sa = sa.with_quota_project(q);
+            }
             let project = sa.key().project_id().map(str::to_owned);
             Ok((Arc::new(sa), project))
         }
@@ -294,11 +398,10 @@ pub fn load_file<S: AsRef<str>>(
             if !scopes.is_empty() {
                 user = user.with_requested_scopes(scopes);
             }
-            let project = value
-                .get("quota_project_id")
-                .and_then(|p| p.as_str())
-                .map(str::to_owned);
-            Ok((Arc::new(user), project))
+            if let Some(q) = quota_project {
+                user = user.with_quota_project(q);
+            }
+            Ok((Arc::new(user), None))
         }
         other => Err(oauth_core::Error::UnknownType {
             origin,
@@ -356,6 +459,71 @@ pub fn locate_file(
     Ok(Err(tried))
 }
 
+/// A file's source and project: the environment's project first, then the file's, then
+/// (for gcloud's own file) gcloud's configured project, as google-auth's `default()` does.
+fn found_file(
+    path: &Path,
+    options: &AdcOptions,
+    env: &AdcEnv,
+    origin: AdcOrigin,
+) -> Result<Found, AdcError> {
+    let (source, project) = load_file_with_quota(
+        path,
+        &options.scopes,
+        &options.policy,
+        env.quota_project.as_deref(),
+    )?;
+    // gauth's own store keeps the user's refreshes; the other files are only read.
+    let store = matches!(origin, AdcOrigin::GauthStore(_)).then(|| FileStore::new(path));
+    let project = match (&env.project, project) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(p)) => Some(p),
+        (None, None) if env.is_gcloud_file(path) => env.gcloud_project(),
+        (None, None) => None,
+    };
+    Ok(Found {
+        source,
+        project_id: project,
+        origin,
+        store,
+    })
+}
+
+/// Reads a small text file (gcloud's configuration), `None` when absent or too large.
+fn read_small(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(1 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
+}
+
+/// The value of `key` in `[section]` of an INI text, as gcloud's configuration files are.
+fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
+    let mut current = String::new();
+    let mut found = None;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = name.trim().to_owned();
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(':')) else {
+            continue;
+        };
+        if current == section && k.trim() == key {
+            // The last assignment wins, as in Python's configparser-based reader.
+            found = Some(v.trim().to_owned());
+        }
+    }
+    found
+}
+
 /// The file steps of ADC (no network): the source from the first file found, or the
 /// list of what was tried.
 pub fn find_file(
@@ -366,18 +534,10 @@ pub fn find_file(
         Ok(origin) => origin,
         Err(tried) => return Ok(Err(tried)),
     };
-    let Some(path) = origin.path() else {
+    let Some(path) = origin.path().map(Path::to_path_buf) else {
         return Ok(Err(Vec::new()));
     };
-    let (source, project) = load_file(path, &options.scopes, &options.policy)?;
-    // gauth's own store keeps the user's refreshes; the other files are only read.
-    let store = matches!(origin, AdcOrigin::GauthStore(_)).then(|| FileStore::new(path));
-    Ok(Ok(Found {
-        source,
-        project_id: env.project.clone().or(project),
-        origin,
-        store,
-    }))
+    found_file(&path, options, env, origin).map(Ok)
 }
 
 /// The metadata-server detection: an exchange that pings once, with no retry.
@@ -604,7 +764,9 @@ mod tests {
             found.origin,
             AdcOrigin::GcloudFile(gcloud.join("application_default_credentials.json"))
         );
-        assert_eq!(found.project_id.as_deref(), Some("quota-p"));
+        // A user file names no project; its quota_project_id is the quota project.
+        assert_eq!(found.project_id, None);
+        assert_eq!(found.source.quota_project_id(), Some("quota-p"));
         assert_eq!(found.source.kind(), "authorized_user");
         let other = write(dir.path(), "env.json", user());
         env.credentials_file = Some(other.clone());
@@ -698,6 +860,60 @@ mod tests {
                 .ok()
                 .map(|s| s.path().to_owned())
         );
+    }
+
+    #[test]
+    fn gclouds_project_is_read_from_its_active_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let gcloud = dir.path();
+        std::fs::create_dir(gcloud.join("configurations")).unwrap();
+        let config = |name: &str, text: &str| {
+            std::fs::write(gcloud.join("configurations").join(name), text).unwrap();
+        };
+        config("config_default", "[core]\nproject = default-p\n");
+        config(
+            "config_work",
+            "# comment\n[compute]\nproject = not-this\n[core]\naccount = a@b.c\nproject=work-p\n",
+        );
+        let mut env = AdcEnv {
+            cloudsdk_config: Some(gcloud.to_owned()),
+            ..Default::default()
+        };
+        assert_eq!(env.gcloud_project().as_deref(), Some("default-p"));
+        std::fs::write(gcloud.join("active_config"), "work\n").unwrap();
+        assert_eq!(env.gcloud_project().as_deref(), Some("work-p"));
+        env.gcloud_active_config = Some("default".into());
+        assert_eq!(env.gcloud_project().as_deref(), Some("default-p"));
+        env.gcloud_active_config = Some("../../etc".into());
+        assert_eq!(env.gcloud_project(), None);
+        env.gcloud_project = Some("from-env".into());
+        assert_eq!(env.gcloud_project().as_deref(), Some("from-env"));
+        // The user file at gcloud's path takes gcloud's project; the environment's wins.
+        env.gcloud_project = None;
+        env.gcloud_active_config = None;
+        write(gcloud, "application_default_credentials.json", user());
+        env.quota_project = Some("env-quota".into());
+        let opts = AdcOptions::new(&["s"]);
+        let found = find_file(&opts, &env).unwrap().unwrap();
+        assert_eq!(found.project_id.as_deref(), Some("work-p"));
+        assert_eq!(found.source.quota_project_id(), Some("env-quota"));
+        env.project = Some("env-p".into());
+        let found = find_file(&opts, &env).unwrap().unwrap();
+        assert_eq!(found.project_id.as_deref(), Some("env-p"));
+        // The same file named by GOOGLE_APPLICATION_CREDENTIALS elsewhere: no gcloud project.
+        env.project = None;
+        let other = write(dir.path(), "copy.json", user());
+        env.credentials_file = Some(other);
+        assert_eq!(find_file(&opts, &env).unwrap().unwrap().project_id, None);
+    }
+
+    #[test]
+    fn ini_values_are_read_per_section() {
+        let text = "[core]\nproject = a\n[other]\nproject = b\n[core]\n project : c \n";
+        assert_eq!(ini_value(text, "core", "project").as_deref(), Some("c"));
+        assert_eq!(ini_value(text, "other", "project").as_deref(), Some("b"));
+        assert_eq!(ini_value(text, "none", "project"), None);
+        assert_eq!(ini_value("project = x", "core", "project"), None);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use http::HeaderMap;
 
 use crate::exchange::{Exchange, Input, Step};
 use crate::flavour::Async;
-use crate::http::{HttpRequest, check_origin};
+use crate::http::HttpRequest;
+use crate::origin::{check_origin, declares_origin};
 use crate::source::{Refresh, RefreshContext, TokenSource};
 use crate::store::TokenStore;
 use crate::transport::AsyncHttpClient;
@@ -47,8 +48,9 @@ pub async fn run<E: Exchange + ?Sized>(
 }
 
 /// [`run`], putting `credentials` on every request of the exchange: each request must
-/// declare an [`ApiOrigin`](crate::http::ApiOrigin) and be addressed to it, or it is refused
-/// with [`Error::ForeignOrigin`] before it is sent. Without credentials, requests go as they
+/// declare an [`ApiOrigin`](crate::origin::ApiOrigin) and be addressed to it, or it is refused
+/// with [`Error::ForeignOrigin`] before it is sent. Without credentials, a request that
+/// declares an origin is still checked (its URL may carry an API key); others go as they
 /// are. The async runner of API calls and discovery documents.
 ///
 /// ```
@@ -101,15 +103,21 @@ trait Authorize: Sync {
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
 }
 
-/// Requests go as the exchange built them.
+/// Requests go as the exchange built them (on their declared origin, when they declare
+/// one).
 struct Unauthorized;
 
 impl Authorize for Unauthorized {
     fn authorize<'a>(
         &'a self,
-        _: &'a mut HttpRequest,
+        request: &'a mut HttpRequest,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
-        std::future::ready(Ok(()))
+        let checked = if declares_origin(request) {
+            check_origin(request)
+        } else {
+            Ok(())
+        };
+        std::future::ready(checked)
     }
 }
 
@@ -252,7 +260,8 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::http::{ApiOrigin, Bytes, HttpResponse};
+    use crate::http::{Bytes, HttpResponse};
+    use crate::origin::ApiOrigin;
     use crate::types::RefreshToken;
     use crate::{AuthorizedUser, TransportError};
 

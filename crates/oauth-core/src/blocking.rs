@@ -7,7 +7,8 @@ use http::HeaderMap;
 
 use crate::exchange::{Exchange, Input, Step};
 use crate::flavour::Blocking;
-use crate::http::{HttpRequest, check_origin};
+use crate::http::HttpRequest;
+use crate::origin::{check_origin, declares_origin};
 use crate::source::Refresh;
 use crate::store::{StoreLock, StoredToken, TokenKey};
 use crate::transport::HttpClient;
@@ -45,8 +46,9 @@ pub fn run<E: Exchange + ?Sized>(
 }
 
 /// [`run`], putting `credentials` on every request of the exchange: each request must
-/// declare an [`ApiOrigin`](crate::http::ApiOrigin) and be addressed to it, or it is refused
-/// with [`Error::ForeignOrigin`] before it is sent. Without credentials, requests go as they
+/// declare an [`ApiOrigin`](crate::origin::ApiOrigin) and be addressed to it, or it is refused
+/// with [`Error::ForeignOrigin`] before it is sent. Without credentials, a request that
+/// declares an origin is still checked (its URL may carry an API key); others go as they
 /// are. The blocking runner of the whole workspace.
 ///
 /// ```
@@ -65,8 +67,10 @@ pub fn run_authorized<E: Exchange + ?Sized>(
     loop {
         match exchange.step(input) {
             Step::Send(mut request) => {
-                if let Some(c) = credentials {
+                if credentials.is_some() || declares_origin(&request) {
                     check_origin(&request)?;
+                }
+                if let Some(c) = credentials {
                     c.apply(&mut request)?;
                 }
                 input = Input::Response(client.execute(request));
@@ -200,7 +204,8 @@ mod tests {
     use super::*;
     use crate::AuthorizedUser;
     use crate::TransportError;
-    use crate::http::{ApiOrigin, Bytes, HttpResponse};
+    use crate::http::{Bytes, HttpResponse};
+    use crate::origin::ApiOrigin;
     use crate::types::RefreshToken;
 
     /// An exchange that sends the given requests in turn, then finishes.
@@ -270,7 +275,7 @@ mod tests {
         let e = run_authorized(&client, &mut ex, Some(&creds)).unwrap_err();
         assert!(
             matches!(&e, Error::ForeignOrigin { expected, found }
-                if expected == "https://www.googleapis.com" && found == "https://evil.example"),
+                if expected == "https://www.googleapis.com:443" && found == "https://evil.example:443"),
             "{e}"
         );
         let seen = seen.lock().unwrap();

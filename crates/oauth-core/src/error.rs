@@ -173,7 +173,7 @@ pub enum Error {
         limit: u64,
     },
     /// A request was about to carry credentials to an origin other than the one its
-    /// exchange declared (see [`crate::http::ApiOrigin`]); it was not sent.
+    /// exchange declared (see [`crate::origin::ApiOrigin`]); it was not sent.
     #[error(
         "refused to send credentials to {}: the call is for {}",
         Clean(.found),

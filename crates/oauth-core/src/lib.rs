@@ -41,6 +41,7 @@ pub mod fsutil;
 pub mod handle;
 pub mod http;
 pub mod json;
+pub mod origin;
 pub mod retry;
 pub mod sanitize;
 pub mod secret;

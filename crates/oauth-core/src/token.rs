@@ -115,7 +115,7 @@ impl TokenResponse {
     /// ```
     /// use std::time::SystemTime;
     /// # use oauth_core::{Secret, TokenResponse};
-    /// let r = TokenResponse { access_token: Secret::new("ya29.x"), token_type: "Bearer".into(),
+    /// let r = TokenResponse { access_token: Secret::new("ya29.x").into(), token_type: "Bearer".into(),
     ///     expires_in: Some(u64::MAX), refresh_token: None, scopes: None, id_token: None };
     /// assert_eq!(r.to_token(SystemTime::now()).expiry, Some(oauth_core::clock::max_time()));
     /// ```

@@ -20,6 +20,22 @@ use crate::{AuthorizationError, FlowError};
 /// The out-of-band redirect URI Google no longer accepts.
 pub const OOB_REDIRECT_URI: &str = "urn:ietf:wg:oauth:2.0:oob";
 
+/// What Python's `urllib.parse.quote_plus` leaves as it is: letters, digits and `_.-~`.
+const QUOTE_PLUS_SAFE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'~');
+
+/// A query component as Python's `urlencode` writes it (oauthlib's URLs): UTF-8,
+/// percent-encoded but for `A-Z a-z 0-9 _ . - ~`, a space as `+`.
+fn quote_plus(s: &str) -> String {
+    // '%' itself is encoded, so "%20" in the output can only be a space.
+    percent_encoding::utf8_percent_encode(s, QUOTE_PLUS_SAFE)
+        .to_string()
+        .replace("%20", "+")
+}
+
 /// Parameters the flow sets itself; `with_param` may not override them.
 const RESERVED: [&str; 8] = [
     "response_type",
@@ -463,37 +479,43 @@ impl Flow {
         if self.pkce && self.code_verifier.is_none() {
             self.code_verifier = Some(pkce::new_verifier()?);
         }
-        let mut url = self.auth_uri.clone();
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("response_type", "code")
-                .append_pair("client_id", &self.client_id)
-                .append_pair("redirect_uri", &redirect_uri)
-                .append_pair("scope", &self.scopes.join(" "))
-                .append_pair("state", &state);
-            if let Some(v) = self.code_verifier.as_ref().filter(|_| self.pkce) {
-                q.append_pair("code_challenge", &pkce::challenge_s256(v))
-                    .append_pair("code_challenge_method", "S256");
+        // google-auth-oauthlib's URL, parameter for parameter: oauthlib's order (response_type,
+        // client_id, redirect_uri, scope, state, the PKCE pair), then the keyword arguments as
+        // a caller passes them (prompt, include_granted_scopes, login_hint, hd, the extra
+        // parameters), then access_type, which google-auth-oauthlib adds last by `setdefault`.
+        // Empty values are left out, as oauthlib leaves out every false value. The auth URI's
+        // own query comes first, re-encoded, as oauthlib's `add_params_to_uri` does.
+        let mut pairs: Vec<(String, String)> = self.auth_uri.query_pairs().into_owned().collect();
+        let mut push = |k: &str, v: &str| {
+            if !v.is_empty() {
+                pairs.push((k.to_owned(), v.to_owned()));
             }
-            if let Some(a) = &self.access_type {
-                q.append_pair("access_type", a);
-            }
-            if let Some(p) = &self.prompt {
-                q.append_pair("prompt", p);
-            }
-            if self.include_granted_scopes {
-                q.append_pair("include_granted_scopes", "true");
-            }
-            if let Some(h) = &self.login_hint {
-                q.append_pair("login_hint", h);
-            }
-            if let Some(h) = &self.hd {
-                q.append_pair("hd", h);
-            }
-            for (k, v) in &self.extra_params {
-                q.append_pair(k, v);
-            }
+        };
+        push("response_type", "code");
+        push("client_id", &self.client_id);
+        push("redirect_uri", &redirect_uri);
+        push("scope", &self.scopes.join(" "));
+        push("state", &state);
+        if let Some(v) = self.code_verifier.as_ref().filter(|_| self.pkce) {
+            push("code_challenge", &pkce::challenge_s256(v));
+            push("code_challenge_method", "S256");
         }
+        push("prompt", self.prompt.as_deref().unwrap_or(""));
+        if self.include_granted_scopes {
+            push("include_granted_scopes", "true");
+        }
+        push("login_hint", self.login_hint.as_deref().unwrap_or(""));
+        push("hd", self.hd.as_deref().unwrap_or(""));
+        for (k, v) in &self.extra_params {
+            push(k, v);
+        }
+        push("access_type", self.access_type.as_deref().unwrap_or(""));
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))
+            .collect();
+        let mut url = self.auth_uri.clone();
+        url.set_query((!query.is_empty()).then(|| query.join("&")).as_deref());
         Ok((url, state))
     }
 

@@ -35,6 +35,10 @@ pub enum Error {
     /// ring refused to sign (it does not say why; this does not happen with a valid key).
     #[error("signing with the service account key failed")]
     Signing,
+    /// jsonwebtoken could not make the JWT (with ring's provider this does not happen; another
+    /// installed provider may refuse the key). The reason never holds key material.
+    #[error("making the JWT failed: {0}")]
+    Jwt(String),
 }
 
 impl Error {
@@ -65,8 +69,8 @@ pub enum IdTokenError {
     /// Not three base64url segments of JSON.
     #[error("not a well-formed JWT ({})", Clean(.0))]
     Malformed(&'static str),
-    /// `alg` is not RS256 or ES256 (`none` and HS256 included).
-    #[error("algorithm `{}` is not accepted (RS256 and ES256 are)", Clean(.0))]
+    /// `alg` is not RS256, ES256 or ES384 (`none` and HS256 included).
+    #[error("algorithm `{}` is not accepted (RS256, ES256 and ES384 are)", Clean(.0))]
     UnsupportedAlgorithm(String),
     /// No certificate has the header's `kid`.
     #[error("no certificate has key id `{}`", Clean(.0))]
@@ -77,6 +81,21 @@ pub enum IdTokenError {
     /// The signature does not verify.
     #[error("the signature does not verify")]
     BadSignature,
+    /// The certificate the header's `kid` names could not be read.
+    #[error("the certificate with key id `{kid}` cannot be read: {reason}")]
+    UnreadableCertificate {
+        /// The key id.
+        kid: String,
+        /// Why it could not be read.
+        reason: String,
+    },
+    /// The header names no key, no readable certificate verifies the signature, and some
+    /// certificates could not be read (they are listed: one of them may have been the key).
+    #[error("the signature does not verify with any readable certificate; unreadable: {}", unreadable.join(", "))]
+    NoKeyVerifies {
+        /// The unreadable entries, each as "`kid` (reason)".
+        unreadable: Vec<String>,
+    },
     /// A required claim is missing or has the wrong type.
     #[error("claim `{0}` is missing or not of the right type")]
     MissingClaim(&'static str),

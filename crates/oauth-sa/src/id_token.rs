@@ -186,18 +186,12 @@ pub(crate) fn id_token_to_token(
     response: TokenResponse,
     endpoint: &str,
 ) -> Result<Token, CoreError> {
-    let decoded = jwt::decode_unverified(response.access_token.expose()).map_err(|e| {
+    let expiry = jwt::unverified_expiry(response.access_token.expose()).ok_or_else(|| {
         CoreError::MalformedResponse {
             endpoint: endpoint.to_owned(),
-            reason: format!("the id_token is {e}"),
+            reason: "the id_token is not a JWT with a numeric `exp`".into(),
         }
     })?;
-    let exp = jwt::seconds(&decoded.claims, "exp").map_err(|_| CoreError::MalformedResponse {
-        endpoint: endpoint.to_owned(),
-        reason: "the id_token has no numeric `exp`".into(),
-    })?;
-    // Clamped to 1970 ..= 9999: any integer may come back as `exp`.
-    let expiry = oauth_core::clock::from_unix_seconds(exp);
     let mut token = Token::bearer(response.access_token.clone(), Some(expiry));
     token.id_token = Some(response.access_token.into_secret());
     Ok(token)

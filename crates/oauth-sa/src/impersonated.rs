@@ -83,7 +83,22 @@ impl ImpersonatedCredentials {
         self
     }
 
-    /// The chain of service accounts between source and target (emails).
+    /// The chain of service accounts between source and target, as emails (or unique ids)
+    /// or as resource names (`projects/-/serviceAccounts/EMAIL`). A resource name is sent as
+    /// given, as google-auth sends it; a bare email is sent once-prefixed with
+    /// `projects/-/serviceAccounts/`, the form the IAM Credentials API requires (google-auth
+    /// sends it bare).
+    ///
+    /// ```
+    /// assert_eq!(
+    ///     oauth_sa::ImpersonatedCredentials::delegate_name("mid@p.iam.gserviceaccount.com"),
+    ///     "projects/-/serviceAccounts/mid@p.iam.gserviceaccount.com"
+    /// );
+    /// assert_eq!(
+    ///     oauth_sa::ImpersonatedCredentials::delegate_name("projects/-/serviceAccounts/mid@p.iam.gserviceaccount.com"),
+    ///     "projects/-/serviceAccounts/mid@p.iam.gserviceaccount.com"
+    /// );
+    /// ```
     pub fn with_delegates<I, S>(mut self, delegates: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -125,12 +140,25 @@ impl ImpersonatedCredentials {
         &self.target_principal
     }
 
+    /// A delegate as sent to the IAM Credentials API: a resource name (`projects/...`) as
+    /// given, an email or unique id prefixed once with `projects/-/serviceAccounts/`.
+    pub fn delegate_name(delegate: &str) -> String {
+        let delegate = delegate.trim();
+        if delegate.starts_with("projects/") {
+            delegate.to_owned()
+        } else {
+            format!("projects/-/serviceAccounts/{delegate}")
+        }
+    }
+
     fn iam_call(&self, source_token: AccessToken, clock: Arc<dyn Clock>) -> IamCall {
-        let delegates: Vec<String> = self
-            .delegates
-            .iter()
-            .map(|d| format!("projects/-/serviceAccounts/{d}"))
-            .collect();
+        // google-auth sends `null` when there are no delegates; so does gauth.
+        let delegates: Option<Vec<String>> = (!self.delegates.is_empty()).then(|| {
+            self.delegates
+                .iter()
+                .map(|d| Self::delegate_name(d))
+                .collect()
+        });
         let (method, body) = match &self.id_token {
             None => (
                 "generateAccessToken",

@@ -4,16 +4,16 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use jsonwebtoken::Algorithm;
 use oauth_core::json::{self, Fields};
 use oauth_core::{EndpointPolicy, Error as CoreError, Secret};
-use ring::rand::SystemRandom;
-use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 use url::Url;
 
 use crate::Error;
+use crate::crypto::Prepared;
 
 /// The token endpoint google-auth puts in assertions' `aud`.
 pub const GOOGLE_TOKEN_URI: &str = oauth_core::client_secrets::GOOGLE_TOKEN_URI;
@@ -21,7 +21,8 @@ pub const GOOGLE_TOKEN_URI: &str = oauth_core::client_secrets::GOOGLE_TOKEN_URI;
 /// An RSA private key, parsed once, that signs RS256 (RSASSA-PKCS1-v1_5 with SHA-256).
 ///
 /// Its Debug shows the key id only. Signing costs what ring's sign costs: nothing is
-/// parsed again.
+/// parsed again, and JWTs signed through jsonwebtoken's ring provider use this same parsed
+/// key.
 ///
 /// ```no_run
 /// let key = oauth_sa::ServiceAccountKey::from_file("key.json")?;
@@ -30,9 +31,8 @@ pub const GOOGLE_TOKEN_URI: &str = oauth_core::client_secrets::GOOGLE_TOKEN_URI;
 /// # Ok::<(), oauth_sa::Error>(())
 /// ```
 pub struct Signer {
-    key: RsaKeyPair,
+    prepared: Arc<Prepared>,
     key_id: Option<String>,
-    rng: SystemRandom,
     /// The PEM's base64 lines, held as secrets so that the sanitiser redacts them from any
     /// text shown while the key lives.
     _material: Vec<Secret>,
@@ -45,7 +45,7 @@ impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signer")
             .field("key_id", &self.key_id)
-            .field("bits", &(self.key.public().modulus_len() * 8))
+            .field("bits", &(self.signature_len() * 8))
             .finish_non_exhaustive()
     }
 }
@@ -74,31 +74,31 @@ impl Signer {
         };
         let der = PrivateKeyDer::from_pem_slice(pem.as_bytes())
             .map_err(|_| invalid("no PEM private key found".into()))?;
-        let key = match &der {
-            PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
-            PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
+        // jsonwebtoken names RSA keys by their PKCS#1 DER, which PKCS#8 wraps.
+        let pkcs1 = match &der {
+            PrivateKeyDer::Pkcs8(k) => crate::der::pkcs8_rsa_private_key(k.secret_pkcs8_der())
+                .ok_or_else(|| {
+                    invalid("not an RSA key; service-account keys are RSA (RS256)".into())
+                })?,
+            PrivateKeyDer::Pkcs1(k) => k.secret_pkcs1_der(),
             PrivateKeyDer::Sec1(_) => {
                 return Err(invalid(
                     "an EC key; service-account keys are RSA (RS256)".into(),
                 ));
             }
             _ => return Err(invalid("an unsupported kind of PEM private key".into())),
-        }
-        .map_err(|e| invalid(format!("not a usable RSA key ({})", e)))?;
-        let private: &[u8] = match &der {
-            PrivateKeyDer::Pkcs8(k) => k.secret_pkcs8_der(),
-            PrivateKeyDer::Pkcs1(k) => k.secret_pkcs1_der(),
-            _ => &[],
         };
+        let prepared = Prepared::rsa(pkcs1, Algorithm::RS256)
+            .map_err(|e| invalid(format!("not a usable RSA key ({e})")))?;
+        // The PKCS#1 form, so a key gives the same secret whichever PEM it came in.
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         ctx.update(b"gauth service-account store secret v1");
-        ctx.update(private);
+        ctx.update(pkcs1);
         let mut store_secret = [0u8; 32];
         store_secret.copy_from_slice(ctx.finish().as_ref());
         Ok(Signer {
-            key,
+            prepared: Arc::new(prepared),
             key_id,
-            rng: SystemRandom::new(),
             _material: key_material(pem),
             store_secret,
         })
@@ -116,28 +116,30 @@ impl Signer {
 
     /// The length of a signature in bytes (the modulus length).
     pub fn signature_len(&self) -> usize {
-        self.key.public().modulus_len()
+        self.prepared.rsa_pair().public().modulus_len()
     }
 
     /// The RS256 signature of `message` (google-auth's `signer.sign`, used for signed URLs).
     pub fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut signature = vec![0u8; self.signature_len()];
-        self.key
-            .sign(&RSA_PKCS1_SHA256, &self.rng, message, &mut signature)
-            .map_err(|_| Error::Signing)?;
-        Ok(signature)
+        self.prepared.sign(message).map_err(|_| Error::Signing)
     }
 
     /// The public key's modulus and exponent, big-endian without leading zeros (a JWK's
     /// `n` and `e`, for publishing the key).
     pub fn public_components(&self) -> (Vec<u8>, Vec<u8>) {
-        let c = ring::signature::RsaPublicKeyComponents::<Vec<u8>>::from(self.key.public());
+        let public = self.prepared.rsa_pair().public();
+        let c = ring::signature::RsaPublicKeyComponents::<Vec<u8>>::from(public);
         (c.n, c.e)
     }
 
     /// The public key as PKCS#1 `RSAPublicKey` DER (what ring verifies with).
     pub fn public_key_der(&self) -> &[u8] {
-        self.key.public().as_ref()
+        self.prepared.public_key()
+    }
+
+    /// The key as ring parsed it, with its jsonwebtoken key.
+    pub(crate) fn prepared(&self) -> &Arc<Prepared> {
+        &self.prepared
     }
 }
 

@@ -29,9 +29,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Crypto is ring's; certificates are read with rustls-webpki. Features `blocking` and
+//! JWTs are made and checked by the `jsonwebtoken` crate, whose cryptography here is ring's
+//! ([`jwt::RING_PROVIDER`], installed when the program installed none). Features `blocking` and
 //! `async` (both default) add the verifier's blocking and async drivers.
 
+mod crypto;
+mod der;
 mod error;
 mod id_token;
 mod impersonated;
@@ -52,6 +55,6 @@ pub use metadata::{
 };
 pub use service_account::{DEFAULT_LIFETIME, JWT_BEARER_GRANT, ServiceAccountCredentials};
 pub use verify::{
-    Certs, CertsCall, DEFAULT_CLOCK_SKEW, FetchedCerts, GOOGLE_ISSUERS, GOOGLE_OAUTH2_CERTS_URL,
-    GOOGLE_OAUTH2_JWKS_URL, IdTokenVerifier, MAX_CERTS_BYTES,
+    Certs, CertsCall, DEFAULT_CLOCK_SKEW, EARLY_REFETCH_INTERVAL, FetchedCerts, GOOGLE_ISSUERS,
+    GOOGLE_OAUTH2_CERTS_URL, GOOGLE_OAUTH2_JWKS_URL, IdTokenVerifier, MAX_CERTS_BYTES,
 };

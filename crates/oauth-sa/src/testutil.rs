@@ -7,6 +7,7 @@ use crate::{ServiceAccountKey, Signer};
 pub const RSA_PKCS8: &str = include_str!("../testdata/rsa_pkcs8.pem");
 pub const RSA_PKCS1: &str = include_str!("../testdata/rsa_pkcs1.pem");
 pub const RSA_CERT: &str = include_str!("../testdata/rsa_cert.pem");
+pub const RSA_CERT_V1: &str = include_str!("../testdata/rsa_cert_v1.pem");
 pub const EC_PKCS8: &str = include_str!("../testdata/ec_pkcs8.pem");
 pub const EC_CERT: &str = include_str!("../testdata/ec_cert.pem");
 

@@ -1,22 +1,26 @@
 //! Verifying ID tokens against an issuer's certificates (JWKS or PEM), fetched sans-IO
-//! and cached as `Cache-Control: max-age` allows.
+//! and cached as `Cache-Control: max-age` allows. Signatures, `aud` and `iss` are checked by
+//! jsonwebtoken (on ring, [`crate::jwt::RING_PROVIDER`]); the times by [`crate::jwt`]'s
+//! exact reading of `iat`, `exp` and `nbf`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use oauth_core::exchange::Call;
 use oauth_core::http::{
     HttpRequest, HttpResponse, endpoint_label, error_from_response, get, to_uri,
 };
 use oauth_core::{Clock, Error as CoreError, RetryPolicy, Retrying, SystemClock};
-use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, SubjectPublicKeyInfoDer};
 use serde_json::{Map, Value};
 use url::Url;
 
+use crate::der::{self, SpkiKey};
 use crate::jwt::{self, unb64};
 use crate::{Error, IdTokenError};
 
@@ -29,61 +33,73 @@ pub const GOOGLE_ISSUERS: [&str; 2] = ["accounts.google.com", "https://accounts.
 /// The clock skew allowed on `iat` and `exp` by default.
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(10);
 
-/// The DER prefix of a P-256 `SubjectPublicKeyInfo` with an uncompressed point: DER is
-/// canonical, so every such SPKI starts with exactly these bytes.
-const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
+/// The least time between two early refetches of a verifier's certificates (an unknown
+/// `kid` while cached certificates are still fresh), so that tokens naming made-up keys
+/// cannot make every verification a fetch.
+pub const EARLY_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The algorithms an ID token may be signed with: google-auth's (RS256, ES256, ES384).
+const ACCEPTED: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::ES384];
+
+/// What a key verifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyKind {
+    Rsa,
+    P256,
+    P384,
+}
+
+impl KeyKind {
+    fn accepts(self, alg: Algorithm) -> bool {
+        matches!(
+            (self, alg),
+            (KeyKind::Rsa, Algorithm::RS256)
+                | (KeyKind::P256, Algorithm::ES256)
+                | (KeyKind::P384, Algorithm::ES384)
+        )
+    }
+}
 
 #[derive(Clone)]
-enum PublicKey {
-    /// A JWK RSA key: modulus and exponent, big-endian.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    /// An RSA key from a certificate or PEM public key: its SPKI.
-    RsaSpki(Vec<u8>),
-    /// A P-256 key: the uncompressed point (0x04 || x || y).
-    EcP256(Vec<u8>),
+struct PublicKey {
+    kind: KeyKind,
+    key: DecodingKey,
 }
 
 impl PublicKey {
-    fn from_spki(spki: &[u8]) -> PublicKey {
-        match spki.strip_prefix(&P256_SPKI_PREFIX[..]) {
-            Some(point) if point.len() == 65 => PublicKey::EcP256(point.to_vec()),
-            _ => PublicKey::RsaSpki(spki.to_vec()),
-        }
+    fn from_spki(spki: &[u8]) -> Option<PublicKey> {
+        Some(match der::spki_key(spki)? {
+            SpkiKey::Rsa(pkcs1) => PublicKey {
+                kind: KeyKind::Rsa,
+                key: DecodingKey::from_rsa_der(pkcs1),
+            },
+            SpkiKey::P256(point) => PublicKey {
+                kind: KeyKind::P256,
+                key: DecodingKey::from_ec_der(point),
+            },
+            SpkiKey::P384(point) => PublicKey {
+                kind: KeyKind::P384,
+                key: DecodingKey::from_ec_der(point),
+            },
+            SpkiKey::Ed25519(_) => return None,
+        })
     }
+}
 
-    fn algorithm(&self) -> &'static str {
-        match self {
-            PublicKey::Rsa { .. } | PublicKey::RsaSpki(_) => "RS256",
-            PublicKey::EcP256(_) => "ES256",
-        }
-    }
-
-    fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
-        match self {
-            PublicKey::Rsa { n, e } => RsaPublicKeyComponents { n, e }
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
-                .is_ok(),
-            PublicKey::RsaSpki(spki) => {
-                let spki = SubjectPublicKeyInfoDer::from(spki.as_slice());
-                webpki::RawPublicKeyEntity::try_from(&spki).is_ok_and(|k| {
-                    k.verify_signature(webpki::ring::RSA_PKCS1_2048_8192_SHA256, message, sig)
-                        .is_ok()
-                })
-            }
-            PublicKey::EcP256(point) => {
-                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                    .verify(message, sig)
-                    .is_ok()
-            }
-        }
-    }
+/// A certificate entry: a key, or why it could not be read.
+#[derive(Clone)]
+enum Entry {
+    Key(PublicKey),
+    Unreadable(String),
 }
 
 /// A set of public keys by key id, read from a JWKS document or from a map of key ids to
 /// PEM certificates (what `https://www.googleapis.com/oauth2/v1/certs` serves).
+///
+/// The PEM form takes what google-auth takes: X.509 certificates of any version (v1 too),
+/// SPKI public keys (`PUBLIC KEY`) and PKCS#1 RSA public keys (`RSA PUBLIC KEY`). An entry
+/// that cannot be read does not spoil the others: it is kept as unreadable, and named in the
+/// error of a token that no other key verifies.
 ///
 /// ```
 /// let jwks = br#"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256",
@@ -93,7 +109,7 @@ impl PublicKey {
 /// ```
 #[derive(Clone, Default)]
 pub struct Certs {
-    keys: HashMap<String, PublicKey>,
+    keys: HashMap<String, Entry>,
 }
 
 /// The largest certificate set (PEM map or JWKS) gauth reads: 1 MiB (Google's are 2 KB).
@@ -102,15 +118,17 @@ pub const MAX_CERTS_BYTES: usize = 1 << 20;
 impl fmt::Debug for Certs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certs")
-            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .field("key_ids", &self.key_ids().collect::<Vec<_>>())
+            .field("unreadable", &self.unreadable().collect::<Vec<_>>())
             .finish()
     }
 }
 
 impl Certs {
     /// Parses either form: a JSON object with a `keys` array is a JWKS, any other object a
-    /// map of key id to PEM certificate (or PEM public key). Keys of kinds this crate does
-    /// not verify with (other curves, `oct`) are skipped; an unreadable PEM is an error.
+    /// map of key id to PEM certificate or public key. JWKs of kinds this crate does not
+    /// verify with (other curves, `oct`) are skipped; an entry of a known kind that cannot
+    /// be read is kept as unreadable. Only a document that is not such an object is an error.
     pub fn parse(bytes: &[u8], origin: &str) -> Result<Certs, Error> {
         let invalid = |reason: String| Error::InvalidCertificates {
             origin: origin.to_owned(),
@@ -137,65 +155,131 @@ impl Certs {
                 .as_array()
                 .ok_or_else(|| invalid("`keys` is not an array".into()))?;
             for jwk in list {
-                if let Some((kid, key)) = from_jwk(jwk) {
-                    keys.insert(kid, key);
+                if let Some((kid, entry)) = from_jwk(jwk) {
+                    keys.insert(kid, entry);
                 }
             }
         } else {
             for (kid, pem) in &map {
-                let pem = pem
-                    .as_str()
-                    .ok_or_else(|| invalid(format!("`{kid}` is not a PEM string")))?;
-                let key = from_pem(pem)
-                    .ok_or_else(|| invalid(format!("`{kid}` is not a readable certificate")))?;
-                keys.insert(kid.clone(), key);
+                let entry = match pem.as_str() {
+                    Some(pem) => from_pem(pem),
+                    None => Entry::Unreadable("not a PEM string".into()),
+                };
+                keys.insert(kid.clone(), entry);
             }
         }
         Ok(Certs { keys })
     }
 
-    /// The key ids held.
+    /// The ids of the keys that can verify.
     pub fn key_ids(&self) -> impl Iterator<Item = &str> {
-        self.keys.keys().map(String::as_str)
+        self.keys
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Key(_)))
+            .map(|(k, _)| k.as_str())
     }
 
-    /// Whether no key is held.
+    /// The ids of the entries that could not be read, with why.
+    pub fn unreadable(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.keys.iter().filter_map(|(k, e)| match e {
+            Entry::Unreadable(why) => Some((k.as_str(), why.as_str())),
+            Entry::Key(_) => None,
+        })
+    }
+
+    /// Whether no key can verify.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.key_ids().next().is_none()
+    }
+
+    /// Whether `kid` names an entry (readable or not).
+    pub fn contains(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
     }
 }
 
-fn from_jwk(jwk: &Value) -> Option<(String, PublicKey)> {
+fn from_jwk(jwk: &Value) -> Option<(String, Entry)> {
     let s = |name: &str| jwk.get(name).and_then(Value::as_str);
     let kid = s("kid")?.to_owned();
+    let unreadable = |why: &str| Some((kid.clone(), Entry::Unreadable(why.to_owned())));
+    let b64 = |name: &str| s(name).and_then(unb64);
     let key = match s("kty")? {
-        "RSA" => PublicKey::Rsa {
-            n: unb64(s("n")?)?,
-            e: unb64(s("e")?)?,
-        },
-        "EC" if s("crv") == Some("P-256") => {
-            let (x, y) = (unb64(s("x")?)?, unb64(s("y")?)?);
-            if x.len() != 32 || y.len() != 32 {
-                return None;
+        "RSA" => {
+            let (Some(n), Some(e)) = (b64("n"), b64("e")) else {
+                return unreadable("`n` or `e` is not base64url");
+            };
+            PublicKey {
+                kind: KeyKind::Rsa,
+                key: DecodingKey::from_rsa_raw_components(&n, &e),
             }
-            let mut point = Vec::with_capacity(65);
-            point.push(4);
-            point.extend_from_slice(&x);
-            point.extend_from_slice(&y);
-            PublicKey::EcP256(point)
+        }
+        "EC" => {
+            let (kind, size) = match s("crv") {
+                Some("P-256") => (KeyKind::P256, 32),
+                Some("P-384") => (KeyKind::P384, 48),
+                _ => return None,
+            };
+            let (Some(x), Some(y)) = (b64("x"), b64("y")) else {
+                return unreadable("`x` or `y` is not base64url");
+            };
+            if x.len() != size || y.len() != size {
+                return unreadable("`x` or `y` is not a coordinate of the curve's size");
+            }
+            let point = [&[4u8][..], &x, &y].concat();
+            PublicKey {
+                kind,
+                key: DecodingKey::from_ec_der(&point),
+            }
         }
         _ => return None,
     };
-    Some((kid, key))
+    Some((kid, Entry::Key(key)))
 }
 
-fn from_pem(pem: &str) -> Option<PublicKey> {
-    if let Ok(cert) = CertificateDer::from_pem_slice(pem.as_bytes()) {
-        let ee = webpki::EndEntityCert::try_from(&cert).ok()?;
-        return Some(PublicKey::from_spki(ee.subject_public_key_info().as_ref()));
+/// A PEM certificate (any X.509 version), SPKI public key or PKCS#1 RSA public key, as
+/// google-auth reads them (`cryptography`'s certificate and public-key loaders).
+fn from_pem(pem: &str) -> Entry {
+    let read = |key: Option<PublicKey>, what: &str| match key {
+        Some(k) => Entry::Key(k),
+        None => Entry::Unreadable(format!("not a readable {what}")),
+    };
+    if pem.contains("-----BEGIN CERTIFICATE-----") {
+        let key = CertificateDer::from_pem_slice(pem.as_bytes())
+            .ok()
+            .and_then(|c| der::certificate_spki(&c).and_then(PublicKey::from_spki));
+        return read(key, "certificate");
     }
-    let spki = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).ok()?;
-    Some(PublicKey::from_spki(spki.as_ref()))
+    if let Some(pkcs1) = pem_section(pem, "RSA PUBLIC KEY") {
+        let key = pkcs1.filter(|k| der::rsa_public_components(k).is_some());
+        return read(
+            key.map(|k| PublicKey {
+                kind: KeyKind::Rsa,
+                key: DecodingKey::from_rsa_der(&k),
+            }),
+            "RSA public key",
+        );
+    }
+    let key = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes())
+        .ok()
+        .and_then(|spki| PublicKey::from_spki(spki.as_ref()));
+    read(key, "certificate or public key")
+}
+
+/// The bytes of the PEM section `label` (`None` when there is none; `Some(None)` when its
+/// base64 does not decode). rustls-pki-types reads every other label gauth takes.
+fn pem_section(pem: &str, label: &str) -> Option<Option<Vec<u8>>> {
+    use base64::Engine;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin)? + begin.len();
+    let Some(len) = pem[start..].find(&end) else {
+        return Some(None);
+    };
+    let body: String = pem[start..start + len]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    Some(base64::engine::general_purpose::STANDARD.decode(body).ok())
 }
 
 /// How long a response may be cached: `max-age`, unless `no-store` or `no-cache`.
@@ -301,7 +385,9 @@ struct Cached {
 ///
 /// The certificates are fetched through a sans-IO [`CertsCall`] by
 /// [`verify`](Self::verify) (blocking) or [`verify_async`](Self::verify_async), and kept as
-/// long as `Cache-Control: max-age` allows; clones share the cache.
+/// long as `Cache-Control: max-age` allows; clones share the cache. A token whose `kid` the
+/// cached certificates lack makes them be fetched again at once (keys rotate before
+/// `max-age` runs out), at most once per [`EARLY_REFETCH_INTERVAL`].
 ///
 /// ```no_run
 /// let verifier = oauth_sa::IdTokenVerifier::new("https://my-service.example.com");
@@ -319,19 +405,54 @@ pub struct IdTokenVerifier {
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
     cache: Arc<Mutex<Option<Cached>>>,
+    last_refetch: Arc<Mutex<Option<SystemTime>>>,
+    rules: Arc<Rules>,
+}
+
+/// jsonwebtoken's validation, one per accepted algorithm (a `Validation` names the
+/// algorithms it allows, and they must share the key's family). Its time checks are off:
+/// they read the system clock and round fractions, so gauth reads the times itself.
+#[derive(Debug)]
+struct Rules([Validation; 3]);
+
+impl Rules {
+    fn new(audiences: &[String], issuers: &[String]) -> Rules {
+        Rules(ACCEPTED.map(|alg| {
+            let mut v = Validation::new(alg);
+            v.validate_exp = false;
+            v.validate_nbf = false;
+            v.leeway = 0;
+            v.validate_aud = true;
+            v.required_spec_claims = ["iss", "aud"].map(String::from).into();
+            v.set_audience(audiences);
+            v.set_issuer(issuers);
+            v
+        }))
+    }
+
+    fn for_alg(&self, alg: Algorithm) -> Option<&Validation> {
+        ACCEPTED
+            .iter()
+            .position(|a| *a == alg)
+            .and_then(|i| self.0.get(i))
+    }
 }
 
 impl IdTokenVerifier {
     /// A verifier of Google ID tokens for `audience`, with Google's PEM certificates.
     pub fn new(audience: impl Into<String>) -> Self {
+        let audiences = vec![audience.into()];
+        let issuers: Vec<String> = GOOGLE_ISSUERS.iter().map(|s| (*s).to_owned()).collect();
         IdTokenVerifier {
             certs_url: Url::parse(GOOGLE_OAUTH2_CERTS_URL).expect("a constant URL parses"),
-            audiences: vec![audience.into()],
-            issuers: GOOGLE_ISSUERS.iter().map(|s| (*s).to_owned()).collect(),
+            rules: Arc::new(Rules::new(&audiences, &issuers)),
+            audiences,
+            issuers,
             skew: DEFAULT_CLOCK_SKEW,
             clock: Arc::new(SystemClock),
             retry: RetryPolicy::default(),
             cache: Arc::new(Mutex::new(None)),
+            last_refetch: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -339,6 +460,7 @@ impl IdTokenVerifier {
     pub fn with_certs_url(mut self, url: Url) -> Self {
         self.certs_url = url;
         self.cache = Arc::new(Mutex::new(None));
+        self.last_refetch = Arc::new(Mutex::new(None));
         self
     }
 
@@ -349,6 +471,7 @@ impl IdTokenVerifier {
         S: Into<String>,
     {
         self.issuers = issuers.into_iter().map(Into::into).collect();
+        self.rules = Arc::new(Rules::new(&self.audiences, &self.issuers));
         self
     }
 
@@ -359,10 +482,14 @@ impl IdTokenVerifier {
         S: Into<String>,
     {
         self.audiences = audiences.into_iter().map(Into::into).collect();
+        self.rules = Arc::new(Rules::new(&self.audiences, &self.issuers));
         self
     }
 
-    /// The clock skew allowed on `iat` and `exp` (10 s by default).
+    /// The clock skew allowed on `iat`, `exp` and `nbf` (10 s by default; google-auth's
+    /// default is 0 s, a long-standing source of its "Token used too early" failures when
+    /// the issuer's clock runs a little ahead). At any skew the verdict on the times is
+    /// google-auth's at the same `clock_skew_in_seconds` ([`crate::jwt::check_times`]).
     pub fn with_clock_skew(mut self, skew: Duration) -> Self {
         self.skew = skew;
         self
@@ -391,79 +518,79 @@ impl IdTokenVerifier {
     /// let v = oauth_sa::IdTokenVerifier::new("aud");
     /// let none = "eyJhbGciOiJub25lIn0.eyJhdWQiOiJhdWQifQ.";
     /// let e = v.verify_with_certs(none, &oauth_sa::Certs::default()).unwrap_err();
-    /// assert_eq!(e.to_string(), "invalid ID token: algorithm `none` is not accepted (RS256 and ES256 are)");
+    /// assert_eq!(e.to_string(), "invalid ID token: algorithm `none` is not accepted (RS256, ES256 and ES384 are)");
     /// ```
     pub fn verify_with_certs(
         &self,
         token: &str,
         certs: &Certs,
     ) -> Result<Map<String, Value>, Error> {
-        let d = jwt::decode_unverified(token)?;
-        let alg = d.header.get("alg").and_then(Value::as_str).unwrap_or("");
-        if alg != "RS256" && alg != "ES256" {
-            return Err(IdTokenError::UnsupportedAlgorithm(short(alg)).into());
-        }
-        match d.header.get("kid") {
-            Some(Value::String(kid)) => {
-                let key = certs
-                    .keys
-                    .get(kid)
-                    .ok_or_else(|| IdTokenError::UnknownKeyId(short(kid)))?;
-                if key.algorithm() != alg {
+        crate::crypto::ensure_provider();
+        let token = token.trim();
+        // The key is chosen before jsonwebtoken reads the token, from `alg` and `kid` alone
+        // (a light read: jsonwebtoken's own header type is read again inside `decode`).
+        let header = light_header(token).ok_or_else(|| header_error(token))?;
+        let alg = header.alg;
+        let validation = self
+            .rules
+            .for_alg(alg)
+            .ok_or_else(|| IdTokenError::UnsupportedAlgorithm(format!("{alg:?}")))?;
+        let decode = |key: &PublicKey| {
+            jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
+                .map(|data| data.claims)
+                .map_err(|e| jwt_error(&e, token))
+        };
+        let claims = match &header.kid {
+            Some(kid) => match certs.keys.get(kid) {
+                None => return Err(IdTokenError::UnknownKeyId(short(kid)).into()),
+                Some(Entry::Unreadable(reason)) => {
+                    return Err(IdTokenError::UnreadableCertificate {
+                        kid: short(kid),
+                        reason: reason.clone(),
+                    }
+                    .into());
+                }
+                Some(Entry::Key(key)) if !key.kind.accepts(alg) => {
                     return Err(IdTokenError::KeyAlgorithmMismatch(short(kid)).into());
                 }
-                if !key.verify(d.signed.as_bytes(), &d.signature) {
-                    return Err(IdTokenError::BadSignature.into());
-                }
-            }
+                Some(Entry::Key(key)) => decode(key)?,
+            },
             None => {
                 // google-auth tries every certificate when the header names none.
-                let ok = certs
-                    .keys
-                    .values()
-                    .filter(|k| k.algorithm() == alg)
-                    .any(|k| k.verify(d.signed.as_bytes(), &d.signature));
-                if !ok {
-                    return Err(IdTokenError::BadSignature.into());
+                let mut found = Err(IdTokenError::BadSignature);
+                let keys = certs.keys.values().filter_map(|e| match e {
+                    Entry::Key(k) if k.kind.accepts(alg) => Some(k),
+                    _ => None,
+                });
+                for key in keys {
+                    found = decode(key);
+                    if !matches!(found, Err(IdTokenError::BadSignature)) {
+                        break;
+                    }
+                }
+                match found {
+                    Err(IdTokenError::BadSignature) if certs.unreadable().next().is_some() => {
+                        let mut unreadable: Vec<String> = certs
+                            .unreadable()
+                            .map(|(kid, why)| format!("`{}` ({why})", short(kid)))
+                            .collect();
+                        unreadable.sort();
+                        return Err(IdTokenError::NoKeyVerifies { unreadable }.into());
+                    }
+                    other => other?,
                 }
             }
-            Some(_) => return Err(IdTokenError::Malformed("`kid` is not a string").into()),
-        }
-        self.check_claims(&d.claims)?;
-        Ok(d.claims)
+        };
+        self.check_claims(&claims)?;
+        Ok(claims)
     }
 
     fn check_claims(&self, claims: &Map<String, Value>) -> Result<(), IdTokenError> {
-        let now = self
-            .clock
-            .now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let skew = i64::try_from(self.skew.as_secs()).unwrap_or(i64::MAX);
-        let iat = jwt::seconds(claims, "iat")?;
-        let exp = jwt::seconds(claims, "exp")?;
-        if now < iat.saturating_sub(skew) {
-            return Err(IdTokenError::NotYetValid);
+        // jsonwebtoken takes an array of issuers too; an ID token's `iss` is one string.
+        if !claims.get("iss").is_some_and(Value::is_string) {
+            return Err(IdTokenError::MissingClaim("iss"));
         }
-        if exp.saturating_add(skew) < now {
-            return Err(IdTokenError::Expired);
-        }
-        let iss = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .ok_or(IdTokenError::MissingClaim("iss"))?;
-        if !self.issuers.iter().any(|i| i == iss) {
-            return Err(IdTokenError::WrongIssuer(short(iss)));
-        }
-        let matches = |a: &str| self.audiences.iter().any(|x| x == a);
-        match claims.get("aud") {
-            Some(Value::String(a)) if matches(a) => Ok(()),
-            Some(Value::Array(list)) if list.iter().filter_map(Value::as_str).any(matches) => {
-                Ok(())
-            }
-            Some(Value::String(_) | Value::Array(_)) => Err(IdTokenError::WrongAudience),
-            _ => Err(IdTokenError::MissingClaim("aud")),
-        }
+        jwt::check_times(claims, self.clock.now(), self.skew)
     }
 
     /// The cached certificates, when still fresh.
@@ -501,14 +628,19 @@ impl IdTokenVerifier {
         token: &str,
         client: &dyn oauth_core::transport::HttpClient,
     ) -> Result<Map<String, Value>, Error> {
-        let certs = match self.cached_certs() {
-            Some(c) => c,
-            None => {
-                let fetched = oauth_core::blocking::run(client, &mut self.certs_exchange())?;
-                self.store_certs(fetched)
-            }
+        let fetch = || -> Result<Arc<Certs>, Error> {
+            let fetched = oauth_core::blocking::run(client, &mut self.certs_exchange())?;
+            Ok(self.store_certs(fetched))
         };
-        self.verify_with_certs(token, &certs)
+        let (certs, cached) = match self.cached_certs() {
+            Some(c) => (c, true),
+            None => (fetch()?, false),
+        };
+        let verdict = self.verify_with_certs(token, &certs);
+        if self.refetch_for(&verdict, cached) {
+            return self.verify_with_certs(token, &*fetch()?);
+        }
+        verdict
     }
 
     /// Verifies `token`, fetching the certificates over an async client when the cache holds
@@ -519,14 +651,121 @@ impl IdTokenVerifier {
         token: &str,
         client: &dyn oauth_core::transport::AsyncHttpClient,
     ) -> Result<Map<String, Value>, Error> {
-        let certs = match self.cached_certs() {
-            Some(c) => c,
+        let (certs, cached) = match self.cached_certs() {
+            Some(c) => (c, true),
             None => {
                 let fetched = oauth_core::run(client, &mut self.certs_exchange()).await?;
-                self.store_certs(fetched)
+                (self.store_certs(fetched), false)
             }
         };
-        self.verify_with_certs(token, &certs)
+        let verdict = self.verify_with_certs(token, &certs);
+        if self.refetch_for(&verdict, cached) {
+            let fetched = oauth_core::run(client, &mut self.certs_exchange()).await?;
+            return self.verify_with_certs(token, &self.store_certs(fetched));
+        }
+        verdict
+    }
+
+    /// Whether a verdict reached with cached certificates calls for fetching them again
+    /// before their `max-age` is out: the header names a key they lack (the issuer rotated
+    /// its keys), and the verifier has not refetched early in the last
+    /// [`EARLY_REFETCH_INTERVAL`]. Claims the early refetch when it answers yes. Both
+    /// drivers ([`verify`](Self::verify), [`verify_async`](Self::verify_async)) ask it.
+    pub fn refetch_for(&self, verdict: &Result<Map<String, Value>, Error>, cached: bool) -> bool {
+        if !cached
+            || !matches!(
+                verdict,
+                Err(Error::InvalidIdToken(IdTokenError::UnknownKeyId(_)))
+            )
+        {
+            return false;
+        }
+        let now = self.clock.now();
+        let mut last = self.last_refetch.lock().unwrap_or_else(|p| p.into_inner());
+        let due = last.is_none_or(|t| {
+            now.duration_since(t)
+                .is_ok_and(|d| d >= EARLY_REFETCH_INTERVAL)
+        });
+        if due {
+            *last = Some(now);
+        }
+        due
+    }
+}
+
+/// The two header fields that choose the key.
+struct LightHeader {
+    alg: Algorithm,
+    kid: Option<String>,
+}
+
+/// `alg` (one jsonwebtoken knows) and `kid` (a string, when present) of a compact JWS.
+fn light_header(token: &str) -> Option<LightHeader> {
+    #[derive(serde::Deserialize)]
+    struct Fields<'a> {
+        #[serde(borrow)]
+        alg: std::borrow::Cow<'a, str>,
+        #[serde(default, borrow)]
+        kid: Option<std::borrow::Cow<'a, str>>,
+    }
+    let (head, _) = token.split_once('.')?;
+    let bytes = unb64(head)?;
+    let fields: Fields<'_> = serde_json::from_slice(&bytes).ok()?;
+    Some(LightHeader {
+        alg: fields.alg.parse().ok()?,
+        kid: fields.kid.map(std::borrow::Cow::into_owned),
+    })
+}
+
+/// Why a header jsonwebtoken refused is refused, read with gauth's own splitter.
+fn header_error(token: &str) -> Error {
+    let decoded = match jwt::decode_unverified(token) {
+        Ok(d) => d,
+        Err(e) => return e.into(),
+    };
+    match decoded.header.get("alg") {
+        Some(Value::String(alg)) if !ACCEPTED.iter().any(|a| format!("{a:?}") == *alg) => {
+            IdTokenError::UnsupportedAlgorithm(short(alg)).into()
+        }
+        Some(Value::String(_)) => match decoded.header.get("kid") {
+            Some(Value::String(_)) | None => {
+                IdTokenError::Malformed("the header is not a valid JWS header").into()
+            }
+            Some(_) => IdTokenError::Malformed("`kid` is not a string").into(),
+        },
+        Some(other) => IdTokenError::UnsupportedAlgorithm(short(&other.to_string())).into(),
+        None => IdTokenError::UnsupportedAlgorithm(String::new()).into(),
+    }
+}
+
+/// jsonwebtoken's verdict as gauth's error.
+fn jwt_error(e: &jsonwebtoken::errors::Error, token: &str) -> IdTokenError {
+    match e.kind() {
+        ErrorKind::InvalidSignature => IdTokenError::BadSignature,
+        ErrorKind::InvalidAudience => IdTokenError::WrongAudience,
+        ErrorKind::InvalidIssuer => {
+            let iss = jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token)
+                .ok()
+                .and_then(|c| {
+                    c.get("iss")
+                        .map(|i| i.as_str().map_or(i.to_string(), str::to_owned))
+                })
+                .unwrap_or_default();
+            IdTokenError::WrongIssuer(short(&iss))
+        }
+        ErrorKind::MissingRequiredClaim(c) | ErrorKind::InvalidClaimFormat(c) => match c.as_str() {
+            "aud" => IdTokenError::MissingClaim("aud"),
+            "iss" => IdTokenError::MissingClaim("iss"),
+            _ => IdTokenError::Malformed("a registered claim has the wrong type"),
+        },
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => {
+            IdTokenError::Malformed("the key does not fit the token's algorithm")
+        }
+        ErrorKind::Base64(_) | ErrorKind::Utf8(_) => {
+            IdTokenError::Malformed("a segment is not base64url")
+        }
+        ErrorKind::Json(_) => IdTokenError::Malformed("the payload is not a JSON object"),
+        _ => IdTokenError::Malformed("not a compact JWS"),
     }
 }
 
@@ -539,6 +778,7 @@ fn short(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::UNIX_EPOCH;
 
     use oauth_core::{ManualClock, TransportError};
     use serde_json::json;
@@ -567,7 +807,9 @@ mod tests {
 
     fn jwks_certs() -> Certs {
         // The EC key's x and y, read from its certificate's SPKI.
-        let PublicKey::EcP256(point) = from_pem(EC_CERT).unwrap() else {
+        let cert = CertificateDer::from_pem_slice(EC_CERT.as_bytes()).unwrap();
+        let Some(SpkiKey::P256(point)) = der::spki_key(der::certificate_spki(&cert).unwrap())
+        else {
             panic!()
         };
         let jwks = json!({"keys": [
@@ -735,20 +977,137 @@ mod tests {
         assert!(verifier().verify_with_certs(&no_kid, &pem_certs()).is_ok());
     }
 
-    #[test]
-    fn unreadable_certificates_are_errors_naming_the_key() {
-        let e = Certs::parse(
-            br#"{"k1": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}"#,
-            "u",
+    fn pem(label: &str, der: &[u8]) -> String {
+        use base64::Engine;
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
         )
-        .unwrap_err();
+    }
+
+    #[test]
+    fn v1_and_v3_certificates_and_bare_public_keys_all_verify() {
+        let cert = CertificateDer::from_pem_slice(RSA_CERT.as_bytes()).unwrap();
+        let spki = der::certificate_spki(&cert).unwrap();
+        let signer = rsa_signer("x");
+        let map = json!({
+            "v3": RSA_CERT,
+            "v1": RSA_CERT_V1,
+            "spki": pem("PUBLIC KEY", spki),
+            "pkcs1": pem("RSA PUBLIC KEY", signer.public_key_der()),
+            "ec": EC_CERT,
+        });
+        let certs = Certs::parse(map.to_string().as_bytes(), "certs").unwrap();
+        assert_eq!(certs.unreadable().count(), 0);
+        for kid in ["v3", "v1", "spki", "pkcs1"] {
+            let c = verifier()
+                .verify_with_certs(&rs256(kid, &claims()), &certs)
+                .unwrap_or_else(|e| panic!("{kid}: {e}"));
+            assert_eq!(c["email"], "a@b.c");
+        }
+        assert!(RSA_CERT_V1.contains("BEGIN CERTIFICATE"));
+        verifier()
+            .verify_with_certs(&es256("ec", &claims()), &certs)
+            .unwrap();
+    }
+
+    #[test]
+    fn an_unreadable_entry_spoils_only_itself() {
+        let map = json!({
+            "good": RSA_CERT,
+            "bad": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "junk": "not pem at all",
+            "num": 5,
+            "badkey": "-----BEGIN RSA PUBLIC KEY-----\n!!!\n-----END RSA PUBLIC KEY-----\n",
+        });
+        let certs = Certs::parse(map.to_string().as_bytes(), "u").unwrap();
+        assert_eq!(certs.key_ids().collect::<Vec<_>>(), ["good"]);
+        let mut bad: Vec<_> = certs.unreadable().map(|(k, _)| k).collect();
+        bad.sort();
+        assert_eq!(bad, ["bad", "badkey", "junk", "num"]);
+        // The good key still verifies, with or without a kid.
+        verifier()
+            .verify_with_certs(&rs256("good", &claims()), &certs)
+            .unwrap();
+        let signer = rsa_signer("k");
+        let no_kid = raw_jwt(&json!({"alg": "RS256"}), &claims(), |m| {
+            signer.sign_bytes(m).unwrap()
+        });
+        verifier().verify_with_certs(&no_kid, &certs).unwrap();
+        // A token naming the bad entry is told why.
         assert_eq!(
-            e.to_string(),
-            "certificates from u: `k1` is not a readable certificate"
+            refused(&rs256("bad", &claims()), &certs),
+            IdTokenError::UnreadableCertificate {
+                kid: "bad".into(),
+                reason: "not a readable certificate".into()
+            }
         );
+        // No key verifies and no kid: the unreadable entries are named.
+        let other = raw_jwt(&json!({"alg": "RS256"}), &claims(), |m| {
+            let mut s = signer.sign_bytes(m).unwrap();
+            s[3] ^= 1;
+            s
+        });
+        let e = refused(&other, &certs);
+        assert!(
+            matches!(&e, IdTokenError::NoKeyVerifies { unreadable } if unreadable.len() == 4),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("`num` (not a PEM string)"), "{e}");
+        // Without unreadable entries, the plain answer.
+        assert_eq!(refused(&other, &pem_certs()), IdTokenError::BadSignature);
+        // Only a document that is not a certificate map fails whole.
         assert!(Certs::parse(b"[]", "u").is_err());
         assert!(Certs::parse(br#"{"keys": 5}"#, "u").is_err());
         assert!(Certs::parse(b"{", "u").is_err());
+    }
+
+    #[test]
+    fn an_unknown_kid_refetches_early_at_most_once_a_minute() {
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let body = Arc::new(Mutex::new(json!({"old": EC_CERT}).to_string()));
+        let (f2, b2) = (Arc::clone(&fetches), Arc::clone(&body));
+        let client = move |_: HttpRequest| -> Result<HttpResponse, TransportError> {
+            f2.fetch_add(1, Ordering::SeqCst);
+            Ok(http::Response::builder()
+                .status(200)
+                .header("cache-control", "max-age=3600")
+                .body(b2.lock().unwrap().clone().into())
+                .unwrap())
+        };
+        let clock = Arc::new(ManualClock::new(
+            UNIX_EPOCH + Duration::from_secs(NOW as u64),
+        ));
+        let v = IdTokenVerifier::new(AUD)
+            .with_clock(clock.clone())
+            .with_certs_url("http://127.0.0.1:7/certs".parse().unwrap());
+        v.verify(&es256("old", &claims()), &client).unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        // The issuer rotates: the cached set lacks the new kid, so it is fetched again.
+        *body.lock().unwrap() = json!({"new": RSA_CERT}).to_string();
+        v.verify(&rs256("new", &claims()), &client).unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        v.verify(&rs256("new", &claims()), &client).unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2, "the new set is cached");
+        // Made-up kids: one early refetch a minute, no more.
+        let made_up = |k: &str| v.verify(&rs256(k, &claims()), &client).unwrap_err();
+        clock.advance(Duration::from_secs(30));
+        assert!(matches!(
+            made_up("x1"),
+            Error::InvalidIdToken(IdTokenError::UnknownKeyId(_))
+        ));
+        assert_eq!(fetches.load(Ordering::SeqCst), 2, "within the minute");
+        clock.advance(Duration::from_secs(31));
+        made_up("x2");
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        made_up("x3");
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
     }
 
     #[test]

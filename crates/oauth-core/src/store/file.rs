@@ -251,3 +251,219 @@ impl super::TokenStore for FileStore {
         crate::asynchronous::off_executor(move || store.write_entry(&key, &entry)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::http::{Bytes, HttpRequest, HttpResponse};
+    use crate::types::ClientSecret;
+    use crate::{RetryPolicy, TokenSource, TransportError};
+
+    const USER: &str = r#"{"token": "ya29.old", "refresh_token": "1//r0", "token_uri": "http://127.0.0.1:9/token", "client_id": "id", "client_secret": "s", "scopes": ["openid", "email"], "expiry": "2020-01-01T00:00:00Z", "keep": "me"}"#;
+
+    fn read(path: &Path) -> Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    /// A token endpoint that rotates the refresh token on every use and records what it
+    /// was sent.
+    #[derive(Clone, Default)]
+    struct Rotating {
+        issued: Arc<AtomicUsize>,
+        sent: Arc<Mutex<Vec<String>>>,
+        /// Leave `scope` out of the answers.
+        no_scope: bool,
+    }
+
+    impl Rotating {
+        fn client(&self) -> Arc<dyn crate::transport::HttpClient> {
+            let this = self.clone();
+            Arc::new(
+                move |r: HttpRequest| -> Result<HttpResponse, TransportError> {
+                    this.sent
+                        .lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(r.body()).into_owned());
+                    let n = this.issued.fetch_add(1, Ordering::SeqCst) + 1;
+                    let scope = if this.no_scope {
+                        ""
+                    } else {
+                        r#","scope":"openid email""#
+                    };
+                    let body = format!(
+                        r#"{{"access_token":"ya29.new-{n}","expires_in":3600,"refresh_token":"1//r{n}"{scope}}}"#
+                    );
+                    Ok(http::Response::new(Bytes::from(body)))
+                },
+            )
+        }
+    }
+
+    fn creds(
+        path: &Path,
+        endpoint: &Rotating,
+        user: AuthorizedUser,
+    ) -> crate::blocking::Credentials {
+        crate::blocking::Credentials::builder(user)
+            .store(FileStore::new(path))
+            .http_client(endpoint.client())
+            .retry(RetryPolicy::none())
+            .build()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saved_users_are_private_google_auth_files_in_private_directories() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("sub").join("u.json"));
+        let user = AuthorizedUser::new(
+            "id",
+            Some(ClientSecret::new("s")),
+            Some(RefreshToken::new("1//r")),
+            "https://oauth2.googleapis.com/token"
+                .parse::<url::Url>()
+                .unwrap(),
+        )
+        .with_scopes(["openid"]);
+        store.save_user(&user).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(store.path()), 0o600);
+        assert_eq!(mode(&dir.path().join("sub")), 0o700);
+        let v = read(store.path());
+        assert_eq!(v["client_id"], "id");
+        assert_eq!(v["refresh_token"], "1//r");
+        assert_eq!(v["scopes"], serde_json::json!(["openid"]));
+        store.delete().unwrap();
+        store.delete().unwrap();
+        assert!(
+            store
+                .load_user(&EndpointPolicy::default())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_store_that_is_a_symlink_stays_one_and_its_target_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("dotfiles")).unwrap();
+        let target = dir.path().join("dotfiles").join("gauth.json");
+        let link = dir.path().join("user.json");
+        std::os::unix::fs::symlink("dotfiles/gauth.json", &link).unwrap();
+        std::fs::write(&target, USER).unwrap();
+        let endpoint = Rotating::default();
+        let token = creds(&link, &endpoint, AuthorizedUser::from_file(&link).unwrap())
+            .token()
+            .unwrap();
+        assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!(read(&target)["token"], token.expose());
+    }
+
+    #[test]
+    fn every_refresh_and_rotation_is_written_back_keeping_the_other_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("user.json");
+        std::fs::write(&path, USER).unwrap();
+        let endpoint = Rotating::default();
+        let c = creds(&path, &endpoint, AuthorizedUser::from_file(&path).unwrap());
+        assert_eq!(c.token().unwrap().expose(), "ya29.new-1");
+        let v = read(&path);
+        assert_eq!(v["token"], "ya29.new-1");
+        assert_eq!(v["refresh_token"], "1//r1");
+        assert_eq!(v["keep"], "me");
+        assert_eq!(v["scopes"], serde_json::json!(["openid", "email"]));
+        assert!(v["expiry"].as_str().unwrap().ends_with('Z'));
+        // A forced refresh sends the rotated refresh token, and keeps the next one.
+        c.refresh().unwrap();
+        assert!(endpoint.sent.lock().unwrap()[1].contains("refresh_token=1%2F%2Fr1"));
+        assert_eq!(read(&path)["refresh_token"], "1//r2");
+        AuthorizedUser::from_file(&path).expect("the file still loads");
+    }
+
+    #[test]
+    fn a_token_another_process_wrote_is_used_and_its_rotation_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("user.json");
+        std::fs::write(&path, USER).unwrap();
+        let endpoint = Rotating::default();
+        let ours = creds(&path, &endpoint, AuthorizedUser::from_file(&path).unwrap());
+        // Another process refreshes (and rotates) after we read the file.
+        let mut theirs: Value = serde_json::from_str(USER).unwrap();
+        theirs["token"] = "ya29.theirs".into();
+        theirs["refresh_token"] = "1//theirs".into();
+        theirs["expiry"] = format_expiry(SystemTime::now() + Duration::from_secs(3000)).into();
+        std::fs::write(&path, theirs.to_string()).unwrap();
+        assert_eq!(ours.token().unwrap().expose(), "ya29.theirs");
+        assert!(endpoint.sent.lock().unwrap().is_empty(), "no request");
+        // When ours refreshes, it uses their rotated refresh token, not its own stale one.
+        ours.refresh().unwrap();
+        assert!(endpoint.sent.lock().unwrap()[0].contains("refresh_token=1%2F%2Ftheirs"));
+    }
+
+    #[test]
+    fn a_token_for_other_scopes_is_not_the_files_but_a_rotation_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("user.json");
+        std::fs::write(&path, USER).unwrap();
+        let endpoint = Rotating {
+            no_scope: true,
+            ..Rotating::default()
+        };
+        let user = AuthorizedUser::from_file(&path)
+            .unwrap()
+            .with_requested_scopes(["email"]);
+        let store = FileStore::new(&path);
+        let key = user.store_key();
+        // Without a rotation, the file is left byte for byte as it was.
+        let before = std::fs::read(&path).unwrap();
+        let narrow = crate::Token {
+            scopes: Some(vec![Scope::new("email")]),
+            ..crate::Token::bearer("ya29.narrow", None)
+        };
+        let entry = StoredToken::new(narrow).with_refresh_token(RefreshToken::new("1//r0"));
+        crate::blocking::TokenStore::save(&store, &key, &entry).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // Through a handle: the refresh asks for `email`; the file keeps its token and
+        // grant, and takes the rotated refresh token.
+        let c = creds(&path, &endpoint, user);
+        c.token().unwrap();
+        assert!(endpoint.sent.lock().unwrap()[0].ends_with("&scope=email"));
+        let v = read(&path);
+        assert_eq!(v["token"], "ya29.old");
+        assert_eq!(v["scopes"], serde_json::json!(["openid", "email"]));
+        assert_eq!(v["refresh_token"], "1//r1");
+    }
+
+    #[test]
+    fn waiting_for_another_holders_refresh_is_bounded_and_uses_what_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("user.json");
+        std::fs::write(&path, USER).unwrap();
+        let endpoint = Rotating::default();
+        let c = crate::blocking::Credentials::builder(AuthorizedUser::from_file(&path).unwrap())
+            .store(FileStore::new(&path).with_lock_wait(Duration::from_millis(20)))
+            .http_client(endpoint.client())
+            .retry(RetryPolicy::none())
+            .build();
+        let holder = FileLock::exclusive(&path).unwrap();
+        let e = c.token().unwrap_err();
+        assert!(
+            matches!(e, Error::LockTimeout { .. }) && e.is_transient(),
+            "{e:?}"
+        );
+        // The holder writes a fresh token and keeps the lock: it is used, no request.
+        let mut v: Value = serde_json::from_str(USER).unwrap();
+        v["token"] = "ya29.holders".into();
+        v["expiry"] = format_expiry(SystemTime::now() + Duration::from_secs(3000)).into();
+        atomic_write(&path, v.to_string().as_bytes()).unwrap();
+        assert_eq!(c.token().unwrap().expose(), "ya29.holders");
+        assert!(endpoint.sent.lock().unwrap().is_empty());
+        drop(holder);
+    }
+}
