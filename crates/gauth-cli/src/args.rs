@@ -94,6 +94,61 @@ fn name_value(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `--token-cache URL`: `redis://HOST[:PORT][/DB]` (or `valkey://`, with an optional
+/// `[USER][:PASSWORD]@`); a usage error otherwise. The library checks it again.
+fn cache_url(s: &str) -> Result<String, String> {
+    let expected = || format!("`{}` is not redis://HOST:PORT[/DB]", s.escape_debug());
+    let rest = s
+        .strip_prefix("redis://")
+        .or_else(|| s.strip_prefix("valkey://"))
+        .ok_or_else(|| {
+            if s.starts_with("rediss://") || s.starts_with("valkeys://") {
+                "TLS (rediss://) is not supported; reach Redis over a private network or a local TLS tunnel".to_owned()
+            } else {
+                expected()
+            }
+        })?;
+    let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']').ok_or_else(expected)?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        },
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    let db_ok = db.is_empty() || db.parse::<u16>().is_ok();
+    if host_ok && port_ok && db_ok {
+        Ok(s.to_owned())
+    } else {
+        Err(expected())
+    }
+}
+
+/// Sharing tokens between processes and machines.
+#[derive(Debug, Args, Clone)]
+pub struct CacheArgs {
+    /// Share access tokens through Redis (or Valkey): one refresh per expiry across every
+    /// process and machine using it, entries sealed with the credential's secret; minting
+    /// locally, with one warning, when Redis is unreachable.
+    #[arg(
+        long = "token-cache",
+        value_name = "redis://HOST:PORT[/DB]",
+        env = "GAUTH_TOKEN_CACHE",
+        hide_env_values = true,
+        value_parser = cache_url
+    )]
+    pub token_cache: Option<String>,
+}
+
 /// Where credentials come from.
 #[derive(Debug, Args, Clone)]
 pub struct CredentialArgs {
@@ -111,6 +166,8 @@ pub struct CredentialArgs {
 pub struct TokenArgs {
     #[command(flatten)]
     pub creds: CredentialArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// A scope to ask for (repeatable).
     #[arg(long = "scope", value_name = "S")]
     pub scopes: Vec<String>,
@@ -245,6 +302,8 @@ pub struct CallArgs {
     pub media_type: Option<String>,
     #[command(flatten)]
     pub creds: CredentialArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Read the discovery document from a file.
     #[arg(
         long = "discovery-file",

@@ -36,6 +36,7 @@ pub fn call(a: &CallArgs) -> Result<(), Failure> {
     // rootUrl held to the endpoint policy, or --root-url), and the library refuses any
     // request off that origin.
     let loaded = crate::credentials::load(&a.creds, &[])?;
+    let loaded = crate::cache::share(loaded, &a.cache)?;
     let service = discovery::blocking::Service::new(api, Some(loaded.credentials));
     let call = service.call(request);
     let out = if a.all_pages {

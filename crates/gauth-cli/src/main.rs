@@ -3,6 +3,7 @@
 //! panic (a closed stdout ends a command quietly).
 
 mod args;
+mod cache;
 mod call;
 mod completions;
 mod credentials;

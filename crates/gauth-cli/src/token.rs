@@ -20,6 +20,7 @@ pub fn token(args: &TokenArgs, output: Output) -> Result<(), Failure> {
         args.subject.as_deref(),
         args.audience.as_deref(),
     )?;
+    let loaded = crate::cache::share(loaded, &args.cache)?;
     let creds = &loaded.credentials;
     let token = creds.token_details().map_err(|e| e.to_string())?;
     let secret = token.access_token.expose();
