@@ -3,10 +3,13 @@
 //! JSON lines; nothing here is a test and nothing asserts a time.
 //!
 //! usage: gauth-bench [--quick] [--json FILE] [--python PATH] [--docs DIR] [--only 1,2,..]
+//!
+//! (`gauth-bench --fleet-member ...` is case 8's member process, not for people.)
 
 mod crypto;
 mod discovery;
 mod fixtures;
+mod fleet;
 mod footprint;
 mod gauth_creds;
 mod harness;
@@ -87,6 +90,16 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("--fleet-member") {
+        return match fleet::member(&argv[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("fleet member: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -126,7 +139,7 @@ fn run() -> Result<(), String> {
     };
 
     type Case = fn(&Ctx) -> Result<Vec<Record>, String>;
-    let cases: [(u32, &str, Case); 8] = [
+    let cases: [(u32, &str, Case); 9] = [
         (1, "cached token", tokens::cached),
         (2, "stampede", tokens::stampede),
         (3, "cold start", tokens::cold_start),
@@ -134,6 +147,7 @@ fn run() -> Result<(), String> {
         (5, "ID-token verification", crypto::verification),
         (6, "discovery", discovery::discovery),
         (7, "footprint", footprint::footprint),
+        (8, "fleet token cache on Redis", fleet::fleet),
         (0, "", |_| Ok(Vec::new())),
     ];
     let mut json = match &args.json {

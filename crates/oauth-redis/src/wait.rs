@@ -21,7 +21,7 @@ pub(crate) enum Next {
 /// The first pause between polls.
 const FIRST_DELAY: Duration = Duration::from_millis(5);
 /// The longest pause between polls.
-const MAX_DELAY: Duration = Duration::from_millis(100);
+const MAX_DELAY: Duration = Duration::from_millis(50);
 
 /// One wait for one lock.
 #[derive(Debug)]
