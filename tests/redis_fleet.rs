@@ -58,7 +58,14 @@ impl Member {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gauth-fleet-member"));
         cmd.arg("--credentials")
             .arg(&file)
-            .args(["--flavour", if n % 2 == 0 { "blocking" } else { "async" }])
+            .args([
+                "--flavour",
+                if n.is_multiple_of(2) {
+                    "blocking"
+                } else {
+                    "async"
+                },
+            ])
             .args(["--margin-ms", MARGIN_MS, "--scope", SA_SCOPE])
             .args(&setup.extra)
             .env("HOME", home.path())

@@ -53,7 +53,11 @@ fn fleet_at_expiry(ctx: &Ctx, cache: Option<&str>) -> Result<Record, String> {
             .expires_in(EXPIRES_IN),
     )
     .map_err(|e| format!("token server: {e}"))?;
-    let root = ctx.dir.join(if cache.is_some() { "fleet-cache" } else { "fleet-alone" });
+    let root = ctx.dir.join(if cache.is_some() {
+        "fleet-cache"
+    } else {
+        "fleet-alone"
+    });
     let mut members = Vec::with_capacity(HOSTS * PER_HOST);
     for host in 0..HOSTS {
         let home = root.join(format!("host-{host}"));
@@ -148,11 +152,9 @@ pub fn member(args: &[String]) -> Result<(), String> {
     let [key, cache] = args else {
         return Err("usage: --fleet-member KEY_FILE URL|none".into());
     };
-    let mut b = blocking::Credentials::builder(gauth_creds::service_account(&PathBuf::from(
-        key,
-    ))?)
-    .refresh_margin(MARGIN)
-    .http_client(Arc::new(UreqClient::new()));
+    let mut b = blocking::Credentials::builder(gauth_creds::service_account(&PathBuf::from(key))?)
+        .refresh_margin(MARGIN)
+        .http_client(Arc::new(UreqClient::new()));
     if cache != "none" {
         b = b.store(RedisStore::new(cache).map_err(|e| e.to_string())?);
     }

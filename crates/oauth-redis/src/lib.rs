@@ -368,10 +368,7 @@ fn merge(remote: Option<StoredToken>, local: Option<StoredToken>) -> Option<Stor
         (Some(r), Some(l)) => (r, l),
     };
     let later = |a: &Option<Token>, b: &Option<Token>| match (a, b) {
-        (Some(x), Some(y)) => match (x.expiry, y.expiry) {
-            (Some(ex), Some(ey)) if ey > ex => false,
-            _ => true,
-        },
+        (Some(x), Some(y)) => !matches!((x.expiry, y.expiry), (Some(ex), Some(ey)) if ey > ex),
         (Some(_), None) => true,
         (None, _) => false,
     };
