@@ -125,14 +125,9 @@ impl Authorize for Unauthorized {
 struct Authorized<'c>(&'c Credentials);
 
 impl Authorize for Authorized<'_> {
-    fn authorize<'a>(
-        &'a self,
-        request: &'a mut HttpRequest,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
-        async move {
-            check_origin(request)?;
-            self.0.apply(request).await
-        }
+    async fn authorize(&self, request: &mut HttpRequest) -> Result<(), Error> {
+        check_origin(request)?;
+        self.0.apply(request).await
     }
 }
 

@@ -22,19 +22,6 @@ use crate::{Clock, Error, Secret, Token};
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(225);
 
 /// A token cache with single-flight refresh.
-///
-/// ```
-/// use std::sync::Arc;
-/// use std::time::{Duration, SystemTime};
-/// use oauth_core::{ManualClock, Secret, Token, TokenCache};
-/// let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
-/// let cache = TokenCache::new(clock.clone(), Duration::from_secs(225));
-/// let t = cache.get_blocking(|| Ok(Token::bearer(Secret::new("a"), Some(SystemTime::UNIX_EPOCH + Duration::from_secs(3600))))).unwrap();
-/// assert_eq!(t.access_token.expose(), "a");
-/// assert!(cache.fresh().is_some());
-/// clock.advance(Duration::from_secs(3400));
-/// assert!(cache.fresh().is_none(), "inside the margin");
-/// ```
 #[derive(Debug)]
 pub struct TokenCache {
     current: ArcSwapOption<Token>,
@@ -87,11 +74,6 @@ impl TokenCache {
             .store(local::next_generation(), Ordering::Release);
     }
 
-    /// The clock the cache judges expiry by.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
     /// The cached token, if it is valid for longer than the margin. Never blocks.
     pub fn fresh(&self) -> Option<Arc<Token>> {
         let guard = self.current.load();
@@ -101,32 +83,10 @@ impl TokenCache {
         }
     }
 
-    /// Calls `f` with the cached token if it is fresh; the hot path, with no reference
-    /// count taken on the token.
-    pub fn with_fresh<R>(&self, f: impl FnOnce(&Token) -> R) -> Option<R> {
-        let guard = self.current.load();
-        match &*guard {
-            Some(t) if t.is_fresh(self.clock.now_coarse(), self.margin) => Some(f(t)),
-            _ => None,
-        }
-    }
-
     /// The cached access token if it is fresh: the hot path of `token()`. It takes no lock
     /// and writes no memory shared with other threads: each thread keeps its own copy of the
     /// current access token (its own allocation, so cloning it touches no shared reference
     /// count), checked against the cache's generation and the copy's expiry.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use std::time::{Duration, SystemTime};
-    /// use oauth_core::{ManualClock, Secret, Token, TokenCache};
-    /// let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
-    /// let cache = TokenCache::new(clock.clone(), Duration::from_secs(225));
-    /// cache.seed(Token::bearer(Secret::new("a"), Some(SystemTime::UNIX_EPOCH + Duration::from_secs(3600))));
-    /// assert_eq!(cache.fresh_access_token().unwrap().expose(), "a");
-    /// clock.advance(Duration::from_secs(3400));
-    /// assert!(cache.fresh_access_token().is_none(), "inside the margin");
-    /// ```
     pub fn fresh_access_token(&self) -> Option<Secret> {
         let generation = self.generation.load(Ordering::Acquire);
         let hit = local::get(generation, |stale_at, secret| {

@@ -187,7 +187,7 @@ pub enum Error {
         found: String,
     },
     /// Another holder kept the lock on a shared token store (a file, an entry) for longer
-    /// than this process was willing to wait (see [`crate::fsutil::FileLock`]): it may be
+    /// than this process was willing to wait (a [`FileStore`](crate::store::FileStore)'s companion lock file): it may be
     /// stuck in a stalled token request. Trying again later may succeed.
     #[error(
         "{}: its lock ({}) has been held elsewhere for {:.1} s, longer than this process \

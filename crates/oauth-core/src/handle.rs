@@ -15,12 +15,13 @@ use http::HeaderValue;
 use http::header::AUTHORIZATION;
 
 use crate::cache::DEFAULT_REFRESH_MARGIN;
+use crate::cache::TokenCache;
 use crate::flavour::Flavour;
 use crate::http::HttpRequest;
 use crate::source::{RefreshContext, TokenSource};
 use crate::store::{StoredToken, TokenKey};
 use crate::types::AccessToken;
-use crate::{Clock, Error, RetryPolicy, Secret, SystemClock, Token, TokenCache};
+use crate::{Clock, Error, RetryPolicy, Secret, SystemClock, Token};
 
 /// The quota project header.
 pub const QUOTA_PROJECT_HEADER: &str = "x-goog-user-project";

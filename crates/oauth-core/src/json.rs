@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::{Error, Secret};
 
 /// Reads and parses a JSON credentials file of at most
-/// [`MAX_CREDENTIALS_FILE`](crate::fsutil::MAX_CREDENTIALS_FILE) bytes; errors name the
+/// `MAX_CREDENTIALS_FILE` (1 MiB) bytes; errors name the
 /// file and never quote its content.
 ///
 /// ```

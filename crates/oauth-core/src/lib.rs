@@ -30,16 +30,18 @@
 //! off and its client is not compiled.
 
 pub mod authorized_user;
-pub mod cache;
+mod cache;
 pub mod client_secrets;
 pub mod clock;
 pub mod endpoint;
 pub mod error;
 pub mod exchange;
 pub mod flavour;
+#[doc(hidden)]
 pub mod fsutil;
 pub mod handle;
 pub mod http;
+#[doc(hidden)]
 pub mod json;
 pub mod origin;
 pub mod retry;
@@ -59,7 +61,7 @@ pub mod blocking;
 #[cfg(feature = "async")]
 pub use asynchronous::{Credentials, CredentialsBuilder, run, run_authorized};
 pub use authorized_user::AuthorizedUser;
-pub use cache::{DEFAULT_REFRESH_MARGIN, TokenCache};
+pub use cache::DEFAULT_REFRESH_MARGIN;
 pub use client_secrets::{ClientSecrets, ClientType};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use endpoint::EndpointPolicy;

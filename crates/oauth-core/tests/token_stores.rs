@@ -68,11 +68,14 @@ fn user() -> AuthorizedUser {
     )
 }
 
+/// An access token saved, with the refresh token saved beside it.
+type Saved = (String, Option<String>);
+
 /// A store of the program's own: memory, plus a log of every entry saved.
 #[derive(Debug, Default, Clone)]
 struct Logged {
     inner: MemoryStore,
-    saved: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    saved: Arc<Mutex<Vec<Saved>>>,
 }
 
 impl Logged {
@@ -89,7 +92,7 @@ impl Logged {
         ));
     }
 
-    fn saved(&self) -> Vec<(String, Option<String>)> {
+    fn saved(&self) -> Vec<Saved> {
         self.saved.lock().unwrap().clone()
     }
 }
@@ -121,7 +124,7 @@ impl oauth_core::TokenStore for Logged {
     }
 }
 
-fn rotations() -> Vec<(String, Option<String>)> {
+fn rotations() -> Vec<Saved> {
     (1..=3)
         .map(|n| (format!("ya29.t{n}"), Some(format!("1//r{n}"))))
         .collect()

@@ -560,7 +560,7 @@ mod tests {
         let Step::Send(req) = ex.step(Input::Waited) else {
             panic!()
         };
-        let body = String::from_utf8(req.body().to_vec().into()).unwrap();
+        let body = String::from_utf8(req.body().to_vec()).unwrap();
         assert!(body.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"));
         assert!(body.contains("device_code=DC"));
         let pending = r#"{"error":"authorization_pending"}"#;

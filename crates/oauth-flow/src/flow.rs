@@ -560,7 +560,7 @@ impl Flow {
     /// The sans-IO exchange of an authorization code for credentials: a POST to the token
     /// endpoint with the code, the PKCE verifier, the redirect URI and the client's
     /// credentials (retried on transient failures). Run it with
-    /// [`oauth_core::blocking::run`] or [`oauth_core::run_async`], or use the handles'
+    /// [`oauth_core::blocking::run`] or [`oauth_core::run`], or use the handles'
     /// `fetch_token`.
     ///
     /// ```

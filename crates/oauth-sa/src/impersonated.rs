@@ -265,7 +265,7 @@ impl Call for IamCall {
 
 enum Stage {
     Source(BoxExchange<TokenResponse>),
-    Iam(Retrying<IamCall>),
+    Iam(Box<Retrying<IamCall>>),
     Finished,
 }
 
@@ -283,7 +283,7 @@ impl ImpersonationExchange {
             .iam_call(source_token, Arc::clone(&self.ctx.clock));
         let mut retrying = Retrying::new(call, self.ctx.retry);
         let step = retrying.step(Input::Start);
-        self.stage = Stage::Iam(retrying);
+        self.stage = Stage::Iam(Box::new(retrying));
         step
     }
 }
@@ -369,14 +369,14 @@ impl TokenSource for ImpersonatedCredentials {
         match cached {
             Some(token) => {
                 let call = self.iam_call(token, Arc::clone(&ctx.clock));
-                ex.stage = Stage::Iam(Retrying::new(call, ctx.retry));
+                ex.stage = Stage::Iam(Box::new(Retrying::new(call, ctx.retry)));
             }
             None => match self.source.begin_refresh(ctx, None)? {
                 Refresh::Ready(token) => {
                     let secret = token.access_token.clone();
                     *lock_cache(&self.source_cache) = Some(token);
                     let call = self.iam_call(secret, Arc::clone(&ctx.clock));
-                    ex.stage = Stage::Iam(Retrying::new(call, ctx.retry));
+                    ex.stage = Stage::Iam(Box::new(Retrying::new(call, ctx.retry)));
                 }
                 Refresh::Exchange(exchange) => {
                     ex.stage = Stage::Source(exchange);
@@ -427,7 +427,7 @@ mod tests {
                 .get("authorization")
                 .map(|v| v.to_str().unwrap().to_owned())
                 .unwrap_or_default();
-            let body = String::from_utf8(req.body().to_vec().into()).unwrap();
+            let body = String::from_utf8(req.body().to_vec()).unwrap();
             l2.lock().unwrap().push((req.uri().to_string(), auth, body));
             let body: &[u8] = match req.uri().path() {
                 "/token" => br#"{"access_token":"ya29.source","expires_in":3600}"#,

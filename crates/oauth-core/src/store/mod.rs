@@ -27,6 +27,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::fsutil::DEFAULT_LOCK_WAIT;
 pub use file::FileStore;
 pub use key::TokenKey;
 pub use memory::MemoryStore;

@@ -23,7 +23,7 @@ pub use ureq_client::UreqClient;
 /// How long the built-in transports give one request, from connecting to the last byte of
 /// the body, unless told otherwise: a stalled server costs at most this much per attempt.
 /// Waiting for another process's refresh of a shared file is bounded by the same time
-/// ([`crate::fsutil::DEFAULT_LOCK_WAIT`]).
+/// ([`crate::store::DEFAULT_LOCK_WAIT`]).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long the built-in transports give a connection to be established.
