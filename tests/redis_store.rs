@@ -417,3 +417,40 @@ fn after_a_restart_the_store_shares_tokens_again() {
     assert_eq!(other.token().unwrap().expose(), t.access_token.expose());
     assert_eq!(server.requests(), before);
 }
+
+#[test]
+fn a_connection_left_behind_by_an_ended_runtime_is_replaced_without_a_warning() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let server = token_server();
+    let dir = tempfile::tempdir().unwrap();
+    let file = key_file(dir.path(), &server, 0);
+    let store = RedisStore::new(&redis.url()).unwrap();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let first = runtime();
+    let a = gauth::Credentials::builder(sa(&file))
+        .store(store.clone())
+        .build();
+    let token = first.block_on(a.token()).unwrap();
+    drop(first);
+    let logs = Logs::default();
+    let second = runtime();
+    let before = store.round_trips();
+    let b = gauth::Credentials::builder(sa(&file))
+        .store(store.clone())
+        .build();
+    let again = tracing::subscriber::with_default(logs.subscriber(), || {
+        second.block_on(b.token()).unwrap()
+    });
+    assert_eq!(again.expose(), token.expose());
+    assert!(store.round_trips() > before, "Redis was asked");
+    assert!(!store.is_degraded());
+    assert_eq!(logs.count("WARN"), 0, "{}", logs.text());
+    assert_eq!(server.requests(), 1);
+}

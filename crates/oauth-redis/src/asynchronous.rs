@@ -38,43 +38,50 @@ impl RedisStore {
 
     /// Runs `f` on a connection (connecting first when needed) under the command timeout;
     /// `None` when Redis is away or failed, which [`Health`](crate::health::Health)
-    /// records. A failed connection is dropped and made again on a later try.
+    /// records. A failed connection is dropped and made again on a later try; a kept one
+    /// that turns out broken (Redis restarted, its runtime gone) is replaced once, at once.
     pub(crate) async fn async_query<T, F, Fut>(&self, doing: &str, f: F) -> Option<T>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let health = &self.inner.health;
         if !health.available() {
             return None;
         }
-        let existing = self.async_slot().clone();
-        let conn = match existing {
-            Some(c) => c,
-            None => match self.async_connect().await {
-                Ok(c) => {
-                    *self.async_slot() = Some(c.clone());
-                    c
+        loop {
+            let existing = self.async_slot().clone();
+            let fresh = existing.is_none();
+            let conn = match existing {
+                Some(c) => c,
+                None => match self.async_connect().await {
+                    Ok(c) => {
+                        *self.async_slot() = Some(c.clone());
+                        c
+                    }
+                    Err(e) => {
+                        health.failed("connecting", &e);
+                        return None;
+                    }
+                },
+            };
+            self.count();
+            let timeout = self.inner.config.command_timeout;
+            let failure = match tokio::time::timeout(timeout, f(conn)).await {
+                Ok(Ok(v)) => {
+                    health.succeeded();
+                    return Some(v);
                 }
-                Err(e) => {
-                    health.failed("connecting", &e);
-                    return None;
-                }
-            },
-        };
-        self.count();
-        let timeout = self.inner.config.command_timeout;
-        let failure = match tokio::time::timeout(timeout, f(conn)).await {
-            Ok(Ok(v)) => {
-                health.succeeded();
-                return Some(v);
+                Ok(Err(e)) if !fresh && crate::is_stale_connection(&e) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some(format!("no answer within {timeout:?}")),
+            };
+            *self.async_slot() = None;
+            if let Some(failure) = failure {
+                health.failed(doing, &failure);
+                return None;
             }
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {timeout:?}"),
-        };
-        *self.async_slot() = None;
-        health.failed(doing, &failure);
-        None
+        }
     }
 
     async fn async_local_load(&self, key: &TokenKey) -> Result<Option<StoredToken>, Error> {
@@ -103,8 +110,9 @@ impl Drop for AsyncLease {
         let cmd = release_cmd(&self.lock, &self.token);
         runtime.spawn(async move {
             store
-                .async_query("unlocking", |mut c| async move {
-                    cmd.query_async::<i64>(&mut c).await
+                .async_query("unlocking", |mut c| {
+                    let cmd = &cmd;
+                    async move { cmd.query_async::<i64>(&mut c).await }
                 })
                 .await;
         });
@@ -118,12 +126,11 @@ impl TokenStore for RedisStore {
         let Some(name) = self.entry_name(key) else {
             return Ok(local);
         };
+        let get = redis::cmd("GET").arg(&name).to_owned();
         let remote = self
-            .async_query("reading", |mut c| async move {
-                redis::cmd("GET")
-                    .arg(&name)
-                    .query_async::<Option<Vec<u8>>>(&mut c)
-                    .await
+            .async_query("reading", |mut c| {
+                let get = &get;
+                async move { get.query_async::<Option<Vec<u8>>>(&mut c).await }
             })
             .await
             .flatten();
@@ -184,8 +191,9 @@ impl TokenStore for RedisStore {
             return Ok(());
         };
         let cmd = save_cmd(&name, sealed, ttl);
-        self.async_query("saving", |mut c| async move {
-            cmd.query_async::<()>(&mut c).await
+        self.async_query("saving", |mut c| {
+            let cmd = &cmd;
+            async move { cmd.query_async::<()>(&mut c).await }
         })
         .await;
         Ok(())

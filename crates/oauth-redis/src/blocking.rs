@@ -32,37 +32,43 @@ impl RedisStore {
 
     /// Runs `f` on the connection (connecting first when needed); `None` when Redis is
     /// away or failed, which [`Health`](crate::health::Health) records. A failed
-    /// connection is dropped: a late reply must never answer the next command.
+    /// connection is dropped: a late reply must never answer the next command. A kept
+    /// connection that turns out broken (Redis restarted) is replaced once, at once.
     pub(crate) fn sync_query<T>(
         &self,
         doing: &str,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+        f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Option<T> {
         let health = &self.inner.health;
         if !health.available() {
             return None;
         }
         let mut slot = self.sync_slot();
-        if slot.is_none() {
-            match self.sync_connect() {
-                Ok(c) => *slot = Some(c),
-                Err(e) => {
-                    health.failed("connecting", &e);
-                    return None;
+        loop {
+            let fresh = slot.is_none();
+            if fresh {
+                match self.sync_connect() {
+                    Ok(c) => *slot = Some(c),
+                    Err(e) => {
+                        health.failed("connecting", &e);
+                        return None;
+                    }
                 }
             }
-        }
-        let conn = slot.as_mut()?;
-        self.count();
-        match f(conn) {
-            Ok(v) => {
-                health.succeeded();
-                Some(v)
-            }
-            Err(e) => {
-                *slot = None;
-                health.failed(doing, &e);
-                None
+            let conn = slot.as_mut()?;
+            self.count();
+            match f(conn) {
+                Ok(v) => {
+                    health.succeeded();
+                    return Some(v);
+                }
+                Err(e) => {
+                    *slot = None;
+                    if fresh || !crate::is_stale_connection(&e) {
+                        health.failed(doing, &e);
+                        return None;
+                    }
+                }
             }
         }
     }

@@ -398,6 +398,12 @@ fn open(key: &TokenKey, sealed: Option<Vec<u8>>, label: &str) -> Option<StoredTo
     }
 }
 
+/// Whether an error says the connection broke (Redis restarted, the connection's runtime
+/// ended) rather than that Redis is slow or refused: worth one more try on a new one.
+fn is_stale_connection(e: &redis::RedisError) -> bool {
+    e.is_connection_dropped() || (e.is_io_error() && !e.is_timeout())
+}
+
 /// A random lock token: 128 bits, hex.
 fn lock_token() -> Result<String, Error> {
     use ring::rand::SecureRandom;
