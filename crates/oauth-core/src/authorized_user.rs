@@ -674,8 +674,14 @@ mod tests {
         let Step::Done(Ok(tr)) = exchange.step(Input::Response(Ok(resp))) else {
             panic!()
         };
+        let key_before = u.store_key().sealed_name().map(str::to_owned);
         let t = u.finish_refresh(tr, &ctx).unwrap();
         assert_eq!(t.access_token.expose(), "ya29.new");
+        assert_eq!(
+            u.store_key().sealed_name().map(str::to_owned),
+            key_before,
+            "a rotation keeps the key every loader of the file derived"
+        );
         assert_eq!(u.refresh_token().unwrap().expose(), "1//rotated");
         assert_eq!(u.current_refresh_token().unwrap().expose(), "1//rotated");
         let j: Value = serde_json::from_str(&u.to_json()).unwrap();
@@ -768,6 +774,9 @@ mod tests {
         .unwrap();
         assert_ne!(a.store_key(), b.store_key());
         assert!(a.store_key().can_seal());
+        // Same client and secret (installed apps ship it), other refresh token: other name.
+        assert_ne!(a.store_key().sealed_name(), b.store_key().sealed_name());
+
         assert!(a.store_key().identity().starts_with("id/grant-"));
         assert!(!format!("{:?}", a.store_key()).contains("1//r"));
     }
