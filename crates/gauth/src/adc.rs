@@ -10,8 +10,9 @@
 //! [`AdcOrder::WithGauthStore`] is the `gauth` command line's order, an opt-in: gauth's own
 //! credential store (where `gauth login`, `gauth device` and
 //! `oauth_flow::default_store` save a user's sign-in) comes second, after
-//! `GOOGLE_APPLICATION_CREDENTIALS` and before gcloud's file. Credentials found there write
-//! their refreshes back to it, as the store's own `load` does.
+//! `GOOGLE_APPLICATION_CREDENTIALS` and before gcloud's file. Credentials found there keep
+//! their refreshes in it: the handle is given the file as its token store
+//! ([`Found::store`]).
 //!
 //! The project id comes from where google-auth takes it: `GOOGLE_CLOUD_PROJECT` (or the
 //! legacy `GCLOUD_PROJECT`), else the service-account file's `project_id`, else (for
