@@ -48,6 +48,15 @@ pub struct ImpersonatedCredentials {
     endpoint: Url,
     id_token: Option<(String, bool)>,
     quota_project_id: Option<String>,
+    access_token_url: Option<Url>,
+    verbatim: Option<Verbatim>,
+}
+
+/// A request body written as google-auth writes it for credential files: delegates exactly
+/// as given (`null` when the file has none), `scope` `null` when there are no scopes.
+#[derive(Debug, Clone)]
+struct Verbatim {
+    delegates: Option<Vec<String>>,
 }
 
 impl ImpersonatedCredentials {
@@ -68,6 +77,8 @@ impl ImpersonatedCredentials {
             endpoint: Url::parse(IAM_CREDENTIALS_ENDPOINT).expect("a constant URL parses"),
             id_token: None,
             quota_project_id: None,
+            access_token_url: None,
+            verbatim: None,
         }
     }
 
@@ -109,6 +120,26 @@ impl ImpersonatedCredentials {
         self
     }
 
+    /// The generateAccessToken URL itself, as credential files name it
+    /// (`service_account_impersonation_url`; google-auth's `iam_endpoint_override`), for
+    /// regional endpoints and local servers. ID tokens go to the same URL with
+    /// `:generateIdToken`. Check the URL with an [`oauth_core::EndpointPolicy`] first: the
+    /// source's token is sent there.
+    pub fn with_access_token_url(mut self, url: Url) -> Self {
+        self.access_token_url = Some(url);
+        self
+    }
+
+    /// Delegates sent exactly as given, `null` for `None`, and `scope` `null` when no
+    /// scopes are set: the body google-auth sends for `impersonated_service_account` and
+    /// `external_account` files. [`ImpersonatedCredentials::with_delegates`] instead takes
+    /// emails and sends them as `projects/-/serviceAccounts/{email}`.
+    pub fn with_delegates_as_given(mut self, delegates: Option<Vec<String>>) -> Self {
+        self.delegates = delegates.clone().unwrap_or_default();
+        self.verbatim = Some(Verbatim { delegates });
+        self
+    }
+
     /// ID tokens for `audience` (generateIdToken), with the email claim when asked.
     pub fn id_token_credentials(&self, audience: impl Into<String>, include_email: bool) -> Self {
         ImpersonatedCredentials {
@@ -124,15 +155,25 @@ impl ImpersonatedCredentials {
     }
 
     fn iam_call(&self, source_token: Secret, clock: Arc<dyn Clock>) -> IamCall {
-        let delegates: Vec<String> = self
-            .delegates
-            .iter()
-            .map(|d| format!("projects/-/serviceAccounts/{d}"))
-            .collect();
+        let delegates: Value = match &self.verbatim {
+            Some(v) => json!(v.delegates),
+            None => self
+                .delegates
+                .iter()
+                .map(|d| match d.starts_with("projects/") {
+                    true => d.clone(),
+                    false => format!("projects/-/serviceAccounts/{d}"),
+                })
+                .collect(),
+        };
+        let scope = match (&self.verbatim, self.scopes.is_empty()) {
+            (Some(_), true) => Value::Null,
+            _ => json!(self.scopes),
+        };
         let (method, body) = match &self.id_token {
             None => (
                 "generateAccessToken",
-                json!({"delegates": delegates, "scope": self.scopes,
+                json!({"delegates": delegates, "scope": scope,
                        "lifetime": format!("{}s", self.lifetime.as_secs())}),
             ),
             Some((aud, email)) => (
@@ -140,12 +181,25 @@ impl ImpersonatedCredentials {
                 json!({"audience": aud, "delegates": delegates, "includeEmail": email}),
             ),
         };
-        let mut url = self.endpoint.clone();
-        url.set_path(&format!(
-            "{}v1/projects/-/serviceAccounts/{}:{method}",
-            self.endpoint.path(),
-            self.target_principal
-        ));
+        let url = match &self.access_token_url {
+            Some(u) => {
+                let mut u = u.clone();
+                if method == "generateIdToken" {
+                    let path = u.path().replace(":generateAccessToken", ":generateIdToken");
+                    u.set_path(&path);
+                }
+                u
+            }
+            None => {
+                let mut url = self.endpoint.clone();
+                url.set_path(&format!(
+                    "{}v1/projects/-/serviceAccounts/{}:{method}",
+                    self.endpoint.path(),
+                    self.target_principal
+                ));
+                url
+            }
+        };
         IamCall {
             url,
             body: body.to_string().into_bytes(),
@@ -431,6 +485,49 @@ mod tests {
         let body: Value = serde_json::from_str(&log[2].2).unwrap();
         assert_eq!(body["audience"], "https://aud");
         assert_eq!(body["includeEmail"], true);
+    }
+
+    #[test]
+    fn file_style_bodies_keep_delegates_as_given_and_the_url_override() {
+        let source = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token"));
+        let url: Url = "http://127.0.0.1:9/v1/projects/-/serviceAccounts/t@p.iam.gserviceaccount.com:generateAccessToken"
+            .parse()
+            .unwrap();
+        let imp = ImpersonatedCredentials::new(source, "t@p.iam.gserviceaccount.com")
+            .with_access_token_url(url.clone());
+        let clock: Arc<dyn Clock> = Arc::new(oauth_core::SystemClock);
+        let body = |c: &ImpersonatedCredentials| -> Value {
+            let call = c.iam_call(Secret::new("s"), Arc::clone(&clock));
+            assert_eq!(call.url.path(), url.path());
+            serde_json::from_slice(&call.body).unwrap()
+        };
+        let none = imp.clone().with_delegates_as_given(None);
+        assert_eq!(
+            body(&none),
+            json!({"delegates": null, "scope": null, "lifetime": "3600s"})
+        );
+        let given = imp
+            .clone()
+            .with_delegates_as_given(Some(vec!["a@p.iam.gserviceaccount.com".into()]))
+            .with_scopes(["s1"]);
+        assert_eq!(
+            body(&given),
+            json!({"delegates": ["a@p.iam.gserviceaccount.com"], "scope": ["s1"], "lifetime": "3600s"})
+        );
+        let emails = imp.with_delegates([
+            "a@p.iam.gserviceaccount.com",
+            "projects/-/serviceAccounts/b@p.iam.gserviceaccount.com",
+        ]);
+        assert_eq!(
+            body(&emails)["delegates"],
+            json!([
+                "projects/-/serviceAccounts/a@p.iam.gserviceaccount.com",
+                "projects/-/serviceAccounts/b@p.iam.gserviceaccount.com"
+            ])
+        );
+        let id = emails.id_token_credentials("aud", false);
+        let call = id.iam_call(Secret::new("s"), clock);
+        assert!(call.url.path().ends_with(":generateIdToken"), "{}", call.url);
     }
 
     #[test]
