@@ -527,7 +527,11 @@ mod tests {
         );
         let id = emails.id_token_credentials("aud", false);
         let call = id.iam_call(Secret::new("s"), clock);
-        assert!(call.url.path().ends_with(":generateIdToken"), "{}", call.url);
+        assert!(
+            call.url.path().ends_with(":generateIdToken"),
+            "{}",
+            call.url
+        );
     }
 
     #[test]
