@@ -244,7 +244,9 @@ pub fn load_file<S: AsRef<str>>(
         // Workload identity federation and the other keyless files: no project id without
         // a request (google-auth asks Cloud Resource Manager; gauth leaves it to the caller).
         #[cfg(feature = "external-account")]
-        "external_account" | "external_account_authorized_user" | "impersonated_service_account" => {
+        "external_account"
+        | "external_account_authorized_user"
+        | "impersonated_service_account" => {
             let source = oauth_external::load(&value, &origin, policy, &scopes)?;
             let project = value
                 .get("quota_project_id")
@@ -613,6 +615,9 @@ mod tests {
         let e = load_file(&bad, &["s"], &EndpointPolicy::default())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("bad.json: invalid field `credential_source`"), "{e}");
+        assert!(
+            e.contains("bad.json: invalid field `credential_source`"),
+            "{e}"
+        );
     }
 }

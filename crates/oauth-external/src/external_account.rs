@@ -225,9 +225,12 @@ impl ExternalAccountCredentials {
         let c = &self.config;
         self.impersonated = match (&c.impersonation_url, &c.impersonated_email) {
             (Some(url), Some(email)) => {
+                // google-auth re-scopes the source of an impersonation to the IAM scope.
+                let mut source = (**c).clone();
+                source.scopes = Some(vec![crate::IAM_SCOPE.to_owned()]);
                 let mut imp = ImpersonatedCredentials::new(
                     Federated {
-                        config: Arc::clone(&self.config),
+                        config: Arc::new(source),
                     },
                     email.clone(),
                 )

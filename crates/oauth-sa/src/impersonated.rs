@@ -204,6 +204,9 @@ impl ImpersonatedCredentials {
             url,
             body: body.to_string().into_bytes(),
             source_token,
+            // The source's own quota project pays for the IAM call, as google-auth's
+            // `source_credentials.apply(headers)` bills it.
+            quota_project: self.source.quota_project_id().map(str::to_owned),
             id_token: self.id_token.is_some(),
             clock,
         }
@@ -215,6 +218,7 @@ struct IamCall {
     url: Url,
     body: Vec<u8>,
     source_token: Secret,
+    quota_project: Option<String>,
     id_token: bool,
     clock: Arc<dyn Clock>,
 }
@@ -230,7 +234,7 @@ impl Call for IamCall {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        apply_token(&mut req, &self.source_token, None)?;
+        apply_token(&mut req, &self.source_token, self.quota_project.as_deref())?;
         Ok(req)
     }
 
@@ -540,6 +544,7 @@ mod tests {
             url: "http://127.0.0.1:1/x".parse().unwrap(),
             body: Vec::new(),
             source_token: Secret::new("t"),
+            quota_project: None,
             id_token: false,
             clock: Arc::new(oauth_core::SystemClock),
         };
