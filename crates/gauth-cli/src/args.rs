@@ -41,8 +41,9 @@ pub enum Command {
 /// Where credentials come from.
 #[derive(Debug, Args, Clone)]
 pub struct CredentialArgs {
-    /// A credentials JSON file (authorized_user or service_account); Application Default
-    /// Credentials when absent.
+    /// A credentials JSON file (authorized_user, service_account, external_account,
+    /// external_account_authorized_user or impersonated_service_account); Application
+    /// Default Credentials when absent.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
     /// Trust this host for endpoints named in credential files (repeatable).
@@ -66,6 +67,19 @@ pub struct TokenArgs {
     /// Print {"token", "expiry", "scopes", "type"}.
     #[arg(long)]
     pub json: bool,
+    /// Act as this service account (IAM Credentials), through the delegates that follow it.
+    #[arg(
+        long = "impersonate-service-account",
+        value_name = "EMAIL[,DELEGATE...]"
+    )]
+    pub impersonate_service_account: Option<String>,
+    /// Print a downscoped token: the token exchanged at STS under this Credential Access
+    /// Boundary (JSON as google-auth serializes it).
+    #[arg(long = "access-boundary", value_name = "FILE")]
+    pub access_boundary: Option<PathBuf>,
+    /// The STS endpoint for --access-boundary (default https://sts.googleapis.com/v1/token).
+    #[arg(long = "sts-url", value_name = "URL", requires = "access_boundary")]
+    pub sts_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -203,4 +217,10 @@ pub struct CallArgs {
     /// Print the request as JSON instead of sending it.
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// Act as this service account (IAM Credentials), through the delegates that follow it.
+    #[arg(
+        long = "impersonate-service-account",
+        value_name = "EMAIL[,DELEGATE...]"
+    )]
+    pub impersonate_service_account: Option<String>,
 }

@@ -50,6 +50,10 @@ pub fn call(a: &CallArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     let loaded = crate::credentials::load(&a.creds, &[])?;
+    let loaded = match &a.impersonate_service_account {
+        None => loaded,
+        Some(spec) => crate::federation::impersonate(loaded, spec, &[], None)?,
+    };
     let service = discovery::blocking::Service::new(api, Some(loaded.credentials));
     let call = service.call(request);
     let out = if a.all_pages {

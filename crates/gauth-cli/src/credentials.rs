@@ -102,11 +102,17 @@ pub fn load_for(
             };
             Ok(Loaded { credentials, path })
         }
+        "external_account"
+        | "external_account_authorized_user"
+        | "impersonated_service_account" => {
+            crate::federation::load_keyless(args, &value, &origin, kind, scopes, subject, audience)
+                .map(|credentials| Loaded { credentials, path })
+        }
         "client_secrets" => Err(format!(
             "{origin}: this is a client-secrets file; sign in first with `gauth login --client-secrets {origin}`"
         )),
         other => Err(format!(
-            "{origin}: unsupported credentials type `{other}`; supported: authorized_user, service_account"
+            "{origin}: unsupported credentials type `{other}`; supported: authorized_user, service_account, external_account, external_account_authorized_user, impersonated_service_account"
         )),
     }
 }

@@ -7,6 +7,7 @@ mod credentials;
 mod demo;
 mod device;
 mod emulator;
+mod federation;
 mod info;
 mod login;
 mod revoke;
