@@ -14,7 +14,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::pyjson::Py;
-use crate::steps::{Then, TokenSlot, lock, source_token};
+use crate::steps::{Then, TokenSlot, lock as lock_slot, source_token};
 use crate::sts::{ACCESS_TOKEN_TYPE, GOOGLE_STS_TOKEN_URL, StsCall, options};
 
 /// The most rules a boundary may have.
@@ -273,7 +273,6 @@ impl DownscopedCredentials {
         let url = self.sts_url.clone();
         let opts = options(&self.boundary.to_py());
         let retry = ctx.retry;
-        let now = ctx.clock.now();
         Ok(Then::boxed(source, move |source_token| {
             let call = StsCall::token_exchange(
                 url,
@@ -283,21 +282,7 @@ impl DownscopedCredentials {
                 &[],
             )
             .with_options(opts);
-            // STS may leave `expires_in` out: the source token's expiry is the bound.
-            let bound = source_token
-                .expiry
-                .and_then(|e| e.duration_since(now).ok())
-                .map(|d| d.as_secs());
-            Ok(Then::boxed(
-                Box::new(Retrying::new(call, retry)),
-                move |mut r: TokenResponse| {
-                    r.expires_in = match (r.expires_in, bound) {
-                        (Some(e), Some(b)) => Some(e.min(b)),
-                        (e, b) => e.or(b),
-                    };
-                    Ok(crate::steps::ready(Ok(r)))
-                },
-            ))
+            Ok(Box::new(Retrying::new(call, retry)) as BoxExchange<TokenResponse>)
         }))
     }
 }
@@ -325,7 +310,16 @@ impl TokenSource for DownscopedCredentials {
         ctx: &RefreshContext,
     ) -> Result<Token, Error> {
         drop(lock);
-        Ok(response.to_token(ctx.clock.now()))
+        let mut token = response.to_token(ctx.clock.now());
+        // The downscoped token lasts no longer than the source token it came from (STS may
+        // leave `expires_in` out), so a new source token always brings a new one.
+        if let Some(source_expiry) = lock_slot(&self.source_token)
+            .as_ref()
+            .and_then(|t| t.expiry)
+        {
+            token.expiry = Some(token.expiry.map_or(source_expiry, |e| e.min(source_expiry)));
+        }
+        Ok(token)
     }
 
     fn does_blocking_io(&self) -> bool {
@@ -340,7 +334,7 @@ impl TokenSource for DownscopedCredentials {
 impl DownscopedCredentials {
     /// The source's last token (for tests and diagnostics).
     pub fn source_token(&self) -> Option<Token> {
-        lock(&self.source_token).clone()
+        lock_slot(&self.source_token).clone()
     }
 }
 
