@@ -73,6 +73,14 @@ pub struct TokenArgs {
         value_name = "EMAIL[,DELEGATE...]"
     )]
     pub impersonate_service_account: Option<String>,
+    /// The IAM Credentials API for --impersonate-service-account (default
+    /// https://iamcredentials.googleapis.com/).
+    #[arg(
+        long = "iam-url",
+        value_name = "URL",
+        requires = "impersonate_service_account"
+    )]
+    pub iam_url: Option<String>,
     /// Print a downscoped token: the token exchanged at STS under this Credential Access
     /// Boundary (JSON as google-auth serializes it).
     #[arg(long = "access-boundary", value_name = "FILE")]
@@ -223,4 +231,12 @@ pub struct CallArgs {
         value_name = "EMAIL[,DELEGATE...]"
     )]
     pub impersonate_service_account: Option<String>,
+    /// The IAM Credentials API for --impersonate-service-account (default
+    /// https://iamcredentials.googleapis.com/).
+    #[arg(
+        long = "iam-url",
+        value_name = "URL",
+        requires = "impersonate_service_account"
+    )]
+    pub iam_url: Option<String>,
 }

@@ -52,7 +52,9 @@ pub fn call(a: &CallArgs) -> Result<(), String> {
     let loaded = crate::credentials::load(&a.creds, &[])?;
     let loaded = match &a.impersonate_service_account {
         None => loaded,
-        Some(spec) => crate::federation::impersonate(loaded, spec, &[], None)?,
+        Some(spec) => {
+            crate::federation::impersonate(loaded, spec, &[], None, a.iam_url.as_deref(), &a.creds)?
+        }
     };
     let service = discovery::blocking::Service::new(api, Some(loaded.credentials));
     let call = service.call(request);

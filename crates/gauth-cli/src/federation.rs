@@ -64,6 +64,8 @@ pub fn impersonate(
     spec: &str,
     scopes: &[String],
     audience: Option<&str>,
+    iam_url: Option<&str>,
+    args: &CredentialArgs,
 ) -> Result<Loaded, String> {
     let mut names = spec.split(',').map(str::trim);
     let target = names
@@ -82,9 +84,20 @@ pub fn impersonate(
         scopes.to_vec()
     };
     let source_arc: Arc<dyn TokenSource> = Arc::clone(source.credentials.source_arc());
-    let imp = ImpersonatedCredentials::from_arc(source_arc, target)
+    let mut imp = ImpersonatedCredentials::from_arc(source_arc, target)
         .with_delegates(delegates)
         .with_scopes(scopes);
+    if let Some(url) = iam_url {
+        // The source's token goes there: Google's hosts and loopback unless allowed.
+        let mut url = policy(args)
+            .check("the command line", "--iam-url", url, None)
+            .map_err(|e| e.to_string())?;
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        imp = imp.with_endpoint(url);
+    }
     let credentials = match audience {
         Some(aud) => Credentials::new(imp.id_token_credentials(aud, false)),
         None => Credentials::new(imp),

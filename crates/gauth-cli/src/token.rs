@@ -25,7 +25,14 @@ pub fn token(args: &TokenArgs, output: Output) -> Result<(), String> {
                 );
             }
             let source = credentials::load_for(&args.creds, &[], None, None)?;
-            crate::federation::impersonate(source, spec, &args.scopes, args.audience.as_deref())?
+            crate::federation::impersonate(
+                source,
+                spec,
+                &args.scopes,
+                args.audience.as_deref(),
+                args.iam_url.as_deref(),
+                &args.creds,
+            )?
         }
     };
     let loaded = match &args.access_boundary {
