@@ -22,7 +22,7 @@ const SCOPES: [&str; 3] = [
     "https://www.googleapis.com/auth/userinfo.email",
     "https://www.googleapis.com/auth/tasks",
 ];
-const STEPS: usize = 9;
+const STEPS: usize = 10;
 
 pub fn demo() -> Result<(), String> {
     let started = Instant::now();
@@ -208,7 +208,27 @@ pub fn demo() -> Result<(), String> {
         ),
     );
 
-    // 9. Revoke: the user's grant ends.
+    // 9. Workload identity federation: an AWS workload signs in without a key.
+    let wif = emu.external_account_file(gauth_emulator::CredentialSource::Aws, Some(&email));
+    let wif_path = dir.join("aws-workload-identity.json");
+    std::fs::write(&wif_path, wif.to_string())
+        .map_err(|e| format!("cannot write {}: {e}", wif_path.display()))?;
+    let federated = gauth::ExternalAccountCredentials::from_file(&wif_path)
+        .map_err(|e| e.to_string())?
+        .with_scopes(["https://www.googleapis.com/auth/cloud-platform"]);
+    let fed_token = Credentials::new(federated)
+        .token()
+        .map_err(|e| e.to_string())?;
+    step(
+        9,
+        "federation",
+        &format!(
+            "external_account (aws1): IMDSv2 role credentials -> SigV4-signed GetCallerIdentity -> STS token exchange -> {email} impersonated -> access token {}",
+            show(&fed_token)
+        ),
+    );
+
+    // 10. Revoke: the user's grant ends.
     let revoke = gauth::flow::RevokeCall::new(
         emu.revoke_uri()
             .parse()
@@ -222,7 +242,7 @@ pub fn demo() -> Result<(), String> {
         .map(|e| e.to_string())
         .unwrap_or_default();
     step(
-        9,
+        10,
         "revoke",
         &format!("token revoked; a refresh now fails: {after}"),
     );

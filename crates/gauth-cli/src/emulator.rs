@@ -26,6 +26,20 @@ pub fn emulator(a: &EmulatorArgs) -> Result<(), String> {
     let key_json = serde_json::to_string_pretty(&emu.service_account_key())
         .map_err(|e| format!("service-account key: {e}"))?;
     std::fs::write(&key, key_json + "\n").map_err(|e| format!("{}: {e}", key.display()))?;
+    // Workload identity federation offline: the emulator's URL source, STS and IAM.
+    let sa_email = emu
+        .config()
+        .service_accounts
+        .first()
+        .map(|s| s.email.clone())
+        .unwrap_or_default();
+    let wif = dir.join("external_account.json");
+    let wif_json = serde_json::to_string_pretty(&emu.external_account_file(
+        gauth_emulator::CredentialSource::Url,
+        Some(&sa_email),
+    ))
+    .map_err(|e| format!("external account: {e}"))?;
+    std::fs::write(&wif, wif_json + "\n").map_err(|e| format!("{}: {e}", wif.display()))?;
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", emu.base_url()).map_err(|e| e.to_string())?;
@@ -34,10 +48,12 @@ pub fn emulator(a: &EmulatorArgs) -> Result<(), String> {
     drop(out);
     eprintln!(
         "gauth emulator: serving on {base} (consent page at {auth}); a test-only service-account key is at {key}; \
+a workload identity federation file (URL source, STS, impersonation) is at {wif}; \
 GCE_METADATA_HOST={host} for the metadata server; discovery at {base}/discovery/v1/apis/{{api}}/{{version}}/rest. Ctrl-C stops it.",
         base = emu.base_url(),
         auth = emu.auth_uri(),
         key = key.display(),
+        wif = wif.display(),
         host = emu.metadata_host(),
     );
     loop {
