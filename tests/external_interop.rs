@@ -142,10 +142,18 @@ fn assertion_claims(jwt: &str) -> String {
 }
 
 fn python(args: &[&str], env: &[(&str, &str)]) -> Value {
+    python_at(args, env, Some(EPOCH))
+}
+
+/// google-auth, its clock fixed at `epoch` (for AWS signatures) or the real one.
+fn python_at(args: &[&str], env: &[(&str, &str)], epoch: Option<u64>) -> Value {
     let mut cmd = Command::new(gauth_tests::python());
     cmd.arg(gauth_tests::interop_dir().join("external_account.py"))
-        .args(args)
-        .env("FIXED_EPOCH", EPOCH.to_string());
+        .args(args);
+    match epoch {
+        Some(e) => cmd.env("FIXED_EPOCH", e.to_string()),
+        None => cmd.env_remove("FIXED_EPOCH"),
+    };
     for k in [
         "AWS_REGION",
         "AWS_DEFAULT_REGION",
@@ -676,4 +684,79 @@ fn downscoped_tokens_send_google_auths_sts_request() {
             "options"
         ]
     );
+}
+
+/// The emulator as google-auth's peer: google-auth signs in with the emulator's own
+/// federation files (URL and AWS sources, impersonation, workforce users, downscoping) and
+/// the emulator accepts what it sends, as Google would.
+#[test]
+#[ignore = "needs the interop environment: cargo xtask test"]
+fn google_auth_federates_against_the_emulator() {
+    use gauth_emulator::{CredentialSource, Emulator, EmulatorConfig};
+    let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+    let sa = emu.config().service_accounts[0].email.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let live = |token: &str| {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .post(&emu.tokeninfo_uri())
+            .send_form([("access_token", token)])
+            .map(|r| r.status().as_u16() == 200)
+            .unwrap_or(false)
+    };
+    let files = [
+        (
+            "url.json",
+            emu.external_account_file(CredentialSource::Url, None),
+        ),
+        (
+            "url-sa.json",
+            emu.external_account_file(CredentialSource::Url, Some(&sa)),
+        ),
+        (
+            "aws.json",
+            emu.external_account_file(CredentialSource::Aws, None),
+        ),
+        (
+            "aws-sa.json",
+            emu.external_account_file(CredentialSource::Aws, Some(&sa)),
+        ),
+        (
+            "workforce.json",
+            emu.external_account_authorized_user_file(),
+        ),
+    ];
+    for (name, file) in files {
+        let path = write(dir.path(), name, &file);
+        let py = python_at(&["refresh", path.to_str().unwrap(), CLOUD], &[], None);
+        let token = py["token"].as_str().unwrap();
+        assert!(
+            live(token),
+            "{name}: the emulator does not know google-auth's token"
+        );
+    }
+    let key = write(dir.path(), "key.json", &emu.service_account_key());
+    let boundary = write(
+        dir.path(),
+        "boundary.json",
+        &json!({"accessBoundary": {"accessBoundaryRules": [{
+            "availableResource": "//storage.googleapis.com/projects/_/buckets/b",
+            "availablePermissions": ["inRole:roles/storage.objectViewer"],
+            "availabilityCondition": {"expression": "resource.name.startsWith('projects/_/buckets/b/objects/a')"}}]}}),
+    );
+    let py = python_at(
+        &[
+            "downscope",
+            key.to_str().unwrap(),
+            boundary.to_str().unwrap(),
+            &emu.sts_uri(),
+            CLOUD,
+        ],
+        &[],
+        None,
+    );
+    assert!(live(py["token"].as_str().unwrap()), "downscoped");
 }

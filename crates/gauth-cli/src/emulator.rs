@@ -34,10 +34,9 @@ pub fn emulator(a: &EmulatorArgs) -> Result<(), String> {
         .map(|s| s.email.clone())
         .unwrap_or_default();
     let wif = dir.join("external_account.json");
-    let wif_json = serde_json::to_string_pretty(&emu.external_account_file(
-        gauth_emulator::CredentialSource::Url,
-        Some(&sa_email),
-    ))
+    let wif_json = serde_json::to_string_pretty(
+        &emu.external_account_file(gauth_emulator::CredentialSource::Url, Some(&sa_email)),
+    )
     .map_err(|e| format!("external account: {e}"))?;
     std::fs::write(&wif, wif_json + "\n").map_err(|e| format!("{}: {e}", wif.display()))?;
 
