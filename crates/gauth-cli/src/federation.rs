@@ -130,3 +130,21 @@ pub fn downscope(
         path: source.path,
     })
 }
+
+/// `gauth revoke` for an `external_account_authorized_user` file that names its
+/// `revoke_url`: the refresh token, revoked there with the client's Basic authentication (as
+/// google-auth's `revoke`). `None` for other credentials.
+pub fn revoke_workforce_user(loaded: &Loaded) -> Option<Result<(), String>> {
+    let user = loaded
+        .credentials
+        .source::<gauth::ExternalAccountAuthorizedUser>()?;
+    user.revoke_url()?;
+    let result = user.revoke_call().and_then(|call| {
+        gauth::blocking::run(
+            loaded.credentials.http_client().as_ref(),
+            &mut gauth::Retrying::new(call, gauth::RetryPolicy::default()),
+        )
+        .map(|_| ())
+    });
+    Some(result.map_err(|e| e.to_string()))
+}

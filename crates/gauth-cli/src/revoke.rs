@@ -13,6 +13,13 @@ pub fn revoke(args: &RevokeArgs) -> Result<(), String> {
         Some(t) => RevokeCall::new(url, Secret::new(t.trim())),
         None => {
             let loaded = crate::credentials::load(&args.creds, &[])?;
+            if args.revoke_url.is_none()
+                && let Some(done) = crate::federation::revoke_workforce_user(&loaded)
+            {
+                done?;
+                eprintln!("Revoked.");
+                return Ok(());
+            }
             match loaded.credentials.source::<AuthorizedUser>() {
                 Some(user) => {
                     let secret = serde_json::from_str::<serde_json::Value>(&user.to_json())

@@ -104,6 +104,16 @@ fn external_account_files_print_tokens() {
         &[],
     ));
     assert!(out.starts_with("Authorization: Bearer ya29."), "{out}");
+    // Revoking goes to the file's revoke_url; afterwards the refresh token is dead.
+    ok(&gauth(
+        &["revoke", "--credentials", user.to_str().unwrap()],
+        &[],
+    ));
+    let e = failure(
+        &gauth(&["token", "--credentials", user.to_str().unwrap()], &[]),
+        1,
+    );
+    assert!(e.contains("invalid_grant"), "{e}");
 }
 
 #[test]
