@@ -144,10 +144,12 @@ impl ExternalAccountCredentials {
         let default_token_url = format!("https://sts.{universe_domain}/v1/token");
         // A file's own universe never widens trust (see docs/decisions.md).
         let checked = |field: &str, value: &str| policy.check(origin, field, value, None);
-        let token_url = checked(
-            "token_url",
-            f.optional_str("token_url")?.unwrap_or(&default_token_url),
-        )?;
+        // google-auth fills in its own default's `{universe_domain}` placeholder.
+        let token_url = match f.optional_str("token_url")? {
+            None | Some("https://sts.{universe_domain}/v1/token") => default_token_url.clone(),
+            Some(u) => u.to_owned(),
+        };
+        let token_url = checked("token_url", &token_url)?;
         let token_info_url = match f.optional_str("token_info_url")? {
             Some(u) => Some(checked("token_info_url", u)?),
             None => None,
@@ -649,6 +651,17 @@ mod tests {
         let c = creds(json!({"audience": WORKLOAD,
             "subject_token_type": "urn:ietf:params:oauth:token-type:saml2",
             "credential_source": {"file": "t"}}))
+        .unwrap();
+        assert_eq!(
+            c.token_url().as_str(),
+            "https://sts.googleapis.com/v1/token"
+        );
+        let c = creds(
+            json!({"audience": WORKLOAD, "universe_domain": "googleapis.com",
+            "token_url": "https://sts.{universe_domain}/v1/token",
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "credential_source": {"file": "t"}}),
+        )
         .unwrap();
         assert_eq!(
             c.token_url().as_str(),
