@@ -415,6 +415,30 @@ mod tests {
         format!("/bin/sh {}", p.display())
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_answer_is_read_without_panicking(
+            version in proptest::prelude::any::<Option<f64>>(),
+            success in proptest::prelude::any::<Option<u8>>(),
+            exp in proptest::prelude::any::<Option<f64>>(),
+            token_type in proptest::sample::select(vec![
+                "urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:saml2",
+                "urn:ietf:params:oauth:token-type:id_token", "x", ""]),
+            token in proptest::prelude::any::<Option<String>>(),
+        ) {
+            let mut r = serde_json::Map::new();
+            if let Some(v) = version { r.insert("version".into(), json!(v)); }
+            if let Some(s) = success { r.insert("success".into(), json!(s)); }
+            if let Some(e) = exp { r.insert("expiration_time".into(), json!(e)); }
+            r.insert("token_type".into(), json!(token_type));
+            if let Some(t) = token {
+                r.insert("id_token".into(), json!(t.clone()));
+                r.insert("saml_response".into(), json!(t));
+            }
+            let _ = read_response(&Value::Object(r), UNIX_EPOCH + Duration::from_secs(NOW));
+        }
+    }
+
     #[test]
     fn timeouts_are_bounded_as_google_auth_bounds_them() {
         assert!(source(json!({"command": "x", "timeout_millis": 4999})).is_err());
