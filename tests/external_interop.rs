@@ -760,3 +760,43 @@ fn google_auth_federates_against_the_emulator() {
     );
     assert!(live(py["token"].as_str().unwrap()), "downscoped");
 }
+
+/// Redirects are never followed: a subject-token source or metadata service that answers
+/// with a redirect cannot send gauth (and what it would carry) elsewhere.
+#[test]
+fn subject_token_sources_and_metadata_are_never_redirect_targets() {
+    let elsewhere = Hostile::start(reply);
+    let target = elsewhere.url("/v1/token");
+    let redirecting =
+        Hostile::start(move |_| Reply::status(307).header("location", target.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let url_file = write(
+        dir.path(),
+        "url.json",
+        &json!({"type": "external_account", "audience": WORKLOAD, "subject_token_type": JWT,
+                "token_url": elsewhere.url("/v1/token"),
+                "credential_source": {"url": redirecting.url("/subject")}}),
+    );
+    let aws_file = write(
+        dir.path(),
+        "aws.json",
+        &json!({"type": "external_account", "audience": WORKLOAD, "subject_token_type": AWS,
+                "token_url": elsewhere.url("/v1/token"),
+                "credential_source": {"environment_id": "aws1",
+                    "region_url": redirecting.url("/latest/meta-data/placement/availability-zone"),
+                    "url": redirecting.url("/latest/meta-data/iam/security-credentials"),
+                    "imdsv2_session_token_url": redirecting.url("/latest/api/token"),
+                    "regional_cred_verification_url": VERIFY}}),
+    );
+    for file in [&url_file, &aws_file] {
+        let source = external(file, &[CLOUD], no_env())();
+        let e = gauth::blocking::Credentials::builder_from_arc(source)
+            .retry(RetryPolicy::none())
+            .build()
+            .token()
+            .unwrap_err();
+        assert!(e.to_string().contains("307"), "{e}");
+    }
+    assert_eq!(elsewhere.count(), 0, "a redirect was followed");
+    assert!(redirecting.count() >= 2);
+}
