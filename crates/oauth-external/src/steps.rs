@@ -78,12 +78,11 @@ pub(crate) fn ready<T: Send + 'static>(result: Result<T, Error>) -> BoxExchange<
 
 type Parse<T> = Box<dyn Fn(&str, HttpResponse) -> Result<T, Error> + Send + Sync>;
 
-/// One request (method, URL, headers, body) and how its answer is read.
+/// One request without a body (method, URL, headers) and how its answer is read.
 pub(crate) struct PlainCall<T> {
     method: Method,
     url: Url,
     headers: Vec<(HeaderName, HeaderValue)>,
-    body: Vec<u8>,
     parse: Parse<T>,
 }
 
@@ -97,7 +96,6 @@ impl<T> PlainCall<T> {
             method,
             url,
             headers: Vec::new(),
-            body: Vec::new(),
             parse: Box::new(parse),
         }
     }
@@ -112,7 +110,7 @@ impl<T: Send> Call for PlainCall<T> {
     type Output = T;
 
     fn request(&self) -> Result<HttpRequest, Error> {
-        let mut req = http::Request::new(self.body.clone());
+        let mut req = http::Request::new(Vec::new());
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = to_uri(&self.url);
         for (k, v) in &self.headers {
