@@ -12,6 +12,17 @@ pub use oauth_sa::{
     ServiceAccountCredentials, ServiceAccountKey,
 };
 
+/// Workload identity federation (`external_account` files: file, URL, executable and AWS
+/// sources), `impersonated_service_account` and `external_account_authorized_user` files,
+/// downscoped tokens (the `oauth-external` crate).
+#[cfg(feature = "external-account")]
+pub use oauth_external as external;
+#[cfg(feature = "external-account")]
+pub use oauth_external::{
+    CredentialAccessBoundary, DownscopedCredentials, ExternalAccountAuthorizedUser,
+    ExternalAccountCredentials,
+};
+
 /// Sign-in flows: `Flow`, `InstalledAppFlow`, the device flow, the token store (the
 /// `oauth-flow` crate).
 #[cfg(feature = "flow")]
