@@ -218,7 +218,7 @@ pub fn demo() -> Result<(), Failure> {
         "the emulator's AWS workload identity file",
     )
     .map_err(|e| e.to_string())?
-        .with_scopes(["https://www.googleapis.com/auth/cloud-platform"]);
+    .with_scopes(["https://www.googleapis.com/auth/cloud-platform"]);
     let fed_token = Credentials::new(federated)
         .token()
         .map_err(|e| e.to_string())?;

@@ -99,7 +99,10 @@ pub fn impersonate(
         imp = imp.with_endpoint(url);
     }
     let (credentials, scopes) = match audience {
-        Some(aud) => (Credentials::new(imp.id_token_credentials(aud, false)), Vec::new()),
+        Some(aud) => (
+            Credentials::new(imp.id_token_credentials(aud, false)),
+            Vec::new(),
+        ),
         None => (Credentials::new(imp), scopes),
     };
     Ok(source.with_credentials(credentials, scopes))
