@@ -1,0 +1,451 @@
+//! The test run of `cargo xtask test`: every test binary is built once
+//! (`cargo test --no-run`), then the binaries and the doc-tests run several at a time, the
+//! slowest of the last run first, each with its output in `TARGET/xtask/logs/`. Most
+//! suites spend their time waiting on sockets, timers and child processes (python, node,
+//! a browser), so running them side by side shortens the run well past the core count.
+//!
+//! Each binary runs as `cargo test` would run it: from its package's folder, with
+//! `--include-ignored` (the interop suites), the `CARGO_*` variables cargo sets, and the
+//! interop environment's `GAUTH_*` variables. A suite that leaves something out for want of
+//! a program prints a line starting with `skipped: ` (tests/support's `require_tool`); those
+//! lines are repeated in the summary.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::interop::Interop;
+
+/// Packages whose tests are not part of the run: the bench's peers are measured by
+/// `cargo xtask bench`, not tested.
+const EXCLUDED: [&str; 1] = ["gauth-bench"];
+
+/// A suite still running after this long is stopped and counted as failed: a hang must
+/// not hold the run forever.
+const SUITE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// How often, with no suite finishing, the run says what is still running.
+const PROGRESS_EVERY: Duration = Duration::from_secs(60);
+
+/// The prefix of the line a test prints when it skips for want of a program.
+const SKIP_PREFIX: &str = "skipped: ";
+
+/// One thing to run: a test binary, or the doc-tests.
+pub struct Suite {
+    name: String,
+    program: PathBuf,
+    args: Vec<String>,
+    dir: PathBuf,
+    env: Vec<(String, OsString)>,
+}
+
+/// Several at a time by default: twice the cores, since suites mostly wait.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .saturating_mul(2)
+        .max(2)
+}
+
+fn excluded_args() -> Vec<String> {
+    EXCLUDED
+        .iter()
+        .flat_map(|p| ["--exclude".to_owned(), (*p).to_owned()])
+        .collect()
+}
+
+/// Builds every test binary of the workspace and returns them, with the doc-tests.
+pub fn build() -> Result<Vec<Suite>, String> {
+    let step = "cargo test --workspace --no-run";
+    eprintln!("==> {step}");
+    let start = Instant::now();
+    let mut child = super::cargo()
+        .args(["test", "--workspace"])
+        .args(excluded_args())
+        .args(["--no-run", "--message-format=json-render-diagnostics"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{step}: cannot start: {e}"))?;
+    let mut suites = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if let Some(s) = suite_of(&line) {
+                suites.push(s);
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("{step}: {e}"))?;
+    eprintln!("<== {step}: {}", super::secs(start.elapsed()));
+    if !status.success() {
+        return Err(format!("{step} failed ({status})"));
+    }
+    suites.sort_by(|a, b| a.name.cmp(&b.name));
+    suites.push(Suite {
+        name: "doc-tests (every library)".into(),
+        program: std::env::var_os("CARGO")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "cargo".into()),
+        args: ["test", "--workspace", "--doc", "--no-fail-fast"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(excluded_args())
+            .collect(),
+        dir: super::root(),
+        env: Vec::new(),
+    });
+    Ok(suites)
+}
+
+/// The suite of one of cargo's JSON messages: a test-profile artifact with an executable.
+fn suite_of(line: &str) -> Option<Suite> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v["reason"] != "compiler-artifact" || v["profile"]["test"] != true {
+        return None;
+    }
+    let exe = PathBuf::from(v["executable"].as_str()?);
+    let target = v["target"]["name"].as_str()?;
+    let kind = v["target"]["kind"][0].as_str().unwrap_or("");
+    let manifest = PathBuf::from(v["manifest_path"].as_str()?);
+    let dir = manifest.parent()?.to_path_buf();
+    // A package id spec: `path+file:///.../crates/gauth#0.1.0` or `...#name@0.1.0`.
+    let fragment = v["package_id"].as_str()?.rsplit_once('#')?.1;
+    let (package, version) = match fragment.split_once('@') {
+        Some((n, ver)) => (n.to_owned(), ver.to_owned()),
+        None => (
+            dir.file_name()?.to_string_lossy().into_owned(),
+            fragment.to_owned(),
+        ),
+    };
+    let name = match kind {
+        "lib" | "bin" => format!("{package} (unit, {kind})"),
+        _ => format!("{package}::{target}"),
+    };
+    let env = vec![
+        (
+            "CARGO_MANIFEST_DIR".to_owned(),
+            dir.clone().into_os_string(),
+        ),
+        ("CARGO_PKG_NAME".to_owned(), package.into()),
+        ("CARGO_PKG_VERSION".to_owned(), version.into()),
+        (
+            "CARGO_CRATE_NAME".to_owned(),
+            target.replace('-', "_").into(),
+        ),
+    ];
+    Some(Suite {
+        name,
+        program: exe,
+        args: vec!["--include-ignored".into()],
+        dir,
+        env,
+    })
+}
+
+/// What one suite did.
+struct Outcome {
+    name: String,
+    took: Duration,
+    passed: bool,
+    summary: String,
+    log: PathBuf,
+    skips: Vec<String>,
+}
+
+/// Runs every suite, `jobs` at a time, slowest first; fails when any suite failed.
+pub fn run(target: &Path, suites: Vec<Suite>, env: &Interop, jobs: usize) -> Result<(), String> {
+    let state = target.join("xtask");
+    let logs = state.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
+    let times_file = state.join("suite-times.tsv");
+    let previous = read_times(&times_file);
+    let mut suites = suites;
+    // Longest first (unknown ones first of all), so the slowest suite does not start last.
+    suites.sort_by(|a, b| {
+        let t = |s: &Suite| previous.get(&s.name).copied().unwrap_or(f64::INFINITY);
+        t(b).total_cmp(&t(a))
+    });
+    let count = suites.len();
+    let jobs = jobs.min(count).max(1);
+    eprintln!(
+        "==> {count} suites, {jobs} at a time; output in {}",
+        logs.display()
+    );
+    let queue = Arc::new(Mutex::new(VecDeque::from(suites)));
+    let running: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
+    let vars = env.vars();
+    let (tx, rx) = mpsc::channel::<Outcome>();
+    let start = Instant::now();
+    let mut outcomes = Vec::with_capacity(count);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let (queue, running, tx, vars, logs) = (
+                Arc::clone(&queue),
+                Arc::clone(&running),
+                tx.clone(),
+                &vars,
+                &logs,
+            );
+            scope.spawn(move || {
+                loop {
+                    let next = queue.lock().map(|mut q| q.pop_front()).ok().flatten();
+                    let Some(suite) = next else { break };
+                    if let Ok(mut r) = running.lock() {
+                        r.insert(suite.name.clone(), Instant::now());
+                    }
+                    let outcome = run_one(&suite, vars, logs);
+                    if let Ok(mut r) = running.lock() {
+                        r.remove(&suite.name);
+                    }
+                    if tx.send(outcome).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        loop {
+            match rx.recv_timeout(PROGRESS_EVERY) {
+                Ok(o) => {
+                    report(&o);
+                    outcomes.push(o);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    let list: Vec<String> = running
+                        .lock()
+                        .map(|r| {
+                            r.iter()
+                                .map(|(n, t)| format!("{n} ({:.0}s)", (now - *t).as_secs_f64()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    eprintln!("    ... still running: {}", list.join(", "));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    });
+    let wall = start.elapsed();
+    write_times(&times_file, &previous, &outcomes);
+    summarize(&outcomes, wall);
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| !o.passed)
+        .map(|o| o.name.as_str())
+        .collect();
+    if outcomes.len() != count {
+        return Err(format!(
+            "only {} of {count} suites reported",
+            outcomes.len()
+        ));
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("failing suites: {}", failed.join(", ")))
+    }
+}
+
+fn log_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        + ".log"
+}
+
+/// Runs one suite with its output to its log file.
+fn run_one(suite: &Suite, vars: &[(&'static str, PathBuf)], logs: &Path) -> Outcome {
+    let log = logs.join(log_name(&suite.name));
+    let start = Instant::now();
+    let fail = |summary: String, took| Outcome {
+        name: suite.name.clone(),
+        took,
+        passed: false,
+        summary,
+        log: log.clone(),
+        skips: Vec::new(),
+    };
+    let file = match std::fs::File::create(&log) {
+        Ok(f) => f,
+        Err(e) => {
+            return fail(
+                format!("cannot write {}: {e}", log.display()),
+                start.elapsed(),
+            );
+        }
+    };
+    let err = match file.try_clone() {
+        Ok(f) => f,
+        Err(e) => {
+            return fail(
+                format!("cannot write {}: {e}", log.display()),
+                start.elapsed(),
+            );
+        }
+    };
+    let mut cmd = Command::new(&suite.program);
+    cmd.args(&suite.args)
+        .current_dir(&suite.dir)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    for (k, v) in &suite.env {
+        cmd.env(k, v);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                format!("cannot start {}: {e}", suite.program.display()),
+                start.elapsed(),
+            );
+        }
+    };
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if start.elapsed() > SUITE_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break Err(format!(
+                    "stopped after {} (a suite must not hang)",
+                    super::secs(SUITE_TIMEOUT)
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    let took = start.elapsed();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let (passed_tests, failed_tests, ignored) = counts(&text);
+    let skips: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with(SKIP_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    let mut summary = format!("{passed_tests} passed");
+    if failed_tests > 0 {
+        summary += &format!(", {failed_tests} failed");
+    }
+    if ignored > 0 {
+        summary += &format!(", {ignored} ignored");
+    }
+    if !skips.is_empty() {
+        summary += &format!(", {} skipped for want of a program", skips.len());
+    }
+    match status {
+        Ok(s) if s.success() => Outcome {
+            name: suite.name.clone(),
+            took,
+            passed: true,
+            summary,
+            log,
+            skips,
+        },
+        Ok(s) => fail(format!("{summary} ({s})"), took),
+        Err(e) => fail(e, took),
+    }
+}
+
+/// Sums libtest's `test result:` lines: (passed, failed, ignored).
+fn counts(text: &str) -> (u64, u64, u64) {
+    let mut sums = (0, 0, 0);
+    for line in text.lines().filter(|l| l.starts_with("test result:")) {
+        for part in line.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(what), Some(n)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let n: u64 = n.parse().unwrap_or(0);
+            match what {
+                "passed" => sums.0 += n,
+                "failed" => sums.1 += n,
+                "ignored" => sums.2 += n,
+                _ => {}
+            }
+        }
+    }
+    sums
+}
+
+/// One line per finished suite; the failure section of its output when it failed.
+fn report(o: &Outcome) {
+    let mark = if o.passed { "ok    " } else { "FAILED" };
+    eprintln!(
+        "  {mark} {:>7}  {}  ({})",
+        super::secs(o.took),
+        o.name,
+        o.summary
+    );
+    if !o.passed {
+        let text = std::fs::read_to_string(&o.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let from = lines
+            .iter()
+            .position(|l| *l == "failures:")
+            .unwrap_or(lines.len().saturating_sub(40));
+        let shown = &lines[from..lines.len().min(from + 200)];
+        let mut err = std::io::stderr().lock();
+        for l in shown {
+            let _ = writeln!(err, "    | {l}");
+        }
+        let _ = writeln!(err, "    (whole output: {})", o.log.display());
+    }
+}
+
+fn summarize(outcomes: &[Outcome], wall: Duration) {
+    let sum: Duration = outcomes.iter().map(|o| o.took).sum();
+    let mut slowest: Vec<&Outcome> = outcomes.iter().collect();
+    slowest.sort_by_key(|o| std::cmp::Reverse(o.took));
+    eprintln!(
+        "<== {} suites in {} (their times add up to {}); the slowest:",
+        outcomes.len(),
+        super::secs(wall),
+        super::secs(sum)
+    );
+    for o in slowest.iter().take(8) {
+        eprintln!("      {:>7}  {}", super::secs(o.took), o.name);
+    }
+    for o in outcomes {
+        for s in &o.skips {
+            eprintln!("  {}: {s}", o.name);
+        }
+    }
+}
+
+fn read_times(path: &Path) -> HashMap<String, f64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (name, secs) = l.rsplit_once('\t')?;
+            Some((name.to_owned(), secs.parse().ok()?))
+        })
+        .collect()
+}
+
+fn write_times(path: &Path, previous: &HashMap<String, f64>, outcomes: &[Outcome]) {
+    let mut all: BTreeMap<String, f64> = previous.clone().into_iter().collect();
+    for o in outcomes {
+        all.insert(o.name.clone(), o.took.as_secs_f64());
+    }
+    let text: String = all.iter().map(|(n, t)| format!("{n}\t{t:.1}\n")).collect();
+    let _ = std::fs::write(path, text);
+}
