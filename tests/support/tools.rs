@@ -82,8 +82,12 @@ impl Tool {
                 on_path(&path, &value)
             };
             // A variable that names nothing is a mistake to report, not to look past.
-            return found
-                .ok_or_else(|| format!("{var}={} is not an executable program", named.display()));
+            return found.ok_or_else(|| {
+                format!(
+                    "not found ({var}={} is not an executable program)",
+                    named.display()
+                )
+            });
         }
         for command in self.commands {
             if let Some(p) = on_path(&path, command.as_ref()) {
