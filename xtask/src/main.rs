@@ -1,9 +1,9 @@
 //! gauth's own automation, in Rust rather than shell scripts.
 //!
-//! - `cargo xtask test [--no-lint] [--jobs N]`: format check, clippy with warnings denied,
-//!   rustdoc with warnings denied, `cargo deny`, then every workspace test, the interop
-//!   suites and the doc-tests included, the suites several at a time (see `suites.rs`); a
-//!   table of what ran and how long each part took at the end. Needs no root and installs
+//! - `cargo xtask test [--no-lint] [--jobs N]`: format check, `cargo deny`, then every
+//!   workspace test (the interop suites and the doc-tests included), clippy and rustdoc with
+//!   warnings denied, several at a time (see `suites.rs`); a table of what ran and how long
+//!   each part took at the end. Needs no root and installs
 //!   nothing outside the target directory: the Python venv (google-auth,
 //!   google-auth-oauthlib, google-api-python-client) and node's oidc-provider go to
 //!   `TARGET/interop`, cargo-deny to `TARGET/tools`, each once. Machine-wide packages
@@ -187,29 +187,6 @@ fn test_steps(steps: &mut Steps, lint: bool, jobs: Option<usize>) -> Result<(), 
                 cargo().args(["fmt", "--all", "--check"]),
             )
         })?;
-        steps.step("cargo clippy (all targets, -D warnings)", || {
-            run(
-                "cargo clippy --workspace --all-targets -- -D warnings",
-                cargo().args([
-                    "clippy",
-                    "--workspace",
-                    "--all-targets",
-                    "--",
-                    "-D",
-                    "warnings",
-                ]),
-            )
-        })?;
-        steps.step("cargo doc (-D warnings)", || {
-            run(
-                "cargo doc --no-deps --workspace",
-                cargo()
-                    .args(["doc", "--no-deps", "--workspace"])
-                    .env("RUSTDOCFLAGS", "-D warnings"),
-            )
-        })?;
-    } else {
-        steps.skipped("fmt, clippy, doc", "--no-lint");
     }
     if std::env::var_os("GAUTH_SKIP_DENY").is_some() {
         steps.skipped("cargo deny check", "GAUTH_SKIP_DENY");
@@ -229,11 +206,39 @@ fn test_steps(steps: &mut Steps, lint: bool, jobs: Option<usize>) -> Result<(), 
     let env = steps.step("interop environment (python venv, node)", || {
         interop::setup(&target)
     })?;
-    let built = steps.step("build the tests", suites::build)?;
+    let binaries = steps.step("build the tests (cargo test --no-run)", suites::build)?;
+
+    // The cargo commands take cargo's build lock, so they make one job, run beside the
+    // test binaries (which need no lock) rather than before them.
+    let mut cargo_job = Vec::new();
+    if lint {
+        cargo_job.push(suites::cargo_suite(
+            "cargo clippy --workspace --all-targets -- -D warnings",
+            false,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            &[],
+        ));
+        cargo_job.push(suites::cargo_suite(
+            "cargo doc --no-deps --workspace (-D warnings)",
+            false,
+            &["doc", "--no-deps", "--workspace"],
+            &[("RUSTDOCFLAGS", "-D warnings")],
+        ));
+    } else {
+        steps.skipped("fmt, clippy, doc", "--no-lint");
+    }
+    cargo_job.push(suites::doc_tests());
+    let count = binaries.len() + cargo_job.len();
+    let mut work = vec![cargo_job];
+    work.extend(binaries.into_iter().map(|b| vec![b]));
     let jobs = jobs.unwrap_or_else(suites::default_jobs);
-    let name = format!(
-        "run {} test binaries + doc-tests, {jobs} at a time",
-        built.len()
-    );
-    steps.step(&name, || suites::run(&target, built, &env, jobs))
+    let name = format!("run {count} suites (tests, doc-tests, lints), {jobs} at a time");
+    steps.step(&name, || suites::run(&target, work, &env, jobs))
 }

@@ -1,8 +1,10 @@
 //! The test run of `cargo xtask test`: every test binary is built once
-//! (`cargo test --no-run`), then the binaries and the doc-tests run several at a time, the
-//! slowest of the last run first, each with its output in `TARGET/xtask/logs/`. Most
-//! suites spend their time waiting on sockets, timers and child processes (python, node,
-//! a browser), so running them side by side shortens the run well past the core count.
+//! (`cargo test --no-run`), then the binaries, the doc-tests and the lints run several at a
+//! time, the slowest of the last run first, each with its output in `TARGET/xtask/logs/`.
+//! Most suites spend their time waiting on sockets, timers and child processes (python,
+//! node, a browser), so running them side by side shortens the run well past the core count;
+//! the cargo commands (clippy, rustdoc, the doc-tests) share cargo's build lock, so they run
+//! one after the other as one job, beside the test binaries.
 //!
 //! Each binary runs as `cargo test` would run it: from its package's folder, with
 //! `--include-ignored` (the interop suites), the `CARGO_*` variables cargo sets, and the
@@ -35,9 +37,11 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(60);
 /// The prefix of the line a test prints when it skips for want of a program.
 const SKIP_PREFIX: &str = "skipped: ";
 
-/// One thing to run: a test binary, or the doc-tests.
+/// One thing to run: a test binary, the doc-tests, or a lint.
 pub struct Suite {
     name: String,
+    /// A libtest run (counts its tests) rather than a check.
+    tests: bool,
     program: PathBuf,
     args: Vec<String>,
     dir: PathBuf,
@@ -87,20 +91,36 @@ pub fn build() -> Result<Vec<Suite>, String> {
         return Err(format!("{step} failed ({status})"));
     }
     suites.sort_by(|a, b| a.name.cmp(&b.name));
-    suites.push(Suite {
-        name: "doc-tests (every library)".into(),
+    Ok(suites)
+}
+
+/// A cargo command run as a suite, from the workspace root.
+pub fn cargo_suite(name: &str, tests: bool, args: &[&str], env: &[(&str, &str)]) -> Suite {
+    Suite {
+        name: name.to_owned(),
+        tests,
         program: std::env::var_os("CARGO")
             .map(PathBuf::from)
             .unwrap_or_else(|| "cargo".into()),
-        args: ["test", "--workspace", "--doc", "--no-fail-fast"]
-            .into_iter()
-            .map(str::to_owned)
-            .chain(excluded_args())
-            .collect(),
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
         dir: super::root(),
-        env: Vec::new(),
-    });
-    Ok(suites)
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
+            .collect(),
+    }
+}
+
+/// The doc-tests of every library (the guide, the README and `docs/` included).
+pub fn doc_tests() -> Suite {
+    let mut s = cargo_suite(
+        "doc-tests (every library)",
+        true,
+        &["test", "--workspace", "--doc", "--no-fail-fast"],
+        &[],
+    );
+    s.args.extend(excluded_args());
+    s
 }
 
 /// The suite of one of cargo's JSON messages: a test-profile artifact with an executable.
@@ -141,6 +161,7 @@ fn suite_of(line: &str) -> Option<Suite> {
     ];
     Some(Suite {
         name,
+        tests: true,
         program: exe,
         args: vec!["--include-ignored".into()],
         dir,
@@ -158,26 +179,29 @@ struct Outcome {
     skips: Vec<String>,
 }
 
-/// Runs every suite, `jobs` at a time, slowest first; fails when any suite failed.
-pub fn run(target: &Path, suites: Vec<Suite>, env: &Interop, jobs: usize) -> Result<(), String> {
+/// Runs every job (a sequence of suites, one after the other), `jobs` at a time, slowest
+/// first; fails when any suite failed.
+pub fn run(target: &Path, work: Vec<Vec<Suite>>, env: &Interop, jobs: usize) -> Result<(), String> {
     let state = target.join("xtask");
     let logs = state.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
     let times_file = state.join("suite-times.tsv");
     let previous = read_times(&times_file);
-    let mut suites = suites;
-    // Longest first (unknown ones first of all), so the slowest suite does not start last.
-    suites.sort_by(|a, b| {
-        let t = |s: &Suite| previous.get(&s.name).copied().unwrap_or(f64::INFINITY);
-        t(b).total_cmp(&t(a))
-    });
-    let count = suites.len();
-    let jobs = jobs.min(count).max(1);
+    let mut work = work;
+    // Longest first (unknown ones first of all), so the slowest job does not start last.
+    let estimate = |job: &Vec<Suite>| -> f64 {
+        job.iter()
+            .map(|s| previous.get(&s.name).copied().unwrap_or(f64::INFINITY))
+            .sum()
+    };
+    work.sort_by(|a, b| estimate(b).total_cmp(&estimate(a)));
+    let count: usize = work.iter().map(Vec::len).sum();
+    let jobs = jobs.min(work.len()).max(1);
     eprintln!(
         "==> {count} suites, {jobs} at a time; output in {}",
         logs.display()
     );
-    let queue = Arc::new(Mutex::new(VecDeque::from(suites)));
+    let queue = Arc::new(Mutex::new(VecDeque::from(work)));
     let running: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
     let vars = env.vars();
     let (tx, rx) = mpsc::channel::<Outcome>();
@@ -195,16 +219,18 @@ pub fn run(target: &Path, suites: Vec<Suite>, env: &Interop, jobs: usize) -> Res
             scope.spawn(move || {
                 loop {
                     let next = queue.lock().map(|mut q| q.pop_front()).ok().flatten();
-                    let Some(suite) = next else { break };
-                    if let Ok(mut r) = running.lock() {
-                        r.insert(suite.name.clone(), Instant::now());
-                    }
-                    let outcome = run_one(&suite, vars, logs);
-                    if let Ok(mut r) = running.lock() {
-                        r.remove(&suite.name);
-                    }
-                    if tx.send(outcome).is_err() {
-                        break;
+                    let Some(job) = next else { break };
+                    for suite in job {
+                        if let Ok(mut r) = running.lock() {
+                            r.insert(suite.name.clone(), Instant::now());
+                        }
+                        let outcome = run_one(&suite, vars, logs);
+                        if let Ok(mut r) = running.lock() {
+                            r.remove(&suite.name);
+                        }
+                        if tx.send(outcome).is_err() {
+                            return;
+                        }
                     }
                 }
             });
@@ -249,7 +275,7 @@ pub fn run(target: &Path, suites: Vec<Suite>, env: &Interop, jobs: usize) -> Res
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(format!("failing suites: {}", failed.join(", ")))
+        Err(format!("failing: {}", failed.join(", ")))
     }
 }
 
@@ -340,16 +366,20 @@ fn run_one(suite: &Suite, vars: &[(&'static str, PathBuf)], logs: &Path) -> Outc
         .filter(|l| l.starts_with(SKIP_PREFIX))
         .map(str::to_owned)
         .collect();
-    let mut summary = format!("{passed_tests} passed");
-    if failed_tests > 0 {
-        summary += &format!(", {failed_tests} failed");
-    }
-    if ignored > 0 {
-        summary += &format!(", {ignored} ignored");
+    let mut parts = Vec::new();
+    if suite.tests {
+        parts.push(format!("{passed_tests} passed"));
+        if failed_tests > 0 {
+            parts.push(format!("{failed_tests} failed"));
+        }
+        if ignored > 0 {
+            parts.push(format!("{ignored} ignored"));
+        }
     }
     if !skips.is_empty() {
-        summary += &format!(", {} skipped for want of a program", skips.len());
+        parts.push(format!("{} skipped for want of a program", skips.len()));
     }
+    let summary = parts.join(", ");
     match status {
         Ok(s) if s.success() => Outcome {
             name: suite.name.clone(),
@@ -359,6 +389,7 @@ fn run_one(suite: &Suite, vars: &[(&'static str, PathBuf)], logs: &Path) -> Outc
             log,
             skips,
         },
+        Ok(s) if summary.is_empty() => fail(s.to_string(), took),
         Ok(s) => fail(format!("{summary} ({s})"), took),
         Err(e) => fail(e, took),
     }
@@ -388,19 +419,19 @@ fn counts(text: &str) -> (u64, u64, u64) {
 /// One line per finished suite; the failure section of its output when it failed.
 fn report(o: &Outcome) {
     let mark = if o.passed { "ok    " } else { "FAILED" };
-    eprintln!(
-        "  {mark} {:>7}  {}  ({})",
-        super::secs(o.took),
-        o.name,
-        o.summary
-    );
+    let summary = if o.summary.is_empty() {
+        String::new()
+    } else {
+        format!("  ({})", o.summary)
+    };
+    eprintln!("  {mark} {:>7}  {}{summary}", super::secs(o.took), o.name);
     if !o.passed {
         let text = std::fs::read_to_string(&o.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         let from = lines
             .iter()
             .position(|l| *l == "failures:")
-            .unwrap_or(lines.len().saturating_sub(40));
+            .unwrap_or(lines.len().saturating_sub(60));
         let shown = &lines[from..lines.len().min(from + 200)];
         let mut err = std::io::stderr().lock();
         for l in shown {
