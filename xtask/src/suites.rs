@@ -480,3 +480,66 @@ fn write_times(path: &Path, previous: &HashMap<String, f64>, outcomes: &[Outcome
     let text: String = all.iter().map(|(n, t)| format!("{n}\t{t:.1}\n")).collect();
     let _ = std::fs::write(path, text);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libtest_result_lines_are_summed() {
+        let out = "running 3 tests\n\
+                   test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
+                   test result: FAILED. 5 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.00s\n";
+        assert_eq!(counts(out), (8, 2, 1));
+        assert_eq!(counts("no tests here"), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_test_artifact_becomes_a_suite_run_from_its_package() {
+        let line = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/crates/emulator#gauth-emulator@0.1.0","manifest_path":"/w/crates/emulator/Cargo.toml","target":{"kind":["test"],"name":"emulator"},"profile":{"test":true},"executable":"/t/debug/deps/emulator-1"}"#;
+        let s = suite_of(line).expect("a suite");
+        assert_eq!(s.name, "gauth-emulator::emulator");
+        assert_eq!(s.dir, Path::new("/w/crates/emulator"));
+        assert_eq!(s.program, Path::new("/t/debug/deps/emulator-1"));
+        assert!(
+            s.env
+                .contains(&("CARGO_PKG_NAME".into(), "gauth-emulator".into()))
+        );
+        assert!(
+            s.env
+                .contains(&("CARGO_PKG_VERSION".into(), "0.1.0".into()))
+        );
+
+        let unit = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/crates/gauth#0.1.0","manifest_path":"/w/crates/gauth/Cargo.toml","target":{"kind":["lib"],"name":"gauth"},"profile":{"test":true},"executable":"/t/debug/deps/gauth-2"}"#;
+        assert_eq!(suite_of(unit).expect("a suite").name, "gauth (unit, lib)");
+    }
+
+    #[test]
+    fn artifacts_that_are_not_test_executables_are_left_out() {
+        let lib = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/crates/gauth#0.1.0","manifest_path":"/w/crates/gauth/Cargo.toml","target":{"kind":["lib"],"name":"gauth"},"profile":{"test":false},"executable":null}"#;
+        assert!(suite_of(lib).is_none());
+        assert!(suite_of(r#"{"reason":"build-finished","success":true}"#).is_none());
+        assert!(suite_of("not json").is_none());
+    }
+
+    #[test]
+    fn suite_times_survive_a_round_trip_and_keep_suites_not_run() {
+        let dir = std::env::temp_dir().join(format!("xtask-times-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("times.tsv");
+        let previous: HashMap<String, f64> = [("old suite".to_owned(), 4.0)].into();
+        let outcome = Outcome {
+            name: "pkg::suite".into(),
+            took: Duration::from_millis(12_300),
+            passed: true,
+            summary: String::new(),
+            log: PathBuf::new(),
+            skips: Vec::new(),
+        };
+        write_times(&file, &previous, &[outcome]);
+        let back = read_times(&file);
+        assert_eq!(back.get("pkg::suite"), Some(&12.3));
+        assert_eq!(back.get("old suite"), Some(&4.0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
