@@ -64,7 +64,7 @@ fn excluded_args() -> Vec<String> {
         .collect()
 }
 
-/// Builds every test binary of the workspace and returns them, with the doc-tests.
+/// Builds every test binary of the workspace (the bench excluded) and returns them.
 pub fn build() -> Result<Vec<Suite>, String> {
     let step = "cargo test --workspace --no-run";
     eprintln!("==> {step}");
