@@ -62,3 +62,21 @@ pub mod blocking {
     #[cfg(feature = "flow")]
     pub use oauth_flow::blocking::{DeviceFlow, InstalledAppFlow, revoke, tokeninfo};
 }
+
+/// The Rust snippets of the workspace's README and `docs/`, compiled (and run, unless marked
+/// `no_run`) as this crate's doc-tests, so what a newcomer copies works. Not part of the API:
+/// the items exist only when rustdoc collects doc-tests. `tests/docs_compiled.rs` checks that
+/// every such file is listed here.
+#[cfg(doctest)]
+pub mod workspace_docs {
+    #[doc = include_str!("../../../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../../../docs/ARCHITECTURE.md")]
+    pub struct Architecture;
+    #[doc = include_str!("../../../docs/decisions.md")]
+    pub struct Decisions;
+    #[doc = include_str!("../../../docs/performance.md")]
+    pub struct Performance;
+    #[doc = include_str!("../../../docs/reliability.md")]
+    pub struct Reliability;
+}
