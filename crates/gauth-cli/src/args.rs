@@ -3,6 +3,9 @@
 //! `cargo xtask man` compiles this file too (it makes the man pages from it): keep it to
 //! clap and std, with no `crate::` paths.
 
+// The doc comments are also clap's help text, where a URL reads best bare.
+#![allow(rustdoc::bare_urls)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -79,4 +79,8 @@ pub mod workspace_docs {
     pub struct Performance;
     #[doc = include_str!("../../../docs/reliability.md")]
     pub struct Reliability;
+    #[doc = include_str!("../../../docs/security.md")]
+    pub struct Security;
+    #[doc = include_str!("../../../docs/differences.md")]
+    pub struct Differences;
 }
