@@ -3,10 +3,15 @@
 //! Suites that need the interop environment (Python google-auth and friends, node's
 //! oidc-provider) are `#[ignore]`d in a plain `cargo test`; `cargo xtask test` installs the
 //! environment and runs them with `--include-ignored`, passing its paths in
-//! `GAUTH_PYTHON` and `GAUTH_NODE_MODULES`.
+//! `GAUTH_PYTHON` and `GAUTH_NODE_MODULES`. Machine-wide programs (a browser, a Redis
+//! server) are found by [`require_tool`], which skips the test in one line when the
+//! program is missing locally and fails it under `CI=true`.
 
 pub mod hostile;
 pub mod oidc;
+pub mod tools;
+
+pub use tools::require_tool;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
