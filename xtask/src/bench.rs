@@ -25,7 +25,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             other => return Err(format!("bench: unknown argument `{other}`")),
         }
     }
-    let python = super::root().join("target/interop/venv/bin/python");
+    let python = super::target_dir().join("interop/venv/bin/python");
     if !python.exists() {
         eprintln!("(no Python venv: googleapiclient is skipped; `cargo xtask setup` makes one)");
     }

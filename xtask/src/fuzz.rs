@@ -3,10 +3,11 @@
 //! executions and findings per target.
 //!
 //! libFuzzer needs nightly's sanitizer flags: the `nightly` toolchain is used when rustup
-//! has it, else stable with `RUSTC_BOOTSTRAP=1`. cargo-fuzz is installed when missing. The
-//! committed corpus (`fuzz/corpus/TARGET`) is read, never written: new inputs go to
-//! `target/fuzz/corpus/TARGET`, crashes to `fuzz/artifacts/TARGET`. The normal test suite
-//! replays the committed corpus (`tests/fuzz_corpus.rs`).
+//! has it, else stable with `RUSTC_BOOTSTRAP=1`. cargo-fuzz is installed under
+//! `TARGET/tools` once (see `tools.rs`). The committed corpus (`fuzz/corpus/TARGET`) is
+//! read, never written: new inputs go to `TARGET/fuzz/corpus/TARGET`, crashes to
+//! `fuzz/artifacts/TARGET`. The normal test suite replays the committed corpus
+//! (`tests/fuzz_corpus.rs`).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -52,7 +53,8 @@ pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
     } else {
         only
     };
-    ensure_cargo_fuzz()?;
+    let target = super::target_dir();
+    let tools = super::tools::ensure(&target, &super::tools::CARGO_FUZZ)?;
     let nightly = Command::new("rustup")
         .args(["toolchain", "list"])
         .output()
@@ -62,7 +64,7 @@ pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     for t in &targets {
-        let out_corpus = root.join("target").join("fuzz").join("corpus").join(t);
+        let out_corpus = target.join("fuzz").join("corpus").join(t);
         std::fs::create_dir_all(&out_corpus).map_err(|e| e.to_string())?;
         let mut cmd = Command::new("cargo");
         if nightly {
@@ -71,6 +73,7 @@ pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
             cmd.env("RUSTC_BOOTSTRAP", "1");
         }
         cmd.current_dir(&dir)
+            .env("PATH", super::tools::path_with(&tools))
             .args(["fuzz", "run", t])
             .arg(&out_corpus)
             .arg(dir.join("corpus").join(t))
@@ -127,28 +130,4 @@ fn executions(log: &str) -> u64 {
         }
     }
     n
-}
-
-fn ensure_cargo_fuzz() -> Result<(), String> {
-    let have = Command::new("cargo")
-        .args(["fuzz", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if have {
-        return Ok(());
-    }
-    eprintln!("==> cargo install cargo-fuzz --locked");
-    let ok = Command::new("cargo")
-        .args(["install", "cargo-fuzz", "--locked"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if ok {
-        Ok(())
-    } else {
-        Err("cannot install cargo-fuzz".into())
-    }
 }

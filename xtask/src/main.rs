@@ -1,36 +1,47 @@
 //! gauth's own automation, in Rust rather than shell scripts.
 //!
-//! - `cargo xtask test`: format check, clippy with warnings denied, rustdoc with warnings
-//!   denied, then every workspace test, the interop suites included (Python google-auth,
-//!   google-auth-oauthlib and google-api-python-client in a venv under `target/interop`,
-//!   node's oidc-provider in `target/interop/node`, both installed once).
+//! - `cargo xtask test [--no-lint] [--jobs N]`: format check, `cargo deny`, then every
+//!   workspace test (the interop suites and the doc-tests included), clippy and rustdoc with
+//!   warnings denied, several at a time (see `suites.rs`); a table of what ran and how long
+//!   each part took at the end. Needs no root and installs
+//!   nothing outside the target directory: the Python venv (google-auth,
+//!   google-auth-oauthlib, google-api-python-client) and node's oidc-provider go to
+//!   `TARGET/interop`, cargo-deny to `TARGET/tools`, each once. Machine-wide packages
+//!   (Chromium, ChromeDriver, redis-server) are the business of `.ci/run` on CI; a suite
+//!   whose program is missing says so in one line and skips (and fails under `CI=true`).
 //! - `cargo xtask setup`: only the interop environment.
 //! - `cargo xtask bench [--quick] [--json FILE]`: gauth against its peers and the raw limits
 //!   (see `bench/` and `docs/performance.md`).
 //! - `cargo xtask fuzz [--time SECS] [TARGET]...`: the cargo-fuzz targets in `fuzz/`, with
 //!   executions and findings per target (see `docs/reliability.md`).
 //! - `cargo xtask man [--out DIR]`: the `gauth` man pages (`target/man` by default).
+//!
+//! `TARGET` is cargo's target directory (`CARGO_TARGET_DIR`, `build.target-dir`, or
+//! `target/`), as `cargo metadata` reports it, so every step and tool agrees on it.
 
 mod bench;
 mod fuzz;
+mod interop;
 mod man;
+mod suites;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "usage: cargo xtask <test [--no-lint] [--jobs N] | setup | bench [--quick] [--json FILE] | fuzz [--time SECS] [TARGET]... | man [--out DIR]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
-        Some("setup") => setup().map(|_| ()),
+        Some("setup") => interop::setup(&target_dir()).map(|_| ()),
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&root(), &args[1..]),
-        Some("man") => man::man(&root(), &args[1..]),
+        Some("man") => man::man(&target_dir(), &args[1..]),
         _ => {
-            eprintln!(
-                "usage: cargo xtask <test [--no-lint] | setup | bench [--quick] [--json FILE] | fuzz [--time SECS] [TARGET]... | man [--out DIR]>"
-            );
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -43,11 +54,34 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace root.
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Cargo's target directory as cargo itself resolves it (`CARGO_TARGET_DIR`, the
+/// `build.target-dir` setting, or `ROOT/target`).
+fn target_dir() -> PathBuf {
+    let from_metadata = cargo()
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+        .and_then(|v| v["target_directory"].as_str().map(PathBuf::from));
+    from_metadata.unwrap_or_else(|| match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    })
 }
 
 fn cargo() -> Command {
@@ -56,13 +90,14 @@ fn cargo() -> Command {
     c
 }
 
+/// Runs a command in the foreground with its output shown, framed by `==>`/`<==` lines.
 fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
     let start = Instant::now();
     eprintln!("==> {step}");
     let status = cmd
         .status()
         .map_err(|e| format!("{step}: cannot start: {e}"))?;
-    eprintln!("<== {step}: {:.1}s", start.elapsed().as_secs_f64());
+    eprintln!("<== {step}: {}", secs(start.elapsed()));
     if status.success() {
         Ok(())
     } else {
@@ -70,171 +105,146 @@ fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-/// Paths of the interop environment, handed to the tests as environment variables.
-struct Interop {
-    python: PathBuf,
-    node_modules: PathBuf,
-    chromium: PathBuf,
-    chromedriver: PathBuf,
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// The parts of a run with their times, printed as a table at the end, failed or not.
+#[derive(Default)]
+struct Steps {
+    rows: Vec<(String, Duration, String)>,
+}
+
+impl Steps {
+    /// Runs `f` as the step `name` and records its time and outcome.
+    fn step<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+        let start = Instant::now();
+        let result = f();
+        let outcome = match &result {
+            Ok(_) => "ok".to_owned(),
+            Err(_) => "FAILED".to_owned(),
+        };
+        self.rows.push((name.to_owned(), start.elapsed(), outcome));
+        result
+    }
+
+    /// Records a step that was left out, and why.
+    fn skipped(&mut self, name: &str, why: &str) {
+        self.rows
+            .push((name.to_owned(), Duration::ZERO, format!("skipped ({why})")));
+    }
+
+    fn print(&self, total: Duration) {
+        let width = self
+            .rows
+            .iter()
+            .map(|r| r.0.len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        eprintln!();
+        eprintln!("xtask test: what ran and how long it took");
+        for (name, took, outcome) in &self.rows {
+            eprintln!("  {name:<width$}  {:>7}  {outcome}", secs(*took));
+        }
+        eprintln!("  {:<width$}  {:>7}", "total", secs(total));
+    }
 }
 
 fn test(args: &[String]) -> Result<(), String> {
-    let lint = !args.iter().any(|a| a == "--no-lint");
+    let mut lint = true;
+    let mut jobs = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--no-lint" => lint = false,
+            "--jobs" | "-j" => {
+                let n = it
+                    .next()
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or("--jobs needs a positive number")?;
+                jobs = Some(n);
+            }
+            other => return Err(format!("test: unknown argument `{other}`\n{USAGE}")),
+        }
+    }
     let total = Instant::now();
+    let mut steps = Steps::default();
+    let result = test_steps(&mut steps, lint, jobs);
+    steps.print(total.elapsed());
+    match &result {
+        Ok(()) => eprintln!("xtask test: all steps passed"),
+        Err(e) => eprintln!("xtask test: {e}"),
+    }
+    result.map_err(|_| "failed".into())
+}
+
+fn test_steps(steps: &mut Steps, lint: bool, jobs: Option<usize>) -> Result<(), String> {
+    let target = target_dir();
+    eprintln!("xtask: target directory {}", target.display());
     if lint {
-        run(
-            "cargo fmt --check",
-            cargo().args(["fmt", "--all", "--check"]),
-        )?;
-        run(
-            "cargo clippy",
-            cargo().args([
+        steps.step("cargo fmt --check", || {
+            run(
+                "cargo fmt --check",
+                cargo().args(["fmt", "--all", "--check"]),
+            )
+        })?;
+    }
+    if std::env::var_os("GAUTH_SKIP_DENY").is_some() {
+        steps.skipped("cargo deny check", "GAUTH_SKIP_DENY");
+    } else {
+        let deny = steps.step("install cargo-deny (once)", || {
+            tools::ensure(&target, &tools::CARGO_DENY)
+        })?;
+        steps.step("cargo deny check licenses bans sources", || {
+            // Errors only: duplicate versions are warnings by policy (`deny.toml`), and their
+            // trees would bury the rest of the run; `cargo deny check` shows them.
+            run(
+                "cargo deny --log-level error check licenses bans sources",
+                cargo()
+                    .args(["deny", "--log-level", "error", "check"])
+                    .args(["licenses", "bans", "sources"])
+                    .env("PATH", tools::path_with(&deny)),
+            )
+        })?;
+    }
+    let env = steps.step("interop environment (python venv, node)", || {
+        interop::setup(&target)
+    })?;
+    let binaries = steps.step("build the tests (cargo test --no-run)", suites::build)?;
+
+    // The cargo commands take cargo's build lock, so they make one job, run beside the
+    // test binaries (which need no lock) rather than before them.
+    let mut cargo_job = Vec::new();
+    if lint {
+        cargo_job.push(suites::cargo_suite(
+            "cargo clippy --workspace --all-targets -- -D warnings",
+            false,
+            &[
                 "clippy",
                 "--workspace",
                 "--all-targets",
                 "--",
                 "-D",
                 "warnings",
-            ]),
-        )?;
-        run(
-            "cargo doc",
-            cargo()
-                .args(["doc", "--no-deps", "--workspace"])
-                .env("RUSTDOCFLAGS", "-D warnings"),
-        )?;
+            ],
+            &[],
+        ));
+        cargo_job.push(suites::cargo_suite(
+            "cargo doc --no-deps --workspace (-D warnings)",
+            false,
+            &["doc", "--no-deps", "--workspace"],
+            &[("RUSTDOCFLAGS", "-D warnings")],
+        ));
+    } else {
+        steps.skipped("fmt, clippy, doc", "--no-lint");
     }
-    deny()?;
-    let interop = setup()?;
-    run(
-        "cargo test (workspace, interop suites included)",
-        cargo()
-            // The bench crate's peers are measured by `cargo xtask bench`, not tested here.
-            .args([
-                "test",
-                "--workspace",
-                "--exclude",
-                "gauth-bench",
-                "--no-fail-fast",
-                "--",
-                "--include-ignored",
-            ])
-            .env("GAUTH_PYTHON", &interop.python)
-            .env("GAUTH_NODE_MODULES", &interop.node_modules)
-            .env("GAUTH_CHROMIUM", &interop.chromium)
-            .env("GAUTH_CHROMEDRIVER", &interop.chromedriver),
-    )?;
-    eprintln!(
-        "xtask test: all steps passed in {:.1}s",
-        total.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
-/// Licenses, duplicate versions and sources (`deny.toml`); no advisory download. Installs
-/// cargo-deny when missing (about 3.5 minutes of compiling on a fresh machine); set
-/// `GAUTH_SKIP_DENY=1` to leave the step out.
-fn deny() -> Result<(), String> {
-    if std::env::var_os("GAUTH_SKIP_DENY").is_some() {
-        eprintln!("==> cargo deny: skipped (GAUTH_SKIP_DENY)");
-        return Ok(());
-    }
-    let have = Command::new("cargo")
-        .args(["deny", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        run(
-            "cargo install --locked cargo-deny",
-            Command::new("cargo").args(["install", "--locked", "cargo-deny"]),
-        )?;
-    }
-    run(
-        "cargo deny check licenses bans sources",
-        cargo().args(["deny", "check", "licenses", "bans", "sources"]),
-    )
-}
-
-/// Creates the venv and node_modules once; reinstalls when the pinned lists change.
-fn setup() -> Result<Interop, String> {
-    let dir = root().join("target").join("interop");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let spec = root().join("tests").join("interop");
-
-    let venv = dir.join("venv");
-    let python = venv.join("bin").join("python");
-    let requirements = spec.join("requirements.txt");
-    let marker = venv.join(".gauth-requirements");
-    let wanted = std::fs::read_to_string(&requirements)
-        .map_err(|e| format!("cannot read {}: {e}", requirements.display()))?;
-    if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
-        if !python.exists() {
-            run(
-                "python3 -m venv target/interop/venv",
-                Command::new("python3").args(["-m", "venv"]).arg(&venv),
-            )?;
-        }
-        run(
-            "pip install -r tests/interop/requirements.txt",
-            Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "-r",
-                ])
-                .arg(&requirements),
-        )?;
-        std::fs::write(&marker, &wanted).map_err(|e| e.to_string())?;
-    }
-
-    let node = dir.join("node");
-    std::fs::create_dir_all(&node).map_err(|e| e.to_string())?;
-    let package = std::fs::read_to_string(spec.join("package.json")).map_err(|e| e.to_string())?;
-    let node_marker = node.join(".gauth-package");
-    if std::fs::read_to_string(&node_marker).ok().as_deref() != Some(package.as_str()) {
-        std::fs::write(node.join("package.json"), &package).map_err(|e| e.to_string())?;
-        run(
-            "npm install (oidc-provider)",
-            Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&node),
-        )?;
-        std::fs::write(&node_marker, &package).map_err(|e| e.to_string())?;
-    }
-    let (chromium, chromedriver) = browser()?;
-    Ok(Interop {
-        python,
-        node_modules: node.join("node_modules"),
-        chromium,
-        chromedriver,
-    })
-}
-
-/// Debian's Chromium and ChromeDriver for the real-browser test, installed when missing.
-fn browser() -> Result<(PathBuf, PathBuf), String> {
-    let chromium = PathBuf::from("/usr/bin/chromium");
-    let driver = PathBuf::from("/usr/bin/chromedriver");
-    if !(chromium.exists() && driver.exists()) {
-        run(
-            "apt-get update",
-            Command::new("apt-get").args(["update", "-qq"]),
-        )?;
-        run(
-            "apt-get install chromium chromium-driver",
-            Command::new("apt-get")
-                .args([
-                    "install",
-                    "-y",
-                    "-qq",
-                    "--no-install-recommends",
-                    "chromium",
-                    "chromium-driver",
-                ])
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        )?;
-    }
-    Ok((chromium, driver))
+    cargo_job.push(suites::doc_tests());
+    let count = binaries.len() + cargo_job.len();
+    let mut work = vec![cargo_job];
+    work.extend(binaries.into_iter().map(|b| vec![b]));
+    let jobs = jobs.unwrap_or_else(suites::default_jobs);
+    let name = format!("run {count} suites (tests, doc-tests, lints), {jobs} at a time");
+    steps.step(&name, || suites::run(&target, work, &env, jobs))
 }

@@ -10,9 +10,9 @@ use clap::CommandFactory;
 #[path = "../../crates/gauth-cli/src/args.rs"]
 mod args;
 
-pub fn man(root: &Path, argv: &[String]) -> Result<(), String> {
+pub fn man(target: &Path, argv: &[String]) -> Result<(), String> {
     let dir = match argv {
-        [] => root.join("target").join("man"),
+        [] => target.join("man"),
         [flag, dir] if flag == "--out" => PathBuf::from(dir),
         _ => return Err("usage: cargo xtask man [--out DIR]".into()),
     };

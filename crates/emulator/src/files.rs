@@ -30,6 +30,7 @@ pub struct EmulatorFiles {
     dir: tempfile::TempDir,
     client_secrets: PathBuf,
     service_account_key: PathBuf,
+    external_account: PathBuf,
 }
 
 impl EmulatorFiles {
@@ -47,6 +48,12 @@ impl EmulatorFiles {
     /// emulator.
     pub fn service_account_key(&self) -> &Path {
         &self.service_account_key
+    }
+
+    /// `external_account.json`: a workload identity federation file (the emulator's URL
+    /// subject-token source, its STS, and impersonation of its first service account).
+    pub fn external_account(&self) -> &Path {
+        &self.external_account
     }
 
     /// Removes the directory now, reporting a failure (dropping removes it silently).
@@ -95,10 +102,20 @@ impl Emulator {
             "service_account.json",
             &pretty(&self.service_account_key())?,
         )?;
+        let sa_email = self
+            .config()
+            .service_accounts
+            .first()
+            .map(|s| s.email.clone());
+        let federation =
+            self.external_account_file(crate::CredentialSource::Url, sa_email.as_deref());
+        let external_account =
+            create_new(dir.path(), "external_account.json", &pretty(&federation)?)?;
         Ok(EmulatorFiles {
             dir,
             client_secrets,
             service_account_key,
+            external_account,
         })
     }
 }

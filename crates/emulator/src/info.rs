@@ -204,7 +204,7 @@ fn profile(shared: &Shared, grant: &Grant, scopes: &[String]) -> (String, Map<St
     if has_profile_scope(scopes) {
         let user = match grant.subject {
             Subject::User(i) => shared.config.users.get(i),
-            Subject::ServiceAccount(_) => None,
+            Subject::ServiceAccount(_) | Subject::Federated(_) => None,
         };
         if let Some(u) = user {
             m.insert("name".into(), u.name.clone().into());

@@ -16,6 +16,15 @@
 //!     (JWKS), `/oauth2/v1/certs` (PEM certificates).
 //!   - `/computeMetadata/v1/...`: the metadata server's token, identity, email and project.
 //!   - `/v1/projects/-/serviceAccounts/{email}:generateAccessToken` / `:generateIdToken`.
+//!   - `/v1/token`: STS's token exchange (RFC 8693) for workload and workforce identity
+//!     federation (OIDC subject tokens from its own identity provider, AWS requests signed
+//!     with its metadata stand-in's credentials, checked with SigV4) and downscoping
+//!     (Credential Access Boundaries); `/v1/oauthtoken`, `/v1/revoke`, `/v1/introspect`
+//!     for workforce users ([`Emulator::external_account_authorized_user_file`]).
+//!   - `/latest/...`: an AWS instance metadata stand-in (IMDSv2 session tokens, region,
+//!     role credentials); `/external/subject-token`: a URL subject-token source. Neither
+//!     accepts a request that carries a credential.
+//!     [`Emulator::external_account_file`] writes matching `external_account` files.
 //!   - `/discovery/v1/apis/{api}/{version}/rest`: oauth2 v2 and tasks v1, and the Tasks
 //!     API itself (lists and tasks, in memory per user).
 //! - [`token_server::TokenServer`]: a token endpoint that counts what it receives, with a
@@ -40,9 +49,12 @@
 #![allow(clippy::result_large_err)]
 
 mod authorize;
+mod aws;
 mod config;
 mod device;
 mod discovery;
+mod external;
+mod federation;
 mod files;
 mod iam;
 mod info;
@@ -51,13 +63,21 @@ mod metadata;
 mod reply;
 mod server;
 mod store;
+mod sts;
 mod tasks;
 mod token;
 pub mod token_server;
 
+pub use aws::{AWS_ACCOUNT, AWS_REGION, AWS_ROLE};
 pub use config::{ClientKind, ConfigError, EmulatorConfig, OAuthClient, ServiceAccount, TestUser};
+pub use external::WORKLOAD_SUBJECT;
+pub use federation::{
+    AWS_PROVIDER, CredentialSource, OIDC_PROVIDER, WORKFORCE_PROVIDER, workforce_audience,
+    workload_audience,
+};
 pub use files::{EmulatorFiles, ShutdownSignal, StopSignal};
 pub use server::Emulator;
+pub use sts::{PROJECT_NUMBER, WORKFORCE_POOL, WORKLOAD_POOL};
 
 /// The default installed ("desktop") client's id.
 pub const INSTALLED_CLIENT_ID: &str = "gauth-emulator-installed.apps.googleusercontent.com";

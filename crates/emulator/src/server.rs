@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use serde_json::{Value, json};
 
 use crate::config::{ClientKind, EmulatorConfig};
 use crate::keys::SigningKey;
 use crate::store::{DeviceState, Shared};
-use crate::{authorize, device, discovery, iam, info, metadata, tasks, token};
+use crate::{authorize, aws, device, discovery, external, iam, info, metadata, sts, tasks, token};
 
 /// Largest request body accepted (a Tasks note is at most 8 KiB; an assertion a few).
 const BODY_LIMIT: usize = 256 * 1024;
@@ -65,6 +65,23 @@ fn router(shared: Arc<Shared>) -> Router {
             "/v1/projects/{project}/serviceAccounts/{name}",
             post(iam::iam),
         )
+        // STS: token exchange (federation, downscoping), workforce refresh and revocation.
+        .route("/v1/token", post(sts::token))
+        .route("/v1/oauthtoken", post(token::token))
+        .route("/v1/revoke", post(info::revoke))
+        .route("/v1/introspect", post(sts::introspect))
+        // An AWS instance metadata stand-in (IMDSv2) and a URL subject-token source.
+        .route("/latest/api/token", put(aws::session_token))
+        .route(
+            "/latest/meta-data/placement/availability-zone",
+            get(aws::availability_zone),
+        )
+        .route("/latest/meta-data/iam/security-credentials", get(aws::role))
+        .route(
+            "/latest/meta-data/iam/security-credentials/{role}",
+            get(aws::credentials),
+        )
+        .route("/external/subject-token", get(external::subject_token))
         // Discovery.
         .route("/discovery/v1/apis", get(discovery::directory))
         .route(
@@ -454,6 +471,11 @@ impl Emulator {
     /// ```
     pub fn advance_clock(&self, by: Duration) {
         self.shared.advance(by.as_secs());
+    }
+
+    /// What the handlers share, for the helpers in other modules.
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 }
 

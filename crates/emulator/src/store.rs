@@ -22,6 +22,8 @@ pub(crate) enum Subject {
     User(usize),
     /// A service account, by email (a delegated grant names the user in `delegated_sub`).
     ServiceAccount(String),
+    /// A federated identity (workload or workforce pool), by its `principal://` name.
+    Federated(String),
 }
 
 /// One consent (or service-account authorization) and everything issued under it.
@@ -112,6 +114,8 @@ pub(crate) struct Store {
     pub devices: HashMap<String, Device>,
     /// Task lists per subject email.
     pub tasks: HashMap<String, TaskData>,
+    /// The AWS metadata stand-in's session tokens and role credentials.
+    pub aws: crate::aws::AwsState,
 }
 
 impl Store {
@@ -244,6 +248,7 @@ impl Shared {
                     .unwrap_or_else(|| email.clone());
                 (id, email.clone())
             }
+            Subject::Federated(principal) => (principal.clone(), String::new()),
         }
     }
 

@@ -3,6 +3,9 @@
 //! `cargo xtask man` compiles this file too (it makes the man pages from it): keep it to
 //! clap and std, with no `crate::` paths.
 
+// The doc comments are also clap's help text, where a URL reads best bare.
+#![allow(rustdoc::bare_urls)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -152,7 +155,8 @@ pub struct CacheArgs {
 /// Where credentials come from.
 #[derive(Debug, Args, Clone)]
 pub struct CredentialArgs {
-    /// A credentials JSON file (authorized_user or service_account); when absent:
+    /// A credentials JSON file (authorized_user, service_account, external_account,
+    /// external_account_authorized_user or impersonated_service_account); when absent:
     /// GOOGLE_APPLICATION_CREDENTIALS, gauth's credential store, gcloud's ADC file, the
     /// metadata server.
     #[arg(long, value_name = "FILE")]
@@ -181,6 +185,27 @@ pub struct TokenArgs {
     /// (`header`: {"header", ...}).
     #[arg(long)]
     pub json: bool,
+    /// Act as this service account (IAM Credentials), through the delegates that follow it.
+    #[arg(
+        long = "impersonate-service-account",
+        value_name = "EMAIL[,DELEGATE...]"
+    )]
+    pub impersonate_service_account: Option<String>,
+    /// The IAM Credentials API for --impersonate-service-account (default
+    /// https://iamcredentials.googleapis.com/).
+    #[arg(
+        long = "iam-url",
+        value_name = "URL",
+        requires = "impersonate_service_account"
+    )]
+    pub iam_url: Option<String>,
+    /// Print a downscoped token: the token exchanged at STS under this Credential Access
+    /// Boundary (JSON as google-auth serializes it).
+    #[arg(long = "access-boundary", value_name = "FILE")]
+    pub access_boundary: Option<PathBuf>,
+    /// The STS endpoint for --access-boundary (default https://sts.googleapis.com/v1/token).
+    #[arg(long = "sts-url", value_name = "URL", requires = "access_boundary")]
+    pub sts_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -323,4 +348,18 @@ pub struct CallArgs {
     /// Print the request as JSON instead of sending it.
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// Act as this service account (IAM Credentials), through the delegates that follow it.
+    #[arg(
+        long = "impersonate-service-account",
+        value_name = "EMAIL[,DELEGATE...]"
+    )]
+    pub impersonate_service_account: Option<String>,
+    /// The IAM Credentials API for --impersonate-service-account (default
+    /// https://iamcredentials.googleapis.com/).
+    #[arg(
+        long = "iam-url",
+        value_name = "URL",
+        requires = "impersonate_service_account"
+    )]
+    pub iam_url: Option<String>,
 }

@@ -36,6 +36,12 @@ pub fn call(a: &CallArgs) -> Result<(), Failure> {
     // rootUrl held to the endpoint policy, or --root-url), and the library refuses any
     // request off that origin.
     let loaded = crate::credentials::load(&a.creds, &[])?;
+    let loaded = match &a.impersonate_service_account {
+        None => loaded,
+        Some(spec) => {
+            crate::federation::impersonate(loaded, spec, &[], None, a.iam_url.as_deref(), &a.creds)?
+        }
+    };
     let loaded = crate::cache::share(loaded, &a.cache)?;
     let service = discovery::blocking::Service::new(api, Some(loaded.credentials));
     let call = service.call(request);

@@ -65,6 +65,15 @@ impl Source {
 }
 
 impl Loaded {
+    /// The same origin, acting through other credentials (impersonation, downscoping).
+    pub fn with_credentials(self, credentials: Credentials, scopes: Vec<String>) -> Loaded {
+        Loaded {
+            credentials,
+            scopes,
+            ..self
+        }
+    }
+
     /// An endpoint the credentials file names (`revoke_uri`, `token_info_uri`), checked
     /// against the endpoint policy; `None` when the file names none (or there is no file).
     pub fn file_endpoint(&self, field: &str, args: &CredentialArgs) -> Result<Option<Url>, String> {
@@ -218,6 +227,14 @@ pub fn load_for(
                 }
             }
         }
+        "external_account"
+        | "external_account_authorized_user"
+        | "impersonated_service_account" => {
+            let credentials = crate::federation::load_keyless(
+                args, &value, &origin, kind, scopes, subject, audience,
+            )?;
+            (credentials, scopes.to_vec())
+        }
         "client_secrets" => {
             return Err(format!(
                 "{origin}: this is a client-secrets file: run `gauth login --client-secrets {origin}`"
@@ -225,7 +242,7 @@ pub fn load_for(
         }
         other => {
             return Err(format!(
-                "{origin}: unsupported credentials type `{other}`; supported: authorized_user, service_account"
+                "{origin}: unsupported credentials type `{other}`; supported: authorized_user, service_account, external_account, external_account_authorized_user, impersonated_service_account"
             ));
         }
     };

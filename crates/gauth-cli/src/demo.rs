@@ -24,7 +24,7 @@ const SCOPES: [&str; 3] = [
     "https://www.googleapis.com/auth/userinfo.email",
     "https://www.googleapis.com/auth/tasks",
 ];
-const STEPS: usize = 9;
+const STEPS: usize = 10;
 
 pub fn demo() -> Result<(), Failure> {
     let started = Instant::now();
@@ -211,7 +211,27 @@ pub fn demo() -> Result<(), Failure> {
         ),
     )?;
 
-    // 9. Revoke: the user's grant ends.
+    // 9. Workload identity federation: an AWS workload signs in without a key.
+    let wif = emu.external_account_file(gauth_emulator::CredentialSource::Aws, Some(&email));
+    let federated = gauth::ExternalAccountCredentials::from_json(
+        wif.to_string().as_bytes(),
+        "the emulator's AWS workload identity file",
+    )
+    .map_err(|e| e.to_string())?
+    .with_scopes(["https://www.googleapis.com/auth/cloud-platform"]);
+    let fed_token = Credentials::new(federated)
+        .token()
+        .map_err(|e| e.to_string())?;
+    step(
+        9,
+        "federation",
+        &format!(
+            "external_account (aws1): IMDSv2 role credentials -> SigV4-signed GetCallerIdentity -> STS token exchange -> {email} impersonated -> access token {}",
+            show(fed_token.secret())
+        ),
+    )?;
+
+    // 10. Revoke: the user's grant ends.
     let revoke = gauth::flow::RevokeCall::new(
         emu.revoke_uri()
             .parse()
@@ -225,7 +245,7 @@ pub fn demo() -> Result<(), Failure> {
         .map(|e| e.to_string())
         .unwrap_or_default();
     step(
-        9,
+        10,
         "revoke",
         &format!("token revoked; a refresh now fails: {after}"),
     )?;

@@ -30,6 +30,7 @@ pub fn emulator(a: &EmulatorArgs) -> Result<(), Failure> {
         base_url: emu.base_url().to_owned(),
         client_secrets: secrets.display().to_string(),
         key: key.display().to_string(),
+        federation: files.external_account().display().to_string(),
         discovery_url: emu.discovery_url_template(),
         metadata_host: emu.metadata_host(),
     };
@@ -62,6 +63,7 @@ struct Banner {
     base_url: String,
     client_secrets: String,
     key: String,
+    federation: String,
     discovery_url: String,
     metadata_host: String,
 }
@@ -78,6 +80,7 @@ signing with test-only keys. Ctrl-C stops it.
   base URL             {base}
   client secrets       {cs_raw}
   service-account key  {key_raw}
+  federation file      {fed_raw} (URL source, STS, impersonation)
   --discovery-url      {disc_raw}
   metadata server      GCE_METADATA_HOST={meta}
 Try it in another terminal (login saves to gauth's credential store, replacing what is there):
@@ -88,6 +91,7 @@ Try it in another terminal (login saves to gauth's credential store, replacing w
             base = self.base_url,
             cs_raw = self.client_secrets,
             key_raw = self.key,
+            fed_raw = self.federation,
             disc_raw = self.discovery_url,
             meta = self.metadata_host,
         )

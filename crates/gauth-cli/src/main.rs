@@ -12,6 +12,7 @@ mod demo;
 mod device;
 #[cfg(feature = "emulator")]
 mod emulator;
+mod federation;
 mod info;
 mod login;
 mod out;

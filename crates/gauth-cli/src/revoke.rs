@@ -30,6 +30,13 @@ pub fn revoke(args: &RevokeArgs) -> Result<(), Failure> {
         }
         None => {
             let loaded = credentials::load(&args.creds, &[])?;
+            if args.revoke_url.is_none()
+                && let Some(done) = crate::federation::revoke_workforce_user(&loaded)
+            {
+                done?;
+                out::note("Revoked.");
+                return Ok(());
+            }
             let url = match flag {
                 Some(u) => u,
                 None => match loaded.file_endpoint(FIELD, &args.creds)? {

@@ -14,12 +14,39 @@ pub enum Output {
 }
 
 pub fn token(args: &TokenArgs, output: Output) -> Result<(), Failure> {
-    let loaded = credentials::load_for(
-        &args.creds,
-        &args.scopes,
-        args.subject.as_deref(),
-        args.audience.as_deref(),
-    )?;
+    let loaded = match &args.impersonate_service_account {
+        None => credentials::load_for(
+            &args.creds,
+            &args.scopes,
+            args.subject.as_deref(),
+            args.audience.as_deref(),
+        )?,
+        Some(spec) => {
+            if args.subject.is_some() {
+                return Err(
+                    "--subject cannot be combined with --impersonate-service-account".into(),
+                );
+            }
+            let source = credentials::load_for(&args.creds, &[], None, None)?;
+            crate::federation::impersonate(
+                source,
+                spec,
+                &args.scopes,
+                args.audience.as_deref(),
+                args.iam_url.as_deref(),
+                &args.creds,
+            )?
+        }
+    };
+    let loaded = match &args.access_boundary {
+        None => loaded,
+        Some(file) => {
+            if args.audience.is_some() {
+                return Err("--access-boundary downscopes access tokens; it cannot be combined with --audience".into());
+            }
+            crate::federation::downscope(loaded, file, args.sts_url.as_deref(), &args.creds)?
+        }
+    };
     let loaded = crate::cache::share(loaded, &args.cache)?;
     let creds = &loaded.credentials;
     let token = creds.token_details().map_err(|e| e.to_string())?;

@@ -124,10 +124,19 @@ fn bad_files_exit_1_with_one_line_naming_the_file_and_field() {
     assert!(stderr(&out).contains("truncated JSON"), "{}", stderr(&out));
     no_secret_in(&stderr(&out), &[]);
 
-    write(&path, &serde_json::json!({"type": "external_account"}));
+    write(&path, &serde_json::json!({"type": "gdch_service_account"}));
     let out = gauth(&["token", "--credentials", p]);
     assert!(
-        stderr(&out).contains("unsupported credentials type `external_account`"),
+        stderr(&out).contains("unsupported credentials type `gdch_service_account`"),
+        "{}",
+        stderr(&out)
+    );
+
+    write(&path, &serde_json::json!({"type": "external_account"}));
+    let out = gauth(&["token", "--credentials", p]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("{p}: missing field `audience`")),
         "{}",
         stderr(&out)
     );

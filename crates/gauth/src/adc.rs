@@ -10,8 +10,9 @@
 //! [`AdcOrder::WithGauthStore`] is the `gauth` command line's order, an opt-in: gauth's own
 //! credential store (where `gauth login`, `gauth device` and
 //! `oauth_flow::default_store` save a user's sign-in) comes second, after
-//! `GOOGLE_APPLICATION_CREDENTIALS` and before gcloud's file. Credentials found there write
-//! their refreshes back to it, as the store's own `load` does.
+//! `GOOGLE_APPLICATION_CREDENTIALS` and before gcloud's file. Credentials found there keep
+//! their refreshes in it: the handle is given the file as its token store
+//! ([`Found::store`]).
 //!
 //! The project id comes from where google-auth takes it: `GOOGLE_CLOUD_PROJECT` (or the
 //! legacy `GCLOUD_PROJECT`), else the service-account file's `project_id`, else (for
@@ -353,10 +354,11 @@ pub struct Found {
     pub store: Option<FileStore>,
 }
 
-/// Loads a credentials file of type `authorized_user` or `service_account`, with the project
-/// id it names: a service account's `project_id`; none for a user (google-auth's
-/// `load_credentials_from_file`: a user file's `quota_project_id` is its quota project, sent
-/// as `x-goog-user-project`, not a project id).
+/// Loads a credentials file of type `authorized_user` or `service_account` (and, with the
+/// `external-account` feature, `external_account`, `external_account_authorized_user` and
+/// `impersonated_service_account`), with the project id it names: a service account's
+/// `project_id`; none for a user (google-auth's `load_credentials_from_file`: a user file's
+/// `quota_project_id` is its quota project, sent as `x-goog-user-project`, not a project id).
 ///
 /// ```
 /// let e = gauth::adc::load_file(std::path::Path::new("/no/such.json"), &["s"], &Default::default()).unwrap_err();
@@ -403,6 +405,16 @@ pub fn load_file_with_quota<S: AsRef<str>>(
             }
             Ok((Arc::new(user), None))
         }
+        // Workload identity federation and the other keyless files: no project id without
+        // a request (google-auth asks Cloud Resource Manager; gauth leaves it to the caller).
+        #[cfg(feature = "external-account")]
+        "external_account"
+        | "external_account_authorized_user"
+        | "impersonated_service_account" => {
+            // As google-auth: no project id from these files (a quota project is not one).
+            let source = oauth_external::load(&value, &origin, policy, &scopes)?;
+            Ok((source, None))
+        }
         other => Err(oauth_core::Error::UnknownType {
             origin,
             found: if other.is_empty() {
@@ -410,7 +422,7 @@ pub fn load_file_with_quota<S: AsRef<str>>(
             } else {
                 other.into()
             },
-            supported: "authorized_user, service_account".into(),
+            supported: SUPPORTED_TYPES.into(),
         }
         .into()),
     }
@@ -523,6 +535,13 @@ fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
     }
     found
 }
+
+/// The credential file types ADC reads.
+#[cfg(feature = "external-account")]
+const SUPPORTED_TYPES: &str = "authorized_user, service_account, external_account, \
+     external_account_authorized_user, impersonated_service_account";
+#[cfg(not(feature = "external-account"))]
+const SUPPORTED_TYPES: &str = "authorized_user, service_account";
 
 /// The file steps of ADC (no network): the source from the first file found, or the
 /// list of what was tried.
@@ -944,13 +963,54 @@ mod tests {
         let p = write(
             dir.path(),
             "x.json",
-            serde_json::json!({"type": "external_account"}),
+            serde_json::json!({"type": "gdch_service_account"}),
         );
         let e = load_file(&p, &["s"], &EndpointPolicy::default())
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("unsupported credentials type `external_account`"),
+            e.contains("unsupported credentials type `gdch_service_account`"),
+            "{e}"
+        );
+    }
+
+    #[cfg(feature = "external-account")]
+    #[test]
+    fn keyless_files_are_found_with_their_scopes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "wif.json",
+            serde_json::json!({"type": "external_account",
+                "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/o",
+                "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+                "credential_source": {"file": "/var/run/token"}}),
+        );
+        let env = AdcEnv {
+            credentials_file: Some(p),
+            no_gce_check: true,
+            ..Default::default()
+        };
+        let found = find_file(&AdcOptions::new(&["s"]), &env).unwrap().unwrap();
+        assert_eq!(found.source.kind(), "external_account");
+        let ext = found
+            .source
+            .as_any()
+            .downcast_ref::<oauth_external::ExternalAccountCredentials>()
+            .unwrap();
+        assert_eq!(ext.scopes(), Some(&["s".to_string()][..]));
+        let bad = write(
+            dir.path(),
+            "bad.json",
+            serde_json::json!({"type": "external_account", "audience": "a",
+                "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+                "credential_source": {}}),
+        );
+        let e = load_file(&bad, &["s"], &EndpointPolicy::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bad.json: invalid field `credential_source`"),
             "{e}"
         );
     }

@@ -12,6 +12,17 @@ pub use oauth_sa::{
     ServiceAccountCredentials, ServiceAccountKey,
 };
 
+/// Workload identity federation (`external_account` files: file, URL, executable and AWS
+/// sources), `impersonated_service_account` and `external_account_authorized_user` files,
+/// downscoped tokens (the `oauth-external` crate).
+#[cfg(feature = "external-account")]
+pub use oauth_external as external;
+#[cfg(feature = "external-account")]
+pub use oauth_external::{
+    CredentialAccessBoundary, DownscopedCredentials, ExternalAccountAuthorizedUser,
+    ExternalAccountCredentials,
+};
+
 /// The fleet token store on Redis or Valkey: one refresh per token lifetime across
 /// processes and hosts, entries sealed with the credential's secret, local minting when
 /// Redis is away (the `oauth-redis` crate).
@@ -59,4 +70,31 @@ pub mod blocking {
     pub use discovery_client::blocking::{MethodCall, PageIter, Service, build, build_with};
     #[cfg(feature = "flow")]
     pub use oauth_flow::blocking::{DeviceFlow, InstalledAppFlow, revoke, tokeninfo};
+}
+
+/// The Rust snippets of the workspace's README and `docs/`, compiled (and run, unless marked
+/// `no_run`) as this crate's doc-tests, so what a newcomer copies works. Not part of the API:
+/// the items exist only when rustdoc collects doc-tests. `tests/docs_compiled.rs` checks that
+/// every such file is listed here.
+#[cfg(doctest)]
+pub mod workspace_docs {
+    #[doc = include_str!("../../../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../../../docs/ARCHITECTURE.md")]
+    pub struct Architecture;
+    #[doc = include_str!("../../../docs/decisions.md")]
+    pub struct Decisions;
+    #[doc = include_str!("../../../docs/performance.md")]
+    pub struct Performance;
+    #[doc = include_str!("../../../docs/reliability.md")]
+    pub struct Reliability;
+    #[doc = include_str!("../../../docs/security.md")]
+    pub struct Security;
+    #[doc = include_str!("../../../docs/differences.md")]
+    pub struct Differences;
+    /// (Its snippets use `RedisStore`: compiled with the `redis` feature; oauth-redis's own
+    /// doc-tests compile the same example.)
+    #[cfg(feature = "redis")]
+    #[doc = include_str!("../../../docs/redis.md")]
+    pub struct Redis;
 }

@@ -232,6 +232,12 @@ impl<F: Flavour> Credentials<F> {
         self.core.source.as_any().downcast_ref()
     }
 
+    /// The shared source itself, to wrap it in another credential (impersonation,
+    /// downscoping) that refreshes through it.
+    pub fn source_arc(&self) -> &Arc<dyn TokenSource> {
+        &self.core.source
+    }
+
     /// The transport, for API calls over the same connection pool.
     pub fn http_client(&self) -> &Arc<F::Client> {
         &self.core.http

@@ -228,8 +228,9 @@ impl TokenSource for IdTokenCredentials {
         let call = TokenCall::new(
             self.key.token_uri().clone(),
             vec![
-                ("grant_type".into(), JWT_BEARER_GRANT.into()),
+                // google-auth's order: assertion, then grant_type.
                 ("assertion".into(), assertion.expose().to_owned()),
+                ("grant_type".into(), JWT_BEARER_GRANT.into()),
             ],
         );
         Ok(Refresh::Exchange(Box::new(Retrying::new(

@@ -50,6 +50,15 @@ pub struct ImpersonatedCredentials {
     endpoint: Url,
     id_token: Option<(String, bool)>,
     quota_project_id: Option<String>,
+    access_token_url: Option<Url>,
+    verbatim: Option<Verbatim>,
+}
+
+/// A request body written as google-auth writes it for credential files: delegates exactly
+/// as given (`null` when the file has none), `scope` `null` when there are no scopes.
+#[derive(Debug, Clone)]
+struct Verbatim {
+    delegates: Option<Vec<String>>,
 }
 
 impl ImpersonatedCredentials {
@@ -70,6 +79,8 @@ impl ImpersonatedCredentials {
             endpoint: Url::parse(IAM_CREDENTIALS_ENDPOINT).expect("a constant URL parses"),
             id_token: None,
             quota_project_id: None,
+            access_token_url: None,
+            verbatim: None,
         }
     }
 
@@ -126,6 +137,26 @@ impl ImpersonatedCredentials {
         self
     }
 
+    /// The generateAccessToken URL itself, as credential files name it
+    /// (`service_account_impersonation_url`; google-auth's `iam_endpoint_override`), for
+    /// regional endpoints and local servers. ID tokens go to the same URL with
+    /// `:generateIdToken`. Check the URL with an [`oauth_core::EndpointPolicy`] first: the
+    /// source's token is sent there.
+    pub fn with_access_token_url(mut self, url: Url) -> Self {
+        self.access_token_url = Some(url);
+        self
+    }
+
+    /// Delegates sent exactly as given, `null` for `None`, and `scope` `null` when no
+    /// scopes are set: the body google-auth sends for `impersonated_service_account` and
+    /// `external_account` files. [`ImpersonatedCredentials::with_delegates`] instead takes
+    /// emails and sends them as `projects/-/serviceAccounts/{email}`.
+    pub fn with_delegates_as_given(mut self, delegates: Option<Vec<String>>) -> Self {
+        self.delegates = delegates.clone().unwrap_or_default();
+        self.verbatim = Some(Verbatim { delegates });
+        self
+    }
+
     /// ID tokens for `audience` (generateIdToken), with the email claim when asked.
     pub fn id_token_credentials(&self, audience: impl Into<String>, include_email: bool) -> Self {
         ImpersonatedCredentials {
@@ -152,17 +183,25 @@ impl ImpersonatedCredentials {
     }
 
     fn iam_call(&self, source_token: AccessToken, clock: Arc<dyn Clock>) -> IamCall {
-        // google-auth sends `null` when there are no delegates; so does gauth.
-        let delegates: Option<Vec<String>> = (!self.delegates.is_empty()).then(|| {
-            self.delegates
+        // google-auth sends `null` when there are no delegates; so does gauth. A file's own
+        // delegates (impersonated_service_account) are sent as the file gives them.
+        let delegates: Value = match &self.verbatim {
+            Some(v) => json!(v.delegates),
+            None if self.delegates.is_empty() => Value::Null,
+            None => self
+                .delegates
                 .iter()
-                .map(|d| Self::delegate_name(d))
-                .collect()
-        });
+                .map(|d| Value::from(Self::delegate_name(d)))
+                .collect(),
+        };
+        let scope = match (&self.verbatim, self.scopes.is_empty()) {
+            (Some(_), true) => Value::Null,
+            _ => json!(self.scopes),
+        };
         let (method, body) = match &self.id_token {
             None => (
                 "generateAccessToken",
-                json!({"delegates": delegates, "scope": self.scopes,
+                json!({"delegates": delegates, "scope": scope,
                        "lifetime": format!("{}s", self.lifetime.as_secs())}),
             ),
             Some((aud, email)) => (
@@ -170,16 +209,32 @@ impl ImpersonatedCredentials {
                 json!({"audience": aud, "delegates": delegates, "includeEmail": email}),
             ),
         };
-        let mut url = self.endpoint.clone();
-        url.set_path(&format!(
-            "{}v1/projects/-/serviceAccounts/{}:{method}",
-            self.endpoint.path(),
-            self.target_principal
-        ));
+        let url = match &self.access_token_url {
+            Some(u) => {
+                let mut u = u.clone();
+                if method == "generateIdToken" {
+                    let path = u.path().replace(":generateAccessToken", ":generateIdToken");
+                    u.set_path(&path);
+                }
+                u
+            }
+            None => {
+                let mut url = self.endpoint.clone();
+                url.set_path(&format!(
+                    "{}v1/projects/-/serviceAccounts/{}:{method}",
+                    self.endpoint.path(),
+                    self.target_principal
+                ));
+                url
+            }
+        };
         IamCall {
             url,
             body: Bytes::from(body.to_string()),
             source_token,
+            // The source's own quota project pays for the IAM call, as google-auth's
+            // `source_credentials.apply(headers)` bills it.
+            quota_project: self.source.quota_project_id().map(str::to_owned),
             id_token: self.id_token.is_some(),
             clock,
         }
@@ -191,6 +246,7 @@ struct IamCall {
     url: Url,
     body: Bytes,
     source_token: AccessToken,
+    quota_project: Option<String>,
     id_token: bool,
     clock: Arc<dyn Clock>,
 }
@@ -206,7 +262,11 @@ impl Call for IamCall {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        apply_token(&mut req, self.source_token.secret(), None)?;
+        apply_token(
+            &mut req,
+            self.source_token.secret(),
+            self.quota_project.as_deref(),
+        )?;
         Ok(req)
     }
 
@@ -484,11 +544,59 @@ mod tests {
     }
 
     #[test]
+    fn file_style_bodies_keep_delegates_as_given_and_the_url_override() {
+        let source = ServiceAccountCredentials::new(key("http://127.0.0.1:9/token"));
+        let url: Url = "http://127.0.0.1:9/v1/projects/-/serviceAccounts/t@p.iam.gserviceaccount.com:generateAccessToken"
+            .parse()
+            .unwrap();
+        let imp = ImpersonatedCredentials::new(source, "t@p.iam.gserviceaccount.com")
+            .with_access_token_url(url.clone());
+        let clock: Arc<dyn Clock> = Arc::new(oauth_core::SystemClock);
+        let body = |c: &ImpersonatedCredentials| -> Value {
+            let call = c.iam_call(AccessToken::new("s"), Arc::clone(&clock));
+            assert_eq!(call.url.path(), url.path());
+            serde_json::from_slice(&call.body).unwrap()
+        };
+        let none = imp.clone().with_delegates_as_given(None);
+        assert_eq!(
+            body(&none),
+            json!({"delegates": null, "scope": null, "lifetime": "3600s"})
+        );
+        let given = imp
+            .clone()
+            .with_delegates_as_given(Some(vec!["a@p.iam.gserviceaccount.com".into()]))
+            .with_scopes(["s1"]);
+        assert_eq!(
+            body(&given),
+            json!({"delegates": ["a@p.iam.gserviceaccount.com"], "scope": ["s1"], "lifetime": "3600s"})
+        );
+        let emails = imp.with_delegates([
+            "a@p.iam.gserviceaccount.com",
+            "projects/-/serviceAccounts/b@p.iam.gserviceaccount.com",
+        ]);
+        assert_eq!(
+            body(&emails)["delegates"],
+            json!([
+                "projects/-/serviceAccounts/a@p.iam.gserviceaccount.com",
+                "projects/-/serviceAccounts/b@p.iam.gserviceaccount.com"
+            ])
+        );
+        let id = emails.id_token_credentials("aud", false);
+        let call = id.iam_call(AccessToken::new("s"), clock);
+        assert!(
+            call.url.path().ends_with(":generateIdToken"),
+            "{}",
+            call.url
+        );
+    }
+
+    #[test]
     fn iam_errors_are_google_api_errors() {
         let call = IamCall {
             url: "http://127.0.0.1:1/x".parse().unwrap(),
             body: Bytes::new(),
             source_token: AccessToken::new("t"),
+            quota_project: None,
             id_token: false,
             clock: Arc::new(oauth_core::SystemClock),
         };

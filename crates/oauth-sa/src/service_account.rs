@@ -283,8 +283,9 @@ impl ServiceAccountCredentials {
         let call = TokenCall::new(
             self.key.token_uri().clone(),
             vec![
-                ("grant_type".into(), JWT_BEARER_GRANT.into()),
+                // google-auth's order: assertion, then grant_type.
                 ("assertion".into(), assertion.expose().to_owned()),
+                ("grant_type".into(), JWT_BEARER_GRANT.into()),
             ],
         );
         Ok(Box::new(Retrying::new(call, ctx.retry)))
@@ -447,9 +448,9 @@ mod tests {
         };
         assert_eq!(req.uri(), "http://127.0.0.1:9/token");
         let form: Vec<(String, String)> = form_urlencoded::parse(req.body()).into_owned().collect();
-        assert_eq!(form[0], ("grant_type".into(), JWT_BEARER_GRANT.into()));
-        assert_eq!(form[1].0, "assertion");
-        let c = verify_rs256(&form[1].1, &sa).claims;
+        assert_eq!(form[0].0, "assertion");
+        assert_eq!(form[1], ("grant_type".into(), JWT_BEARER_GRANT.into()));
+        let c = verify_rs256(&form[0].1, &sa).claims;
         assert_eq!(c["iat"], NOW);
         let ok = http::Response::builder()
             .status(200)
