@@ -67,6 +67,8 @@ impl Member {
                 },
             ])
             .args(["--margin-ms", MARGIN_MS, "--scope", SA_SCOPE])
+            // Generous timeouts: a loaded CI machine must not look like a Redis outage.
+            .args(["--timeout-ms", "3000"])
             .args(&setup.extra)
             .env("HOME", home.path())
             .env("XDG_CONFIG_HOME", home.path().join(".config"))

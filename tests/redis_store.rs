@@ -36,6 +36,15 @@ fn sa(file: &Path) -> ServiceAccountCredentials {
         .with_scopes([SA_SCOPE])
 }
 
+/// A store on the test's Redis, with timeouts generous enough for a loaded CI machine
+/// (the defaults, 250 ms, are for production; the tests of timeouts set their own).
+fn shared(url: &str) -> RedisStore {
+    RedisStore::new(url)
+        .unwrap()
+        .with_connect_timeout(Duration::from_secs(3))
+        .with_command_timeout(Duration::from_secs(3))
+}
+
 fn handle(file: &Path, store: &RedisStore) -> blocking::Credentials {
     blocking::Credentials::builder(sa(file))
         .store(store.clone())
@@ -86,7 +95,7 @@ fn entries_are_sealed_blobs_under_derived_names_that_live_as_long_as_their_token
     let server = token_server();
     let dir = tempfile::tempdir().unwrap();
     let file = key_file(dir.path(), &server, 0);
-    let store = RedisStore::new(&redis.url()).unwrap();
+    let store = shared(&redis.url());
     let token = handle(&file, &store).token().unwrap();
     let dump = redis.dump();
     assert_eq!(dump.len(), 1, "one entry, the lock released: {dump:?}");
@@ -135,7 +144,7 @@ fn processes_with_different_keys_for_one_account_never_read_each_others_tokens()
         key_file(dir.path(), &server, 0),
         key_file(dir.path(), &server, 1),
     );
-    let store = || RedisStore::new(&redis.url()).unwrap();
+    let store = || shared(&redis.url());
     let ta = handle(&a, &store()).token().unwrap();
     let tb = handle(&b, &store()).token().unwrap();
     assert_ne!(ta.expose(), tb.expose());
@@ -196,9 +205,7 @@ fn a_forged_entry_is_never_accepted_as_a_token() {
             .query(&mut conn)
             .unwrap();
         // A new process each time (its own store), finding the forged entry.
-        let token = handle(&file, &RedisStore::new(&redis.url()).unwrap())
-            .token()
-            .unwrap();
+        let token = handle(&file, &shared(&redis.url())).token().unwrap();
         assert!(!token.expose().contains("forged"));
         assert!(token.expose().starts_with("ya29.test-access-"));
     }
@@ -217,7 +224,7 @@ fn cached_tokens_never_reach_redis_in_either_flavour() {
     let server = token_server();
     let dir = tempfile::tempdir().unwrap();
     let file = key_file(dir.path(), &server, 0);
-    let store = RedisStore::new(&redis.url()).unwrap();
+    let store = shared(&redis.url());
     let b = handle(&file, &store);
     let first = b.token().unwrap();
     let after_miss = store.round_trips();
@@ -231,7 +238,7 @@ fn cached_tokens_never_reach_redis_in_either_flavour() {
         .enable_all()
         .build()
         .unwrap();
-    let astore = RedisStore::new(&redis.url()).unwrap();
+    let astore = shared(&redis.url());
     let a = gauth::Credentials::builder(sa(&file))
         .store(astore.clone())
         .build();
@@ -286,7 +293,7 @@ fn a_credential_without_a_secret_is_never_stored_in_redis() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let store = RedisStore::new(&redis.url()).unwrap();
+    let store = shared(&redis.url());
     let creds = blocking::Credentials::builder(Unkeyed)
         .store(store.clone())
         .build();
@@ -369,9 +376,7 @@ fn a_lock_that_is_never_released_ends_in_a_warned_local_mint_after_the_wait() {
     let server = token_server();
     let dir = tempfile::tempdir().unwrap();
     let file = key_file(dir.path(), &server, 0);
-    let store = RedisStore::new(&redis.url())
-        .unwrap()
-        .with_lock_wait(Duration::from_millis(300));
+    let store = shared(&redis.url()).with_lock_wait(Duration::from_millis(300));
     let lock = store.lock_name(&sa(&file).store_key()).unwrap();
     let mut conn = redis.connection();
     let _: () = redis::cmd("SET")
@@ -400,9 +405,7 @@ fn after_a_restart_the_store_shares_tokens_again() {
     let server = token_server();
     let dir = tempfile::tempdir().unwrap();
     let file = key_file(dir.path(), &server, 0);
-    let store = RedisStore::new(&redis.url())
-        .unwrap()
-        .with_retry_after(Duration::ZERO);
+    let store = shared(&redis.url()).with_retry_after(Duration::ZERO);
     let creds = handle(&file, &store);
     creds.token().unwrap();
     redis.kill();
@@ -413,7 +416,7 @@ fn after_a_restart_the_store_shares_tokens_again() {
     assert!(!store.is_degraded());
     // The new token is in Redis: another handle adopts it without a mint.
     let before = server.requests();
-    let other = handle(&file, &RedisStore::new(&redis.url()).unwrap());
+    let other = handle(&file, &shared(&redis.url()));
     assert_eq!(other.token().unwrap().expose(), t.access_token.expose());
     assert_eq!(server.requests(), before);
 }
@@ -426,7 +429,7 @@ fn a_connection_left_behind_by_an_ended_runtime_is_replaced_without_a_warning() 
     let server = token_server();
     let dir = tempfile::tempdir().unwrap();
     let file = key_file(dir.path(), &server, 0);
-    let store = RedisStore::new(&redis.url()).unwrap();
+    let store = shared(&redis.url());
     let runtime = || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

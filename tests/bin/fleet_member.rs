@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! gauth-fleet-member --credentials FILE [--cache URL] [--flavour blocking|async]
-//!     [--margin-ms N] [--lock-ttl-ms N] [--lock-wait-ms N] [--scope S]... [--hold-lock]
+//!     [--margin-ms N] [--lock-ttl-ms N] [--lock-wait-ms N] [--timeout-ms N] [--scope S]...
+//!     [--hold-lock]
 //! ```
 //!
 //! With `--hold-lock` it takes the fleet's lock on its credential's entry, prints
@@ -31,6 +32,7 @@ struct Args {
     margin: Option<Duration>,
     lock_ttl: Option<Duration>,
     lock_wait: Option<Duration>,
+    command_timeout: Option<Duration>,
     scopes: Vec<String>,
     hold_lock: bool,
 }
@@ -51,6 +53,7 @@ fn parse() -> Result<Args, String> {
             "--margin-ms" => a.margin = Some(ms(it.next(), &arg)?),
             "--lock-ttl-ms" => a.lock_ttl = Some(ms(it.next(), &arg)?),
             "--lock-wait-ms" => a.lock_wait = Some(ms(it.next(), &arg)?),
+            "--timeout-ms" => a.command_timeout = Some(ms(it.next(), &arg)?),
             "--scope" => a.scopes.push(it.next().ok_or("--scope S")?),
             "--hold-lock" => a.hold_lock = true,
             other => return Err(format!("unknown argument {other}")),
@@ -90,6 +93,9 @@ fn store(a: &Args, file: Option<FileStore>) -> Result<Option<RedisStore>, String
     }
     if let Some(w) = a.lock_wait {
         s = s.with_lock_wait(w);
+    }
+    if let Some(t) = a.command_timeout {
+        s = s.with_connect_timeout(t).with_command_timeout(t);
     }
     Ok(Some(s))
 }
