@@ -40,6 +40,13 @@
 //! ```
 //!
 //! `docs/redis.md` in the repository has the threat model and the operations guide.
+//!
+//! Features: `blocking` and `async` (both by default), one per `TokenStore` trait; without
+//! either the store has nothing to implement.
+#![cfg_attr(
+    not(any(feature = "blocking", feature = "async")),
+    allow(dead_code, unused_imports)
+)]
 
 #[cfg(feature = "async")]
 mod asynchronous;
