@@ -257,15 +257,24 @@ mod tests {
             [false, true, true, false, false]
         );
         f.clear();
-        f.arm(MediaFault::new(FaultTarget::Download, FaultAction::DropAfter(1)).repeat(Repeat::Always));
+        f.arm(
+            MediaFault::new(FaultTarget::Download, FaultAction::DropAfter(1))
+                .repeat(Repeat::Always),
+        );
         assert_eq!(fired(&mut f, FaultTarget::Download, 3), [true, true, true]);
     }
 
     #[test]
     fn the_first_armed_fault_wins_and_the_others_still_count() {
         let mut f = Faults::default();
-        f.arm(MediaFault::new(FaultTarget::Chunk, FaultAction::Status(500)));
-        f.arm(MediaFault::new(FaultTarget::Chunk, FaultAction::Status(503)));
+        f.arm(MediaFault::new(
+            FaultTarget::Chunk,
+            FaultAction::Status(500),
+        ));
+        f.arm(MediaFault::new(
+            FaultTarget::Chunk,
+            FaultAction::Status(503),
+        ));
         assert_eq!(
             f.next(FaultTarget::Chunk).map(|m| m.action),
             Some(FaultAction::Status(500))
@@ -298,8 +307,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f.repeat, Repeat::Times(2));
-        assert!(
-            serde_json::from_str::<MediaFault>(r#"{"target":"nope","action":"x"}"#).is_err()
-        );
+        assert!(serde_json::from_str::<MediaFault>(r#"{"target":"nope","action":"x"}"#).is_err());
     }
 }

@@ -127,10 +127,7 @@ impl Media {
 /// The routes of the files API and of the media controls.
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route(
-            "/upload/drive/v3/files",
-            post(upload_post).put(session_put),
-        )
+        .route("/upload/drive/v3/files", post(upload_post).put(session_put))
         .route(
             "/resumable/upload/drive/v3/files",
             post(upload_post).put(session_put),
@@ -245,10 +242,8 @@ impl BodyIn {
                 Some(b) => b,
                 None => {
                     let stream = &mut self.stream;
-                    match poll_fn(|cx| {
-                        futures_core::Stream::poll_next(Pin::new(&mut *stream), cx)
-                    })
-                    .await
+                    match poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *stream), cx))
+                        .await
                     {
                         None => {
                             // A body shorter than the fault's offset: the stall or the cut
@@ -392,7 +387,12 @@ enum Access {
 }
 
 /// The account behind the request's token, if its scopes allow `access`.
-fn account(shared: &Shared, headers: &HeaderMap, query: Option<&str>, access: Access) -> Result<String, Response> {
+fn account(
+    shared: &Shared,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    access: Access,
+) -> Result<String, Response> {
     let (at, grant) = authenticate(shared, headers, query)?;
     let allowed = at.scopes.iter().any(|s| {
         let s = s.as_str();
@@ -421,9 +421,7 @@ fn check_metadata(m: &Map<String, Value>) -> Result<(), Response> {
     for (k, v) in m {
         let ok = match k.as_str() {
             "name" | "mimeType" | "description" | "originalFilename" => v.is_string(),
-            "parents" => v
-                .as_array()
-                .is_some_and(|a| a.iter().all(Value::is_string)),
+            "parents" => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
             "properties" | "appProperties" => v
                 .as_object()
                 .is_some_and(|o| o.values().all(|x| x.is_string() || x.is_null())),
@@ -432,7 +430,9 @@ fn check_metadata(m: &Map<String, Value>) -> Result<(), Response> {
                 return Err(api_error(
                     StatusCode::FORBIDDEN,
                     "fieldNotWritable",
-                    &format!("The resource body includes fields which are not directly writable: {k}"),
+                    &format!(
+                        "The resource body includes fields which are not directly writable: {k}"
+                    ),
                 ));
             }
             _ => {
@@ -498,11 +498,15 @@ fn file_json(o: &Object) -> Value {
 }
 
 /// The `fields` selection of a request, checked for a file or a list.
-fn selection(query: &std::collections::HashMap<String, String>, list: bool) -> Result<Selection, Response> {
-    let text = query
-        .get("fields")
-        .map(String::as_str)
-        .unwrap_or(if list { LIST_DEFAULT } else { FILE_DEFAULT });
+fn selection(
+    query: &std::collections::HashMap<String, String>,
+    list: bool,
+) -> Result<Selection, Response> {
+    let text = query.get("fields").map(String::as_str).unwrap_or(if list {
+        LIST_DEFAULT
+    } else {
+        FILE_DEFAULT
+    });
     let invalid = |what: &str| {
         api_error(
             StatusCode::BAD_REQUEST,
@@ -558,7 +562,11 @@ async fn upload(shared: &Arc<Shared>, ctx: &mut Ctx, req: Request) -> Reply {
 }
 
 /// Applies a status-like fault before anything is read, or cuts a bodiless request.
-async fn early_fault(ctx: &mut Ctx, fault: Option<&FaultAction>, body: &mut BodyIn) -> Option<Response> {
+async fn early_fault(
+    ctx: &mut Ctx,
+    fault: Option<&FaultAction>,
+    body: &mut BodyIn,
+) -> Option<Response> {
     match fault {
         Some(FaultAction::Status(code) | FaultAction::ForgetSession(code)) => {
             body.drain().await;
@@ -570,12 +578,7 @@ async fn early_fault(ctx: &mut Ctx, fault: Option<&FaultAction>, body: &mut Body
 }
 
 /// A resumable upload's initiation.
-async fn initiate(
-    shared: &Arc<Shared>,
-    ctx: &mut Ctx,
-    req: Request,
-    owner: String,
-) -> Reply {
+async fn initiate(shared: &Arc<Shared>, ctx: &mut Ctx, req: Request, owner: String) -> Reply {
     let fault = ctx.fault(shared, FaultTarget::Initiate);
     let (parts, body) = req.into_parts();
     let mut body = BodyIn::new(body, fault.as_ref());
@@ -596,13 +599,19 @@ async fn initiate(
     let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
     let content_type = header("x-upload-content-type")
         .map(str::to_owned)
-        .or_else(|| meta.get("mimeType").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| {
+            meta.get("mimeType")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| "application/octet-stream".into());
     let total = match header("x-upload-content-length") {
         None => None,
-        Some(t) => Some(t.trim().parse::<u64>().map_err(|_| {
-            bad_request("X-Upload-Content-Length must be a number of bytes.")
-        })?),
+        Some(t) => Some(
+            t.trim()
+                .parse::<u64>()
+                .map_err(|_| bad_request("X-Upload-Content-Length must be a number of bytes."))?,
+        ),
     };
     if total.is_some_and(|t| t > shared.media.store.free()) {
         return Err(quota());
@@ -1003,7 +1012,16 @@ async fn put(shared: &Arc<Shared>, ctx: &mut Ctx, req: Request) -> Reply {
         }
         SessionRange::Chunk(a, b, total) => {
             let declared = header("content-length").and_then(|v| v.parse::<u64>().ok());
-            chunk(shared, ctx, &mut body, &mut s, (a, b, total), declared, &reply_query).await
+            chunk(
+                shared,
+                ctx,
+                &mut body,
+                &mut s,
+                (a, b, total),
+                declared,
+                &reply_query,
+            )
+            .await
         }
         SessionRange::Whole => {
             if s.committed > 0 {
@@ -1019,15 +1037,25 @@ async fn put(shared: &Arc<Shared>, ctx: &mut Ctx, req: Request) -> Reply {
                         // The whole content is empty.
                         if s.total.is_some_and(|t| t != 0) {
                             body.drain().await;
-                            Err(bad_request("The content is empty, but the upload announced more."))
+                            Err(bad_request(
+                                "The content is empty, but the upload announced more.",
+                            ))
                         } else {
                             s.total = Some(0);
                             finalize(shared, &mut s, &reply_query)
                         }
                     }
                     Some(n) => {
-                        chunk(shared, ctx, &mut body, &mut s, (0, n - 1, Some(n)), Some(n), &reply_query)
-                            .await
+                        chunk(
+                            shared,
+                            ctx,
+                            &mut body,
+                            &mut s,
+                            (0, n - 1, Some(n)),
+                            Some(n),
+                            &reply_query,
+                        )
+                        .await
                     }
                     None => whole_unsized(shared, ctx, &mut body, &mut s, &reply_query).await,
                 }
@@ -1052,7 +1080,9 @@ async fn status_query(
         Piece::Cut | Piece::Broken => return Err(ctx.cut()),
         Piece::Data(_) => {
             body.drain().await;
-            return Err(bad_request("A status query (`bytes */...`) has an empty body."));
+            return Err(bad_request(
+                "A status query (`bytes */...`) has an empty body.",
+            ));
         }
     }
     if let Some(t) = total {
@@ -1184,7 +1214,9 @@ async fn whole_unsized(
     match ending {
         Ending::Complete => {}
         Ending::Cut | Ending::Broken => return Err(ctx.cut()),
-        Ending::TooLong => return Err(bad_request("The body is longer than the upload announced.")),
+        Ending::TooLong => {
+            return Err(bad_request("The body is longer than the upload announced."));
+        }
         Ending::Full => return Err(quota()),
         Ending::Io(e) => return Err(internal(&e)),
     }
@@ -1333,7 +1365,10 @@ fn download(shared: &Arc<Shared>, ctx: &mut Ctx, file_id: &str, req: &Request) -
         Some(FaultAction::Stall { after, duration }) => ReadFault::StallAfter(after, duration),
         _ => ReadFault::None,
     };
-    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok());
     let (status, start, len, content_range) = match requested_range(range, o.size) {
         Ok(None) => (StatusCode::OK, 0, o.size, None),
         Ok(Some((a, b))) => (
@@ -1669,8 +1704,7 @@ impl Emulator {
     }
 
     /// An access token for the first user with these scopes, as if they had signed in and
-    /// consented: for tests of the APIs served here (`sub`, `email` and `scope` as the
-    /// token endpoint would grant them).
+    /// consented: for tests of the APIs served here.
     ///
     /// ```
     /// let emu = gauth_emulator::Emulator::start(Default::default()).unwrap();
@@ -1678,7 +1712,21 @@ impl Emulator {
     /// assert!(token.starts_with("ya29."));
     /// ```
     pub fn access_token(&self, scopes: &[&str]) -> String {
+        self.user_access_token(0, scopes).unwrap_or_default()
+    }
+
+    /// An access token for the `user`th configured user (0 is the first) with these
+    /// scopes; `None` past the last user.
+    ///
+    /// ```
+    /// use gauth_emulator::{Emulator, EmulatorConfig, TestUser};
+    /// let emu = Emulator::start(EmulatorConfig::default().user(TestUser::new("bob@example.com", "Bob"))).unwrap();
+    /// assert!(emu.user_access_token(1, &["openid"]).is_some());
+    /// assert!(emu.user_access_token(2, &["openid"]).is_none());
+    /// ```
+    pub fn user_access_token(&self, user: usize, scopes: &[&str]) -> Option<String> {
         let shared = &self.shared;
+        shared.config.users.get(user)?;
         let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         let client_id = shared
             .config
@@ -1689,14 +1737,14 @@ impl Emulator {
         let mut store = shared.store();
         let grant = store.add_grant(Grant {
             client_id,
-            subject: Subject::User(0),
+            subject: Subject::User(user),
             delegated_sub: None,
             scopes: scopes.clone(),
             offline: false,
             revoked: false,
             nonce: None,
         });
-        shared.issue_access(&mut store, grant, &scopes)
+        Some(shared.issue_access(&mut store, grant, &scopes))
     }
 
     /// Arms a fault on the media endpoints (its count of matching requests starts now).
@@ -1837,10 +1885,15 @@ mod tests {
     fn name_queries_are_understood_or_refused() {
         assert_eq!(name_query("").unwrap(), None);
         assert_eq!(
-            name_query("name = 'a b' and trashed = false").unwrap().as_deref(),
+            name_query("name = 'a b' and trashed = false")
+                .unwrap()
+                .as_deref(),
             Some("a b")
         );
-        assert_eq!(name_query("name='it\\'s'").unwrap().as_deref(), Some("it's"));
+        assert_eq!(
+            name_query("name='it\\'s'").unwrap().as_deref(),
+            Some("it's")
+        );
         assert!(name_query("mimeType = 'x'").is_err());
         assert!(name_query("name contains 'x'").is_err());
     }

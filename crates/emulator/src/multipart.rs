@@ -267,10 +267,17 @@ pub(crate) fn boundary_of(content_type: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A part's headers and content.
+    type Part = (Vec<(String, String)>, Vec<u8>);
+
     /// Feeds `body` in pieces of `step` bytes and gathers the parts.
-    fn parse(boundary: &str, body: &[u8], step: usize) -> Result<Vec<(Vec<(String, String)>, Vec<u8>)>, MultipartError> {
+    fn parse(
+        boundary: &str,
+        body: &[u8],
+        step: usize,
+    ) -> Result<Vec<Part>, MultipartError> {
         let mut m = Multipart::new(boundary);
-        let mut parts: Vec<(Vec<(String, String)>, Vec<u8>)> = Vec::new();
+        let mut parts: Vec<Part> = Vec::new();
         for piece in body.chunks(step.max(1)) {
             for e in m.feed(piece)? {
                 match e {
@@ -306,7 +313,10 @@ mod tests {
                 let parts = parse("b0", &body(eol, &media), step).unwrap();
                 assert_eq!(parts.len(), 2, "{eol:?} {step}");
                 assert_eq!(parts[0].1, b"{\"name\": \"x\"}");
-                assert_eq!(parts[0].0[0], ("content-type".into(), "application/json".into()));
+                assert_eq!(
+                    parts[0].0[0],
+                    ("content-type".into(), "application/json".into())
+                );
                 assert_eq!(parts[1].1, media, "{eol:?} {step}");
                 assert_eq!(parts[1].0[1].0, "content-transfer-encoding");
             }
@@ -316,7 +326,8 @@ mod tests {
     #[test]
     fn the_line_end_is_taken_from_the_first_boundary() {
         let mut m = Multipart::new("b0");
-        m.feed(b"--b0\nContent-Type: text/plain\n\nhi\n--b0--").unwrap();
+        m.feed(b"--b0\nContent-Type: text/plain\n\nhi\n--b0--")
+            .unwrap();
         assert_eq!(m.line_ending(), "lf");
         assert!(m.finish().is_ok());
         let mut m = Multipart::new("b0");
@@ -356,7 +367,10 @@ mod tests {
             boundary_of("multipart/related; boundary=\"===============123==\"").as_deref(),
             Some("===============123==")
         );
-        assert_eq!(boundary_of("Multipart/Related;boundary=abc").as_deref(), Some("abc"));
+        assert_eq!(
+            boundary_of("Multipart/Related;boundary=abc").as_deref(),
+            Some("abc")
+        );
         assert_eq!(boundary_of("multipart/form-data; boundary=abc"), None);
         assert_eq!(boundary_of("multipart/related"), None);
         assert_eq!(boundary_of("multipart/related; boundary=\"\""), None);

@@ -505,7 +505,9 @@ mod tests {
         w.push(&bytes[..CHUNK_ALIGN as usize]).await.unwrap();
         let (c, h) = w.finish().await.unwrap();
         // The second request breaks off 1.5 chunks further on.
-        let mut w = ChunkWriter::open(path.clone(), c, h, u64::MAX).await.unwrap();
+        let mut w = ChunkWriter::open(path.clone(), c, h, u64::MAX)
+            .await
+            .unwrap();
         let cut = CHUNK_ALIGN as usize * 5 / 2;
         w.push(&bytes[c as usize..cut]).await.unwrap();
         let (c, h) = w.finish_aligned().await.unwrap();
@@ -546,9 +548,13 @@ mod tests {
 
         let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let c = Arc::clone(&cut);
-        let mut rx = read_range(path, 0, bytes.len() as u64, ReadFault::CutAfter(1000), move || {
-            c.store(true, std::sync::atomic::Ordering::SeqCst)
-        });
+        let mut rx = read_range(
+            path,
+            0,
+            bytes.len() as u64,
+            ReadFault::CutAfter(1000),
+            move || c.store(true, std::sync::atomic::Ordering::SeqCst),
+        );
         let mut got = Vec::new();
         let mut failed = false;
         while let Some(b) = rx.recv().await {
