@@ -6,6 +6,7 @@
 //! `GAUTH_PYTHON` and `GAUTH_NODE_MODULES`.
 
 pub mod hostile;
+pub mod media;
 pub mod oidc;
 
 use std::path::{Path, PathBuf};

@@ -38,10 +38,13 @@ pub enum FaultAction {
     /// chunk it received, as Google may); for a download, after sending K bytes of media.
     /// Requests without a body are cut before any answer.
     DropAfter(u64),
-    /// Stops for `duration` after `after` bytes of the body (read or sent), then carries on
-    /// if the client is still there. Requests without a body stall before the answer.
+    /// Hangs for `duration`. An upload request has `after` bytes of its body read and
+    /// dropped, then nothing is read or answered until the connection is cut at the end: the
+    /// session is left as it was and other requests to it are not held up, as when a server
+    /// hangs and gives up. A download sends `after` bytes, pauses, then carries on if the
+    /// client is still there.
     Stall {
-        /// Bytes of the body before the stall.
+        /// Bytes of the body (read or sent) before the stall.
         after: u64,
         /// How long it lasts.
         #[serde(with = "millis")]

@@ -148,22 +148,31 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 // ---------------------------------------------------------------------------------------
 // Requests: who, which fault, the body as it arrives.
 
-/// A request in progress: its log entry and its connection.
+/// A request in progress: its log entry (its place in the log is taken on arrival) and its
+/// connection. A request whose handler is dropped (the client went away) is logged without
+/// an answer.
 struct Ctx {
+    shared: Arc<Shared>,
+    seq: u64,
     rec: MediaRequest,
     conn: Option<Conn>,
     cut: bool,
+    logged: bool,
 }
 
 impl Ctx {
-    fn new(req: &Request) -> Ctx {
+    fn new(shared: &Arc<Shared>, req: &Request) -> Ctx {
+        let rec = MediaRequest::start(req.method().as_str(), req.uri(), req.headers());
         Ctx {
-            rec: MediaRequest::start(req.method().as_str(), req.uri(), req.headers()),
+            seq: shared.media.records().start(rec.clone()),
+            shared: Arc::clone(shared),
+            rec,
             conn: req
                 .extensions()
                 .get::<ConnectInfo<Conn>>()
                 .map(|c| c.0.clone()),
             cut: false,
+            logged: false,
         }
     }
 
@@ -176,19 +185,39 @@ impl Ctx {
         StatusCode::INTERNAL_SERVER_ERROR.into_response()
     }
 
-    /// The fault for a request of kind `target`, noted in the log.
-    fn fault(&mut self, shared: &Shared, target: FaultTarget) -> Option<FaultAction> {
-        let f = shared.media.faults().next(target)?;
+    /// The fault for a request of kind `target`, noted in the log at once.
+    fn fault(&mut self, target: FaultTarget) -> Option<FaultAction> {
+        let f = self.shared.media.faults().next(target)?;
         self.rec.fault = Some(f.describe());
+        self.note();
         Some(f.action)
     }
 
+    /// Writes the entry as it stands (for a request that may hang a while).
+    fn note(&self) {
+        self.shared.media.records().complete(self.seq, self.rec.clone());
+    }
+
     /// Logs the request with `resp` and returns it.
-    fn finish(mut self, shared: &Shared, resp: Response) -> Response {
+    fn finish(mut self, resp: Response) -> Response {
         let status = (!self.cut).then(|| resp.status().as_u16());
         self.rec.answered(status, resp.headers());
-        shared.media.records().push(self.rec);
+        self.shared
+            .media
+            .records()
+            .complete(self.seq, self.rec.clone());
+        self.logged = true;
         resp
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        if !self.logged {
+            let mut rec = self.rec.clone();
+            rec.answered(None, &HeaderMap::new());
+            self.shared.media.records().complete(self.seq, rec);
+        }
     }
 }
 
@@ -202,39 +231,30 @@ enum Piece {
     Cut,
 }
 
-/// A request body read frame by frame, with a fault's cut or stall at a byte offset.
+/// A request body read frame by frame, with a fault's cut at a byte offset.
 struct BodyIn {
     stream: BodyDataStream,
     pending: Option<Bytes>,
     received: u64,
     cut_at: Option<u64>,
-    stall: Option<(u64, Duration)>,
 }
 
 impl BodyIn {
     fn new(body: Body, fault: Option<&FaultAction>) -> BodyIn {
-        let (cut_at, stall) = match fault {
-            Some(FaultAction::DropAfter(k)) => (Some(*k), None),
-            Some(FaultAction::Stall { after, duration }) => (None, Some((*after, *duration))),
-            _ => (None, None),
+        let cut_at = match fault {
+            Some(FaultAction::DropAfter(k)) => Some(*k),
+            _ => None,
         };
         BodyIn {
             stream: body.into_data_stream(),
             pending: None,
             received: 0,
             cut_at,
-            stall,
         }
     }
 
     async fn next(&mut self) -> Piece {
         loop {
-            if let Some((at, d)) = self.stall
-                && self.received >= at
-            {
-                self.stall = None;
-                tokio::time::sleep(d).await;
-            }
             if self.cut_at.is_some_and(|k| self.received >= k) {
                 return Piece::Cut;
             }
@@ -245,17 +265,9 @@ impl BodyIn {
                     match poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *stream), cx))
                         .await
                     {
-                        None => {
-                            // A body shorter than the fault's offset: the stall or the cut
-                            // comes before the answer.
-                            if let Some((_, d)) = self.stall.take() {
-                                tokio::time::sleep(d).await;
-                            }
-                            if self.cut_at.is_some() {
-                                return Piece::Cut;
-                            }
-                            return Piece::End;
-                        }
+                        // A body shorter than the cut's offset is cut before the answer.
+                        None if self.cut_at.is_some() => return Piece::Cut,
+                        None => return Piece::End,
                         Some(Err(_)) => return Piece::Broken,
                         Some(Ok(b)) => b,
                     }
@@ -264,19 +276,10 @@ impl BodyIn {
             if data.is_empty() {
                 continue;
             }
-            let limit = [
-                self.cut_at.map(|k| k - self.received),
-                self.stall
-                    .map(|(at, _)| at.saturating_sub(self.received))
-                    .filter(|n| *n > 0),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            if let Some(limit) = limit
-                && (data.len() as u64) > limit
+            if let Some(k) = self.cut_at
+                && (data.len() as u64) > k - self.received
             {
-                let at = usize::try_from(limit).unwrap_or(usize::MAX);
+                let at = usize::try_from(k - self.received).unwrap_or(usize::MAX);
                 self.pending = Some(data.split_off(at));
             }
             self.received += data.len() as u64;
@@ -538,9 +541,9 @@ fn query_of(req: &Request) -> std::collections::HashMap<String, String> {
 
 /// `POST /upload/drive/v3/files`: every upload protocol starts here.
 async fn upload_post(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let mut ctx = Ctx::new(&req);
+    let mut ctx = Ctx::new(&shared, &req);
     let resp = upload(&shared, &mut ctx, req).await.unwrap_or_else(|r| r);
-    ctx.finish(&shared, resp)
+    ctx.finish(resp)
 }
 
 async fn upload(shared: &Arc<Shared>, ctx: &mut Ctx, req: Request) -> Reply {
@@ -561,7 +564,9 @@ async fn upload(shared: &Arc<Shared>, ctx: &mut Ctx, req: Request) -> Reply {
     }
 }
 
-/// Applies a status-like fault before anything is read, or cuts a bodiless request.
+/// Applies the faults that come before the request is looked at: a status (the body is
+/// read and dropped), or a stall (`after` bytes read and dropped, a pause, then the
+/// connection is cut; the session, if any, is left as it was and not held).
 async fn early_fault(
     ctx: &mut Ctx,
     fault: Option<&FaultAction>,
@@ -573,13 +578,21 @@ async fn early_fault(
             ctx.rec.body.received = body.received;
             Some(fault_status(*code))
         }
+        Some(FaultAction::Stall { after, duration }) => {
+            body.cut_at = Some(*after);
+            while let Piece::Data(_) = body.next().await {}
+            ctx.rec.body.received = body.received;
+            ctx.note();
+            tokio::time::sleep(*duration).await;
+            Some(ctx.cut())
+        }
         _ => None,
     }
 }
 
 /// A resumable upload's initiation.
 async fn initiate(shared: &Arc<Shared>, ctx: &mut Ctx, req: Request, owner: String) -> Reply {
-    let fault = ctx.fault(shared, FaultTarget::Initiate);
+    let fault = ctx.fault(FaultTarget::Initiate);
     let (parts, body) = req.into_parts();
     let mut body = BodyIn::new(body, fault.as_ref());
     if let Some(r) = early_fault(ctx, fault.as_ref(), &mut body).await {
@@ -697,7 +710,7 @@ async fn one_shot(
     query: &std::collections::HashMap<String, String>,
     multipart: bool,
 ) -> Reply {
-    let fault = ctx.fault(shared, FaultTarget::Upload);
+    let fault = ctx.fault(FaultTarget::Upload);
     let (parts, body) = req.into_parts();
     let mut body = BodyIn::new(body, fault.as_ref());
     if let Some(r) = early_fault(ctx, fault.as_ref(), &mut body).await {
@@ -937,9 +950,9 @@ fn resume_incomplete(committed: u64) -> Response {
 
 /// `PUT` on a session URL: a chunk, the whole content, or a status query.
 async fn session_put(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let mut ctx = Ctx::new(&req);
+    let mut ctx = Ctx::new(&shared, &req);
     let resp = put(&shared, &mut ctx, req).await.unwrap_or_else(|r| r);
-    ctx.finish(&shared, resp)
+    ctx.finish(resp)
 }
 
 async fn put(shared: &Arc<Shared>, ctx: &mut Ctx, req: Request) -> Reply {
@@ -956,8 +969,13 @@ async fn put(shared: &Arc<Shared>, ctx: &mut Ctx, req: Request) -> Reply {
         SessionRange::Query(_) => FaultTarget::StatusQuery,
         _ => FaultTarget::Chunk,
     };
-    let fault = ctx.fault(shared, target);
+    let fault = ctx.fault(target);
     let mut body = BodyIn::new(body, fault.as_ref());
+    if let Some(FaultAction::Stall { .. }) = fault.as_ref()
+        && let Some(r) = early_fault(ctx, fault.as_ref(), &mut body).await
+    {
+        return Err(r);
+    }
     let store = &shared.media.store;
     let session = match store.session(&id) {
         Ok(s) => s,
@@ -1278,9 +1296,9 @@ async fn get_file(
     let query = query_of(&req);
     match query.get("alt").map(String::as_str) {
         Some("media") => {
-            let mut ctx = Ctx::new(&req);
+            let mut ctx = Ctx::new(&shared, &req);
             let resp = download(&shared, &mut ctx, &file_id, &req).unwrap_or_else(|r| r);
-            ctx.finish(&shared, resp)
+            ctx.finish(resp)
         }
         None | Some("json") => {
             let owner = match account(&shared, req.headers(), req.uri().query(), Access::Metadata) {
@@ -1356,7 +1374,7 @@ fn download(shared: &Arc<Shared>, ctx: &mut Ctx, file_id: &str, req: &Request) -
     let Some(o) = shared.media.store.object(file_id, Some(&owner)) else {
         return Err(not_found(&format!("File not found: {file_id}.")));
     };
-    let fault = ctx.fault(shared, FaultTarget::Download);
+    let fault = ctx.fault(FaultTarget::Download);
     let read_fault = match fault {
         Some(FaultAction::Status(code) | FaultAction::ForgetSession(code)) => {
             return Err(fault_status(code));

@@ -271,11 +271,7 @@ mod tests {
     type Part = (Vec<(String, String)>, Vec<u8>);
 
     /// Feeds `body` in pieces of `step` bytes and gathers the parts.
-    fn parse(
-        boundary: &str,
-        body: &[u8],
-        step: usize,
-    ) -> Result<Vec<Part>, MultipartError> {
+    fn parse(boundary: &str, body: &[u8], step: usize) -> Result<Vec<Part>, MultipartError> {
         let mut m = Multipart::new(boundary);
         let mut parts: Vec<Part> = Vec::new();
         for piece in body.chunks(step.max(1)) {

@@ -200,18 +200,33 @@ impl MediaRequest {
     }
 }
 
-/// The log, bounded.
+/// The log, bounded, in order of arrival: a request takes its place when it arrives and is
+/// completed when answered, so the order never depends on which answer went out first.
 #[derive(Debug, Default)]
 pub(crate) struct Records {
     list: VecDeque<MediaRequest>,
+    /// The sequence number of `list[0]`.
+    first: u64,
 }
 
 impl Records {
-    pub(crate) fn push(&mut self, r: MediaRequest) {
+    /// Takes a place for `r`; returns its sequence number.
+    pub(crate) fn start(&mut self, r: MediaRequest) -> u64 {
         if self.list.len() >= KEEP {
             self.list.pop_front();
+            self.first += 1;
         }
         self.list.push_back(r);
+        self.first + self.list.len() as u64 - 1
+    }
+
+    /// Replaces entry `seq` (if still kept) with its final form.
+    pub(crate) fn complete(&mut self, seq: u64, r: MediaRequest) {
+        if let Some(i) = seq.checked_sub(self.first)
+            && let Some(slot) = usize::try_from(i).ok().and_then(|i| self.list.get_mut(i))
+        {
+            *slot = r;
+        }
     }
 
     pub(crate) fn all(&self) -> Vec<MediaRequest> {
@@ -219,6 +234,7 @@ impl Records {
     }
 
     pub(crate) fn clear(&mut self) {
+        self.first += self.list.len() as u64;
         self.list.clear();
     }
 }
@@ -252,17 +268,38 @@ mod tests {
         assert_eq!(r.query("fields"), Some("id,size"));
     }
 
+    fn req(path: &str) -> MediaRequest {
+        let mut r = MediaRequest::start("GET", &"/x".parse::<Uri>().unwrap(), &HeaderMap::new());
+        r.path = path.to_owned();
+        r
+    }
+
     #[test]
     fn the_log_drops_the_oldest_past_its_bound() {
         let mut log = Records::default();
-        let uri: Uri = "/x".parse().unwrap();
         for i in 0..KEEP + 5 {
-            let mut r = MediaRequest::start("GET", &uri, &HeaderMap::new());
-            r.path = i.to_string();
-            log.push(r);
+            log.start(req(&i.to_string()));
         }
         let all = log.all();
         assert_eq!(all.len(), KEEP);
         assert_eq!(all[0].path, "5");
+    }
+
+    #[test]
+    fn requests_keep_their_place_of_arrival_whenever_they_are_answered() {
+        let mut log = Records::default();
+        let a = log.start(req("a"));
+        let b = log.start(req("b"));
+        log.complete(b, req("b done"));
+        log.complete(a, req("a done"));
+        let paths: Vec<String> = log.all().into_iter().map(|r| r.path).collect();
+        assert_eq!(paths, ["a done", "b done"]);
+        log.clear();
+        // A request answered after the log was cleared is not brought back.
+        log.complete(a, req("late"));
+        let c = log.start(req("c"));
+        log.complete(c, req("c done"));
+        let paths: Vec<String> = log.all().into_iter().map(|r| r.path).collect();
+        assert_eq!(paths, ["c done"]);
     }
 }

@@ -786,19 +786,47 @@ fn a_one_request_upload_cut_mid_body_stores_nothing() {
 }
 
 #[test]
-fn a_stalled_chunk_carries_on_and_commits_it_all() {
+fn a_stalled_chunk_hangs_then_is_cut_and_holds_up_nothing() {
     let d = Drive::start();
     d.emu.inject_media_fault(MediaFault::new(
         FaultTarget::Chunk,
         FaultAction::Stall {
             after: 1000,
-            duration: Duration::from_millis(300),
+            duration: Duration::from_millis(1500),
         },
     ));
     let bytes = data(KIB256 + 5, 13);
+    let total = bytes.len().to_string();
     let s = d.initiate(Some(bytes.len()), &json!({}));
+    let (addr, session, body) = (d.addr(), s.clone(), bytes.clone());
+    let hung = std::thread::spawn(move || {
+        send(
+            addr,
+            "PUT",
+            &session,
+            &[("Content-Range", "bytes 0-262148/262149")],
+            &body,
+        )
+    });
+    // Once the chunk is in, the session still answers at once.
+    while !d.emu.media_requests().iter().any(|r| r.fault.is_some()) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(committed(&d.status(&s, &total)), 0);
+    assert!(
+        hung.join().unwrap().is_err(),
+        "a stalled upload is never answered"
+    );
+    let log = d.emu.media_requests();
+    assert_eq!(
+        log[1].fault.as_deref(),
+        Some("stall 1500 ms after 1000 bytes on chunk #1")
+    );
+    assert_eq!(log[1].status, None);
+    assert_eq!(log[1].body.received, 1000);
+    assert_eq!(log[2].header("content-range"), Some("bytes */262149"));
+    assert_eq!(committed(&d.status(&s, &total)), 0);
     let r = d.put(&s, None, &bytes).unwrap();
-    assert_eq!(r.status, 200);
     assert_eq!(r.json()["sha256Checksum"], sha256(&bytes));
 }
 
@@ -1222,4 +1250,34 @@ fn a_large_resumable_upload_in_big_chunks_keeps_its_hash() {
     assert_eq!(f["sha256Checksum"], sha256(&bytes));
     let got = d.download(f["id"].as_str().unwrap(), None);
     assert_eq!(sha256(&got.body), sha256(&bytes));
+}
+
+#[test]
+fn a_client_that_gives_up_is_logged_in_its_place_without_an_answer() {
+    let d = Drive::start();
+    d.emu.inject_media_fault(MediaFault::new(
+        FaultTarget::StatusQuery,
+        FaultAction::Stall {
+            after: 0,
+            duration: Duration::from_secs(2),
+        },
+    ));
+    let s = d.initiate(Some(10), &json!({}));
+    let mut sock = TcpStream::connect(d.addr()).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let head = format!(
+        "PUT {s} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Range: bytes */10\r\n\r\n"
+    );
+    sock.write_all(head.as_bytes()).unwrap();
+    let mut buf = [0u8; 64];
+    assert!(sock.read(&mut buf).is_err(), "the stall answers nothing");
+    drop(sock);
+    let r = d.put(&s, Some("bytes 0-9/10"), b"0123456789").unwrap();
+    assert_eq!(r.status, 200);
+    let log = d.emu.media_requests();
+    assert_eq!(log.len(), 3);
+    assert!(log[1].fault.is_some());
+    assert_eq!(log[1].status, None);
+    assert_eq!(log[2].status, Some(200));
 }
