@@ -5,8 +5,8 @@
 //!   google-auth-oauthlib and google-api-python-client in a venv under `target/interop`,
 //!   node's oidc-provider in `target/interop/node`, both installed once).
 //! - `cargo xtask setup`: only the interop environment.
-//! - `cargo xtask bench [--quick] [--json FILE]`: gauth against its peers and the raw limits
-//!   (see `bench/` and `docs/performance.md`).
+//! - `cargo xtask bench [--quick] [--json FILE] [--only CASES]`: gauth against its peers and
+//!   the raw limits (see `bench/` and `docs/performance.md`); `--only media` for case 8.
 //! - `cargo xtask fuzz [--time SECS] [TARGET]...`: the cargo-fuzz targets in `fuzz/`, with
 //!   executions and findings per target (see `docs/reliability.md`).
 //! - `cargo xtask man [--out DIR]`: the `gauth` man pages (`target/man` by default).
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         Some("man") => man::man(&root(), &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [--no-lint] | setup | bench [--quick] [--json FILE] | fuzz [--time SECS] [TARGET]... | man [--out DIR]>"
+                "usage: cargo xtask <test [--no-lint] | setup | bench [--quick] [--json FILE] [--only CASES] [--media-mib N] | fuzz [--time SECS] [TARGET]... | man [--out DIR]>"
             );
             return ExitCode::from(2);
         }
