@@ -632,7 +632,7 @@ fn reqwest_put(url: &str, token: &str, file: &Path) -> Result<u64, String> {
     });
     let result = rt.block_on(async {
         let client = reqwest::Client::new();
-        let body = reqwest::Body::wrap_stream(Blocks(rx));
+        let body = reqwest::Body::wrap(Blocks(rx));
         let r = client
             .put(url)
             .bearer_auth(token)
@@ -652,17 +652,21 @@ fn reqwest_put(url: &str, token: &str, file: &Path) -> Result<u64, String> {
     result
 }
 
-/// A channel of blocks as a stream.
+/// A channel of blocks as a request body.
 struct Blocks(tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>);
 
-impl futures_core::Stream for Blocks {
-    type Item = std::io::Result<Vec<u8>>;
+impl http_body::Body for Blocks {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
 
-    fn poll_next(
+    fn poll_frame(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.get_mut().0.poll_recv(cx)
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        self.get_mut()
+            .0
+            .poll_recv(cx)
+            .map(|b| b.map(|r| r.map(|v| http_body::Frame::data(v.into()))))
     }
 }
 
