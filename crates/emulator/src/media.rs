@@ -195,7 +195,10 @@ impl Ctx {
 
     /// Writes the entry as it stands (for a request that may hang a while).
     fn note(&self) {
-        self.shared.media.records().complete(self.seq, self.rec.clone());
+        self.shared
+            .media
+            .records()
+            .complete(self.seq, self.rec.clone());
     }
 
     /// Logs the request with `resp` and returns it.
@@ -333,7 +336,7 @@ enum Ending {
 impl From<StoreError> for Ending {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Full => Ending::Full,
+            StoreError::Full | StoreError::TooMany => Ending::Full,
             StoreError::Io(e) => Ending::Io(e),
         }
     }
@@ -642,11 +645,18 @@ async fn initiate(shared: &Arc<Shared>, ctx: &mut Ctx, req: Request, owner: Stri
         created_at: shared.now(),
         done: None,
     };
-    shared
-        .media
-        .store
-        .open_session(session)
-        .map_err(|e| internal(&e))?;
+    match shared.media.store.open_session(session) {
+        Ok(()) => {}
+        Err(StoreError::TooMany) => {
+            return Err(api_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rateLimitExceeded",
+                "Too many upload sessions are open on the emulator.",
+            ));
+        }
+        Err(StoreError::Full) => return Err(quota()),
+        Err(StoreError::Io(e)) => return Err(internal(&e)),
+    }
     // The session URL: this request's URL with the session's id added.
     let q = parts.uri.query().unwrap_or("");
     let location = format!(
@@ -929,7 +939,7 @@ fn parse_content_range(v: Option<&str>) -> Result<SessionRange, Response> {
     let (a, b) = range.split_once('-').ok_or_else(bad)?;
     let a = a.trim().parse::<u64>().map_err(|_| bad())?;
     let b = b.trim().parse::<u64>().map_err(|_| bad())?;
-    if b < a || total.is_some_and(|t| b >= t) {
+    if b < a || b == u64::MAX || total.is_some_and(|t| b >= t) {
         return Err(bad());
     }
     Ok(SessionRange::Chunk(a, b, total))
@@ -1564,8 +1574,9 @@ fn list_files(shared: &Arc<Shared>, req: &Request) -> Reply {
         "incompleteSearch": false,
         "files": page,
     });
-    if start + page_size < files.len() {
-        out["nextPageToken"] = b64url(format!("files:{}", start + page_size).as_bytes()).into();
+    let next = start.saturating_add(page_size);
+    if next < files.len() {
+        out["nextPageToken"] = b64url(format!("files:{next}").as_bytes()).into();
     }
     Ok(axum::Json(sel.apply(&out)).into_response())
 }
@@ -1632,7 +1643,10 @@ async fn create_metadata(State(shared): State<Arc<Shared>>, req: Request) -> Res
 // Controls: faults and the request log over HTTP, for tests in other processes.
 
 /// `POST /emulator/v1/media/faults`: arms the fault in the body (a [`MediaFault`] as JSON).
-async fn arm_fault(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn arm_fault(State(shared): State<Arc<Shared>>, body: Body) -> Response {
+    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return bad_request("A media fault is a small JSON object.");
+    };
     match serde_json::from_slice::<MediaFault>(&body) {
         Ok(f) => {
             shared.media.faults().arm(f);
@@ -1896,6 +1910,29 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn header_and_query_parsers_never_panic(text in ".{0,80}", size in proptest::prelude::any::<u64>()) {
+            let _ = parse_content_range(Some(&text));
+            let _ = parse_content_range(Some(&format!("bytes {text}")));
+            let _ = requested_range(Some(&text), size);
+            let _ = requested_range(Some(&format!("bytes={text}")), size);
+            let _ = name_query(&text);
+            let _ = Selection::parse(&text);
+            let _ = parse_metadata(text.as_bytes());
+        }
+
+        #[test]
+        fn a_satisfiable_range_lies_within_the_content(
+            a in 0u64..5000, b in 0u64..5000, size in 0u64..4000, suffix in proptest::prelude::any::<bool>(),
+        ) {
+            let h = if suffix { format!("bytes=-{a}") } else { format!("bytes={a}-{b}") };
+            if let Ok(Some((x, y))) = requested_range(Some(&h), size) {
+                proptest::prop_assert!(x <= y && y < size);
+            }
         }
     }
 

@@ -372,6 +372,34 @@ mod tests {
         assert_eq!(boundary_of("multipart/related; boundary=\"\""), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_are_read_or_refused_without_panicking(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            step in 1usize..50,
+        ) {
+            let _ = parse("b0", &body, step);
+        }
+
+        #[test]
+        fn where_the_body_is_split_never_changes_the_parts(
+            media in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000),
+            lf in proptest::prelude::any::<bool>(),
+            step in 1usize..300,
+        ) {
+            // A boundary that random media cannot hold (a byte it never has).
+            let media: Vec<u8> = media.into_iter().map(|b| b & 0x7f).collect();
+            let boundary = "\u{ff}b";
+            let eol = if lf { "\n" } else { "\r\n" };
+            let mut b = format!("--{boundary}{eol}Content-Type: application/json{eol}{eol}{{}}{eol}--{boundary}{eol}{eol}").into_bytes();
+            b.extend_from_slice(&media);
+            b.extend_from_slice(format!("{eol}--{boundary}--").as_bytes());
+            let parts = parse(boundary, &b, step).unwrap();
+            proptest::prop_assert_eq!(parts.len(), 2);
+            proptest::prop_assert_eq!(&parts[1].1, &media);
+        }
+    }
+
     #[test]
     fn find_finds_the_first_occurrence() {
         assert_eq!(find(b"abcabc", b"ca"), Some(2));

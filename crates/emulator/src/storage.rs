@@ -79,11 +79,16 @@ pub(crate) struct MediaStore {
     inner: Mutex<Inner>,
 }
 
+/// Open upload sessions kept at most.
+pub(crate) const MAX_SESSIONS: usize = 10_000;
+
 /// Why a write stopped.
 #[derive(Debug)]
 pub(crate) enum StoreError {
     /// The store would grow past its limit.
     Full,
+    /// Too many upload sessions are open.
+    TooMany,
     /// The disk failed.
     Io(io::Error),
 }
@@ -207,7 +212,20 @@ impl MediaStore {
     }
 
     /// Opens a session (its empty file is created) and returns it.
-    pub(crate) fn open_session(&self, session: Session) -> io::Result<()> {
+    /// At most [`MAX_SESSIONS`] are open: completed ones are dropped first, then new ones
+    /// are refused.
+    pub(crate) fn open_session(&self, session: Session) -> Result<(), StoreError> {
+        {
+            let mut inner = self.inner();
+            if inner.sessions.len() >= MAX_SESSIONS {
+                inner
+                    .sessions
+                    .retain(|_, s| s.try_lock().map_or(true, |s| s.done.is_none()));
+            }
+            if inner.sessions.len() >= MAX_SESSIONS {
+                return Err(StoreError::TooMany);
+            }
+        }
         let path = self.session_path(&session.id)?;
         File::create(&path)?;
         let id = session.id.clone();
