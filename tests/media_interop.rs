@@ -8,7 +8,9 @@
 use std::path::Path;
 
 use gauth_emulator::{Emulator, EmulatorConfig, MediaRequest};
-use gauth_tests::media::{Op, Scenario, compare, fixture, fixture_path, scenario, shapes};
+use gauth_tests::media::{
+    FIELDS, MIME, NAME, Op, Scenario, compare, fixture, fixture_path, scenario, shapes,
+};
 use gauth_tests::run_python;
 use serde_json::{Value, json};
 
@@ -39,8 +41,9 @@ fn run(name: &str) -> Outcome {
     let mut spec = json!({
         "op": s.op.as_str(),
         "token": token,
-        "name": "media.bin",
-        "mimetype": "application/octet-stream",
+        "name": NAME,
+        "mimetype": MIME,
+        "fields": FIELDS,
         "num_retries": s.num_retries,
         "catch": s.catch,
         "restarts": s.restarts,

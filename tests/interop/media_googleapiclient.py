@@ -9,7 +9,8 @@ usage: media_googleapiclient.py BASE_URL SPEC_JSON
 
 SPEC_JSON: {"op": "simple" | "multipart" | "resumable" | "download", "token": access token,
             "file": path (uploads), "file_id": id and "out": path (downloads),
-            "name", "mimetype", "chunksize" (default: googleapiclient's), "num_retries",
+            "name", "mimetype", "fields", "chunksize" (default: googleapiclient's),
+            "num_retries",
             "catch" (transport errors survived), "restarts" (sessions restarted),
             "timeout" (socket timeout, seconds)}
 Prints one JSON line: {"id", "size", "sha256Checksum", "progress", "errors", "restarts"}.
@@ -38,7 +39,7 @@ chunksize = spec.get("chunksize") or DEFAULT_CHUNK_SIZE
 num_retries = spec.get("num_retries", 0)
 catch = spec.get("catch", 0)
 restarts_allowed = spec.get("restarts", 0)
-fields = "id,name,mimeType,size,sha256Checksum"
+fields = spec.get("fields", "id,name,mimeType,size,sha256Checksum")
 
 if spec.get("timeout"):
     # build_http() takes the default socket timeout.
