@@ -35,8 +35,9 @@ pub enum FaultAction {
     Status(u16),
     /// Cuts the connection (a TCP reset) after `K` bytes of the body: for an upload, after
     /// reading K bytes of the request body (a session keeps the 256 KiB-aligned part of the
-    /// chunk it received, as Google may); for a download, after sending K bytes of media.
-    /// Requests without a body are cut before any answer.
+    /// chunk it received, as Google may); for a download, after sending K bytes of media (an
+    /// answer of K bytes or fewer goes out whole). An upload whose body is shorter than K
+    /// (a status query, say) is cut before any answer.
     DropAfter(u64),
     /// Hangs for `duration`. An upload request has `after` bytes of its body read and
     /// dropped, then nothing is read or answered until the connection is cut at the end: the
