@@ -3,7 +3,7 @@
 //! JSON lines; nothing here is a test and nothing asserts a time.
 //!
 //! usage: gauth-bench [--quick] [--json FILE] [--python PATH] [--docs DIR] [--only 1,media,..]
-//!                    [--media-mib N] [--media-server lean|emulator]
+//!                    [--media-mib N] [--media-runs N] [--media-server lean|emulator]
 
 mod crypto;
 mod discovery;
@@ -42,6 +42,8 @@ pub struct Ctx {
     pub media_mib: Option<u64>,
     /// Case 8's server: `lean` (default) or `emulator` (`--media-server`).
     pub media_server: Option<String>,
+    /// Case 8's rounds (`--media-runs`; 3, or 1 under `--quick`).
+    pub media_runs: Option<usize>,
 }
 
 impl Ctx {
@@ -63,6 +65,7 @@ struct Args {
     only: Option<Vec<u32>>,
     media_mib: Option<u64>,
     media_server: Option<String>,
+    media_runs: Option<usize>,
 }
 
 /// Cases that `--only` also takes by name.
@@ -86,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
         only: None,
         media_mib: None,
         media_server: None,
+        media_runs: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -115,6 +119,15 @@ fn parse_args() -> Result<Args, String> {
                     return Err(format!("--media-server is lean or emulator, not `{v}`"));
                 }
                 a.media_server = Some(v);
+            }
+            "--media-runs" => {
+                let v = value("--media-runs")?;
+                a.media_runs = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(format!("--media-runs takes a count, not `{v}`"))?,
+                );
             }
             "--media-mib" => {
                 let v = value("--media-mib")?;
@@ -175,6 +188,7 @@ fn run() -> Result<(), String> {
         docs,
         media_mib: args.media_mib,
         media_server: args.media_server,
+        media_runs: args.media_runs,
     };
 
     type Case = fn(&Ctx) -> Result<Vec<Record>, String>;

@@ -341,7 +341,9 @@ pub fn media(ctx: &Ctx) -> Result<Vec<Record>, String> {
         .media_mib
         .unwrap_or(if ctx.budget.quick { 32 } else { 512 });
     let size = mib * MIB;
-    let runs = if ctx.budget.quick { 1 } else { 3 };
+    let runs = ctx
+        .media_runs
+        .unwrap_or(if ctx.budget.quick { 1 } else { 3 });
     let dir = ctx.dir.join("media");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let src = dir.join(format!("source-{mib}MiB.bin"));
@@ -381,62 +383,67 @@ pub fn media(ctx: &Ctx) -> Result<Vec<Record>, String> {
     let src_arg = src.display().to_string();
     let mut out = Vec::new();
 
+    // Runs alternate between the clients, so that a change in the machine's load falls on
+    // all of them alike.
+    let skip: Vec<(Who, String)> = if ctx.python.is_none() {
+        vec![(
+            Who::Python,
+            "not measured: no Python venv (run `cargo xtask setup`)".into(),
+        )]
+    } else {
+        Vec::new()
+    };
     // Uploads. On the emulator the first one stored stays, for the downloads.
     let mut kept: Option<String> = None;
-    for who in Who::ALL {
-        let mut done = Vec::new();
-        let mut why = None;
-        for _ in 0..runs {
-            let cmd = match who {
-                Who::Reqwest | Who::Ureq => {
-                    let url = session(&base, &token, size)?;
-                    child(ctx, who, &["upload", &url, &token, &src_arg])?
-                }
-                Who::Python => match child(ctx, who, &[&base, &token, "upload", &src_arg]) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        why = Some(format!("not measured: {e}"));
-                        break;
-                    }
-                },
-                Who::GauthAsync | Who::GauthBlocking => {
-                    child(ctx, who, &["upload", &base, &token, &src_arg])?
-                }
-            };
-            let before = emu.media_objects().len();
-            let Some(m) = measure(cmd)? else { break };
-            let label = who.label(true);
-            match &backend {
-                Backend::Emulator => {
-                    let objects = emu.media_objects();
-                    let stored = objects
-                        .last()
-                        .filter(|_| objects.len() > before)
-                        .ok_or_else(|| format!("{label}: nothing was stored"))?;
-                    if stored.sha256 != want || m.bytes != size {
-                        return Err(format!(
-                            "{label}: stored {} bytes with SHA-256 {}, not the file's {want}",
-                            stored.size, stored.sha256
-                        ));
-                    }
-                    if kept.is_none() {
-                        kept = Some(stored.id.clone());
-                    } else {
-                        delete(&emu, &token, &stored.id);
-                    }
-                }
-                Backend::Lean(l) => match l.take_last() {
-                    Some((n, true)) if n == size && m.bytes == size => {}
-                    other => {
-                        return Err(format!(
-                            "{label}: the server received {other:?} (bytes, all right), not the file"
-                        ));
-                    }
-                },
+    let mut upload = |who: Who| -> Result<Option<Measured>, String> {
+        let cmd = match who {
+            Who::Reqwest | Who::Ureq => {
+                let url = session(&base, &token, size)?;
+                child(ctx, who, &["upload", &url, &token, &src_arg])?
             }
-            eprintln!("    {label}: {:.0} MB/s", mb_s(m.bytes, m.nanos as f64));
-            done.push(m);
+            Who::Python => child(ctx, who, &[&base, &token, "upload", &src_arg])?,
+            Who::GauthAsync | Who::GauthBlocking => {
+                child(ctx, who, &["upload", &base, &token, &src_arg])?
+            }
+        };
+        let before = emu.media_objects().len();
+        let Some(m) = measure(cmd)? else {
+            return Ok(None);
+        };
+        let label = who.label(true);
+        match &backend {
+            Backend::Emulator => {
+                let objects = emu.media_objects();
+                let stored = objects
+                    .last()
+                    .filter(|_| objects.len() > before)
+                    .ok_or_else(|| format!("{label}: nothing was stored"))?;
+                if stored.sha256 != want || m.bytes != size {
+                    return Err(format!(
+                        "{label}: stored {} bytes with SHA-256 {}, not the file's {want}",
+                        stored.size, stored.sha256
+                    ));
+                }
+                if kept.is_none() {
+                    kept = Some(stored.id.clone());
+                } else {
+                    delete(&emu, &token, &stored.id);
+                }
+            }
+            Backend::Lean(l) => match l.take_last() {
+                Some((n, true)) if n == size && m.bytes == size => {}
+                other => {
+                    return Err(format!(
+                        "{label}: the server received {other:?} (bytes, all right), not the file"
+                    ));
+                }
+            },
         }
+        eprintln!("    {label}: {:.0} MB/s", mb_s(m.bytes, m.nanos as f64));
+        Ok(Some(m))
+    };
+    let ups = alternate(runs, &skip, &mut upload)?;
+    for (who, (done, why)) in Who::ALL.into_iter().zip(ups) {
         out.push(record(&up_case, who, true, &done, why, server_note));
     }
 
@@ -448,45 +455,75 @@ pub fn media(ctx: &Ctx) -> Result<Vec<Record>, String> {
     let media_url = format!("{base}/drive/v3/files/{id}?alt=media");
     let sink = dir.join("download.bin");
     let sink_arg = sink.display().to_string();
-    for who in Who::ALL {
-        let mut done = Vec::new();
-        let mut why = None;
-        for _ in 0..runs {
-            let _ = std::fs::remove_file(&sink);
-            let cmd = match who {
-                Who::Reqwest | Who::Ureq => {
-                    child(ctx, who, &["download", &media_url, &token, &sink_arg])?
-                }
-                Who::Python => {
-                    match child(ctx, who, &[&base, &token, "download", &id, &sink_arg]) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            why = Some(format!("not measured: {e}"));
-                            break;
-                        }
-                    }
-                }
-                Who::GauthAsync | Who::GauthBlocking => {
-                    child(ctx, who, &["download", &base, &token, &id, &sink_arg])?
-                }
-            };
-            let Some(m) = measure(cmd)? else { break };
-            let label = who.label(false);
-            let got = sha256_file(&sink)?;
-            if got != want || m.bytes != size {
-                return Err(format!(
-                    "{label}: downloaded {} bytes with SHA-256 {got}, not the file's {want}",
-                    m.bytes
-                ));
-            }
-            eprintln!("    {label}: {:.0} MB/s", mb_s(m.bytes, m.nanos as f64));
-            done.push(m);
-        }
+    let mut download = |who: Who| -> Result<Option<Measured>, String> {
         let _ = std::fs::remove_file(&sink);
+        let cmd = match who {
+            Who::Reqwest | Who::Ureq => {
+                child(ctx, who, &["download", &media_url, &token, &sink_arg])?
+            }
+            Who::Python => child(ctx, who, &[&base, &token, "download", &id, &sink_arg])?,
+            Who::GauthAsync | Who::GauthBlocking => {
+                child(ctx, who, &["download", &base, &token, &id, &sink_arg])?
+            }
+        };
+        let Some(m) = measure(cmd)? else {
+            return Ok(None);
+        };
+        let label = who.label(false);
+        let got = sha256_file(&sink)?;
+        let _ = std::fs::remove_file(&sink);
+        if got != want || m.bytes != size {
+            return Err(format!(
+                "{label}: downloaded {} bytes with SHA-256 {got}, not the file's {want}",
+                m.bytes
+            ));
+        }
+        eprintln!("    {label}: {:.0} MB/s", mb_s(m.bytes, m.nanos as f64));
+        Ok(Some(m))
+    };
+    let downs = alternate(runs, &skip, &mut download)?;
+    for (who, (done, why)) in Who::ALL.into_iter().zip(downs) {
         out.push(record(&down_case, who, false, &done, why, server_note));
     }
     compare_flavours(&mut out);
     Ok(out)
+}
+
+/// A client's runs, or why it has none.
+type Runs = (Vec<Measured>, Option<String>);
+
+/// Runs `once` for every client, `runs` rounds, the clients taking turns within a round. A
+/// client with nothing to measure (`Ok(None)`) drops out, as do those in `skip` (with their
+/// reason); a wrong transfer fails the case. Returns the runs per client, in [`Who::ALL`]
+/// order.
+fn alternate(
+    runs: usize,
+    skip: &[(Who, String)],
+    once: &mut dyn FnMut(Who) -> Result<Option<Measured>, String>,
+) -> Result<Vec<Runs>, String> {
+    let mut results: Vec<Runs> = Who::ALL
+        .iter()
+        .map(|w| {
+            let why = skip
+                .iter()
+                .find(|(s, _)| s == w)
+                .map(|(_, why)| why.clone());
+            (Vec::new(), why)
+        })
+        .collect();
+    let mut out_of_it: Vec<bool> = results.iter().map(|r| r.1.is_some()).collect();
+    for _ in 0..runs {
+        for (i, who) in Who::ALL.into_iter().enumerate() {
+            if out_of_it[i] {
+                continue;
+            }
+            match once(who)? {
+                Some(m) => results[i].0.push(m),
+                None => out_of_it[i] = true,
+            }
+        }
+    }
+    Ok(results)
 }
 
 /// Notes each gauth flavour's throughput as a share of its baseline's (async: reqwest,
