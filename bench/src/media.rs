@@ -485,6 +485,20 @@ pub fn media(ctx: &Ctx) -> Result<Vec<Record>, String> {
     for (who, (done, why)) in Who::ALL.into_iter().zip(downs) {
         out.push(record(&down_case, who, false, &done, why, server_note));
     }
+    if matches!(backend, Backend::Emulator) {
+        // The emulator runs in this process, which holds no copy of the file: its peak is
+        // what the emulator needed to store and serve it.
+        if let Ok(peak) = peak_rss_kib(std::process::id()) {
+            let line = format!(
+                " (bench process with the emulator peaked at {:.1} MiB)",
+                peak as f64 / 1024.0
+            );
+            eprintln!("   {line}");
+            for r in out.iter_mut().filter(|r| r.mb_s.is_some()) {
+                r.note.push_str(&line);
+            }
+        }
+    }
     compare_flavours(&mut out);
     Ok(out)
 }
