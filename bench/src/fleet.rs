@@ -1,4 +1,4 @@
-//! Case 8: the fleet token cache on Redis. 100 processes on 10 simulated hosts (10 groups,
+//! Case 9: the fleet token cache on Redis. 100 processes on 10 simulated hosts (10 groups,
 //! each with its own HOME and its own copy of the key file) ask for a token at once, just
 //! after their tokens expired, with and without the cache: mints and wall time. And what
 //! the cache adds to a cached `token()` (nothing: the hot path never reaches the store).
@@ -30,10 +30,10 @@ const PAST_EXPIRY: Duration = Duration::from_millis(2300);
 /// The token endpoint's answer time, as in the stampede.
 const DELAY: Duration = Duration::from_millis(200);
 
-const CASE: &str = "8 fleet at expiry (100 processes, 10 hosts, 200 ms server)";
-const HOT: &str = "8 cached token() through the Redis store (ns per call)";
+const CASE: &str = "9 fleet at expiry (100 processes, 10 hosts, 200 ms server)";
+const HOT: &str = "9 cached token() through the Redis store (ns per call)";
 
-/// Case 8.
+/// Case 9.
 pub fn fleet(ctx: &Ctx) -> Result<Vec<Record>, String> {
     let Some(redis) = RedisServer::start() else {
         return Ok(Vec::new());

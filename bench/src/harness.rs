@@ -151,6 +151,12 @@ pub struct Record {
     pub p90_ns: f64,
     pub requests: Option<u64>,
     pub note: String,
+    /// Throughput of a transfer case, in MB/s (10^6 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mb_s: Option<f64>,
+    /// Peak RSS of the process that did the work, read from outside it, in KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kib: Option<u64>,
 }
 
 impl Record {
@@ -162,6 +168,8 @@ impl Record {
             p90_ns: stats.p90_ns,
             requests: None,
             note: String::new(),
+            mb_s: None,
+            peak_rss_kib: None,
         }
     }
 

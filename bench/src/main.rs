@@ -2,9 +2,10 @@
 //! and the raw limits, on this machine, in one run. Timed results are printed and written as
 //! JSON lines; nothing here is a test and nothing asserts a time.
 //!
-//! usage: gauth-bench [--quick] [--json FILE] [--python PATH] [--docs DIR] [--only 1,2,..]
+//! usage: gauth-bench [--quick] [--json FILE] [--python PATH] [--docs DIR] [--only 1,media,..]
+//!                    [--media-mib N] [--media-runs N] [--media-server lean|emulator]
 //!
-//! (`gauth-bench --fleet-member ...` is case 8's member process, not for people.)
+//! (`gauth-bench --fleet-member ...` is case 9's member process, not for people.)
 
 mod crypto;
 mod discovery;
@@ -13,6 +14,8 @@ mod fleet;
 mod footprint;
 mod gauth_creds;
 mod harness;
+mod media;
+mod media_server;
 mod peers;
 mod report;
 mod tokens;
@@ -38,6 +41,12 @@ pub struct Ctx {
     pub python: Option<PathBuf>,
     /// googleapiclient's shipped discovery documents.
     pub docs: Option<PathBuf>,
+    /// Case 8's file size in MiB (`--media-mib`).
+    pub media_mib: Option<u64>,
+    /// Case 8's server: `lean` (default) or `emulator` (`--media-server`).
+    pub media_server: Option<String>,
+    /// Case 8's rounds (`--media-runs`; 3, or 1 under `--quick`).
+    pub media_runs: Option<usize>,
 }
 
 impl Ctx {
@@ -57,7 +66,23 @@ struct Args {
     python: Option<PathBuf>,
     docs: Option<PathBuf>,
     only: Option<Vec<u32>>,
+    media_mib: Option<u64>,
+    media_server: Option<String>,
+    media_runs: Option<usize>,
 }
+
+/// Cases that `--only` also takes by name.
+const NAMES: [(&str, u32); 9] = [
+    ("cached", 1),
+    ("stampede", 2),
+    ("cold-start", 3),
+    ("minting", 4),
+    ("verification", 5),
+    ("discovery", 6),
+    ("footprint", 7),
+    ("media", 8),
+    ("fleet", 9),
+];
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -66,6 +91,9 @@ fn parse_args() -> Result<Args, String> {
         python: None,
         docs: None,
         only: None,
+        media_mib: None,
+        media_server: None,
+        media_runs: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -79,8 +107,39 @@ fn parse_args() -> Result<Args, String> {
                 let list = value("--only")?;
                 a.only = Some(
                     list.split(',')
-                        .map(|s| s.trim().parse().map_err(|_| format!("bad case `{s}`")))
+                        .map(|s| {
+                            let s = s.trim();
+                            s.parse()
+                                .ok()
+                                .or_else(|| NAMES.iter().find(|(n, _)| *n == s).map(|(_, i)| *i))
+                                .ok_or_else(|| format!("bad case `{s}`"))
+                        })
                         .collect::<Result<_, _>>()?,
+                );
+            }
+            "--media-server" => {
+                let v = value("--media-server")?;
+                if v != "lean" && v != "emulator" {
+                    return Err(format!("--media-server is lean or emulator, not `{v}`"));
+                }
+                a.media_server = Some(v);
+            }
+            "--media-runs" => {
+                let v = value("--media-runs")?;
+                a.media_runs = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(format!("--media-runs takes a count, not `{v}`"))?,
+                );
+            }
+            "--media-mib" => {
+                let v = value("--media-mib")?;
+                a.media_mib = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(format!("--media-mib takes a size in MiB, not `{v}`"))?,
                 );
             }
             other => return Err(format!("unknown argument `{other}`")),
@@ -90,9 +149,14 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.first().map(String::as_str) == Some("--fleet-member") {
-        return match fleet::member(&argv[1..]) {
+    // Case 8 measures transfers in child processes: this binary again.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--media-child") {
+        return media::child_main(&args[2..]);
+    }
+    // Case 9's fleet members are this binary too.
+    if args.get(1).map(String::as_str) == Some("--fleet-member") {
+        return match fleet::member(&args[2..]) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("fleet member: {e}");
@@ -136,6 +200,9 @@ fn run() -> Result<(), String> {
         root,
         python,
         docs,
+        media_mib: args.media_mib,
+        media_server: args.media_server,
+        media_runs: args.media_runs,
     };
 
     type Case = fn(&Ctx) -> Result<Vec<Record>, String>;
@@ -147,8 +214,8 @@ fn run() -> Result<(), String> {
         (5, "ID-token verification", crypto::verification),
         (6, "discovery", discovery::discovery),
         (7, "footprint", footprint::footprint),
-        (8, "fleet token cache on Redis", fleet::fleet),
-        (0, "", |_| Ok(Vec::new())),
+        (8, "media", media::media),
+        (9, "fleet token cache on Redis", fleet::fleet),
     ];
     let mut json = match &args.json {
         Some(p) => Some(std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?),

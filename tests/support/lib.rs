@@ -8,6 +8,7 @@
 //! program is missing locally and fails it under `CI=true`.
 
 pub mod hostile;
+pub mod media;
 pub mod oidc;
 pub mod redis_server;
 pub mod tools;

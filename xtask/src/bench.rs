@@ -1,18 +1,21 @@
-//! `cargo xtask bench [--quick] [--json FILE]`: builds the `gauth-bench` package in release
-//! mode and runs it. The benchmark itself (the counting token server on loopback, the cases,
+//! `cargo xtask bench [--quick] [--json FILE] [--only 1,media,..] [--media-mib N]
+//! [--media-runs N] [--media-server lean|emulator]`: builds the `gauth-bench` package in release mode and
+//! runs it (`--only media` runs case 8, the 512 MiB upload and download, alone). The benchmark itself (the counting token server on loopback, the cases,
 //! the peers, googleapiclient, the table) lives in `bench/`; `docs/performance.md` shows the
 //! latest table.
 
 use std::path::PathBuf;
 
-/// Runs the benchmark with the caller's arguments (`--quick`, `--json FILE`, `--only 1,2`).
+/// Runs the benchmark with the caller's arguments (`--quick`, `--json FILE`, `--only 1,2`
+/// or names such as `--only media`, `--media-mib N`, `--media-runs N`,
+/// `--media-server lean|emulator`).
 pub fn bench(args: &[String]) -> Result<(), String> {
     let mut forwarded = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => forwarded.push(a.clone()),
-            "--json" | "--only" => {
+            "--json" | "--only" | "--media-mib" | "--media-runs" | "--media-server" => {
                 let v = it.next().ok_or(format!("{a} needs a value"))?;
                 let v = if a == "--json" {
                     absolute(v)

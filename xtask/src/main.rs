@@ -10,8 +10,8 @@
 //!   (Chromium, ChromeDriver, redis-server) are the business of `.ci/run` on CI; a suite
 //!   whose program is missing says so in one line and skips (and fails under `CI=true`).
 //! - `cargo xtask setup`: only the interop environment.
-//! - `cargo xtask bench [--quick] [--json FILE]`: gauth against its peers and the raw limits
-//!   (see `bench/` and `docs/performance.md`).
+//! - `cargo xtask bench [--quick] [--json FILE] [--only CASES]`: gauth against its peers and
+//!   the raw limits (see `bench/` and `docs/performance.md`); `--only media` for case 8.
 //! - `cargo xtask fuzz [--time SECS] [TARGET]...`: the cargo-fuzz targets in `fuzz/`, with
 //!   executions and findings per target (see `docs/reliability.md`).
 //! - `cargo xtask man [--out DIR]`: the `gauth` man pages (`target/man` by default).
@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: cargo xtask <test [--no-lint] [--jobs N] | setup | bench [--quick] [--json FILE] | fuzz [--time SECS] [TARGET]... | man [--out DIR]>";
+const USAGE: &str = "usage: cargo xtask <test [--no-lint] [--jobs N] | setup | bench [--quick] [--json FILE] [--only CASES] [--media-mib N] | fuzz [--time SECS] [TARGET]... | man [--out DIR]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

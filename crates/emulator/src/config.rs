@@ -1,10 +1,12 @@
 //! What the emulator knows: its OAuth clients, users and service accounts, and how it behaves.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::faults::MediaFault;
 use crate::keys;
 
 /// Why a configuration item was refused.
@@ -254,6 +256,15 @@ pub struct EmulatorConfig {
     pub issuer: String,
     /// The project the metadata server reports.
     pub project_id: String,
+    /// Faults armed on the media endpoints from the start.
+    pub media_faults: Vec<MediaFault>,
+    /// Where the media directory is made (a fresh private subdirectory, removed when the
+    /// emulator stops); the system's temp directory by default.
+    pub media_dir: Option<PathBuf>,
+    /// Most bytes of media held at once (files and open uploads); 4 GiB by default.
+    pub media_store_limit: u64,
+    /// How long a resumable upload session lives (Google: a week).
+    pub upload_session_lifetime: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -279,6 +290,10 @@ impl Default for EmulatorConfig {
             device_interval: 5,
             issuer: "https://accounts.google.com".into(),
             project_id: "gauth-emulator".into(),
+            media_faults: Vec::new(),
+            media_dir: None,
+            media_store_limit: 4 << 30,
+            upload_session_lifetime: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -425,6 +440,55 @@ impl EmulatorConfig {
     /// ```
     pub fn project_id(mut self, id: impl Into<String>) -> Self {
         self.project_id = id.into();
+        self
+    }
+
+    /// Arms a fault on the media endpoints from the start (see [`MediaFault`]).
+    ///
+    /// ```
+    /// use gauth_emulator::{EmulatorConfig, FaultAction, FaultTarget, MediaFault};
+    /// let c = EmulatorConfig::default()
+    ///     .media_fault(MediaFault::new(FaultTarget::Chunk, FaultAction::DropAfter(100_000)));
+    /// assert_eq!(c.media_faults.len(), 1);
+    /// ```
+    pub fn media_fault(mut self, fault: MediaFault) -> Self {
+        self.media_faults.push(fault);
+        self
+    }
+
+    /// Makes the media directory under `dir` instead of the system's temp directory.
+    ///
+    /// ```
+    /// let c = gauth_emulator::EmulatorConfig::default().media_dir(std::env::temp_dir());
+    /// assert!(c.media_dir.is_some());
+    /// ```
+    pub fn media_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.media_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the most bytes of media held at once; past it uploads get Drive's
+    /// `storageQuotaExceeded`.
+    ///
+    /// ```
+    /// let c = gauth_emulator::EmulatorConfig::default().media_store_limit(1 << 20);
+    /// assert_eq!(c.media_store_limit, 1 << 20);
+    /// ```
+    pub fn media_store_limit(mut self, bytes: u64) -> Self {
+        self.media_store_limit = bytes;
+        self
+    }
+
+    /// Sets how long a resumable upload session lives, on the emulator's clock
+    /// ([`Emulator::advance_clock`](crate::Emulator::advance_clock) moves it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = gauth_emulator::EmulatorConfig::default().upload_session_lifetime(Duration::from_secs(60));
+    /// assert_eq!(c.upload_session_lifetime.as_secs(), 60);
+    /// ```
+    pub fn upload_session_lifetime(mut self, d: Duration) -> Self {
+        self.upload_session_lifetime = d;
         self
     }
 }

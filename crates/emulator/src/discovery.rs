@@ -13,9 +13,11 @@ use crate::reply::{api_error, form};
 use crate::store::Shared;
 
 /// (api, version, document) of every served API.
-const DOCUMENTS: [(&str, &str, &str); 2] = [
+const DOCUMENTS: [(&str, &str, &str); 3] = [
     ("oauth2", "v2", include_str!("../discovery/oauth2.v2.json")),
     ("tasks", "v1", include_str!("../discovery/tasks.v1.json")),
+    // Trimmed to files.create/get/list/delete (`media.rs`).
+    ("drive", "v3", include_str!("../discovery/drive.v3.json")),
 ];
 
 /// The documents, parsed once and rewritten for `base_url`.
@@ -157,6 +159,13 @@ mod tests {
             oauth2["methods"]["tokeninfo"]["path"],
             "oauth2/v2/tokeninfo"
         );
-        assert_eq!(docs.apis().len(), 2);
+        let drive = docs.get("drive", "v3").unwrap();
+        assert_eq!(drive["baseUrl"], "http://127.0.0.1:9/drive/v3/");
+        assert_eq!(
+            drive["resources"]["files"]["methods"]["create"]["mediaUpload"]["protocols"]["simple"]
+                ["path"],
+            "/upload/drive/v3/files"
+        );
+        assert_eq!(docs.apis().len(), 3);
     }
 }

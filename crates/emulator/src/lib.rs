@@ -25,8 +25,16 @@
 //!     role credentials); `/external/subject-token`: a URL subject-token source. Neither
 //!     accepts a request that carries a credential.
 //!     [`Emulator::external_account_file`] writes matching `external_account` files.
-//!   - `/discovery/v1/apis/{api}/{version}/rest`: oauth2 v2 and tasks v1, and the Tasks
-//!     API itself (lists and tasks, in memory per user).
+//!   - `/discovery/v1/apis/{api}/{version}/rest`: oauth2 v2, tasks v1 and drive v3, and the
+//!     Tasks API itself (lists and tasks, in memory per user).
+//!   - Drive v3's files, trimmed to media: `files.create` with Google's three upload
+//!     protocols (`uploadType=media`, `multipart`, `resumable` with 308 Resume Incomplete and
+//!     status queries), `files.get` with `alt=media` downloads and `Range`, `files.list`,
+//!     `files.delete`; content kept on disk, each file with its `sha256Checksum`. Faults
+//!     ([`MediaFault`]: an error status, a connection cut mid-body, a stall, a forgotten
+//!     session) and a log of the requests' shapes ([`MediaRequest`]) serve tests of
+//!     clients; `/emulator/v1/media/faults` and `/emulator/v1/media/requests` reach them over
+//!     HTTP.
 //! - [`token_server::TokenServer`]: a token endpoint that counts what it receives, with a
 //!   settable delay and lifetime, and refresh-token rotation with reuse detection (the
 //!   grant is revoked when a rotated-away refresh token comes back, as strict providers
@@ -51,17 +59,24 @@
 mod authorize;
 mod aws;
 mod config;
+mod conn;
 mod device;
 mod discovery;
 mod external;
+mod faults;
 mod federation;
+mod fields;
 mod files;
 mod iam;
 mod info;
 mod keys;
+mod media;
 mod metadata;
+mod multipart;
+mod record;
 mod reply;
 mod server;
+mod storage;
 mod store;
 mod sts;
 mod tasks;
@@ -71,11 +86,14 @@ pub mod token_server;
 pub use aws::{AWS_ACCOUNT, AWS_REGION, AWS_ROLE};
 pub use config::{ClientKind, ConfigError, EmulatorConfig, OAuthClient, ServiceAccount, TestUser};
 pub use external::WORKLOAD_SUBJECT;
+pub use faults::{FaultAction, FaultTarget, MediaFault, Repeat};
 pub use federation::{
     AWS_PROVIDER, CredentialSource, OIDC_PROVIDER, WORKFORCE_PROVIDER, workforce_audience,
     workload_audience,
 };
 pub use files::{EmulatorFiles, ShutdownSignal, StopSignal};
+pub use media::StoredObject;
+pub use record::{BodyShape, Framing, MediaRequest, MultipartShape, PartShape};
 pub use server::Emulator;
 pub use sts::{PROJECT_NUMBER, WORKFORCE_POOL, WORKLOAD_POOL};
 

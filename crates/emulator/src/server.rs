@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use crate::config::{ClientKind, EmulatorConfig};
 use crate::keys::SigningKey;
 use crate::store::{DeviceState, Shared};
-use crate::{authorize, aws, device, discovery, external, iam, info, metadata, sts, tasks, token};
+use crate::{
+    authorize, aws, device, discovery, external, iam, info, media, metadata, sts, tasks, token,
+};
 
 /// Largest request body accepted (a Tasks note is at most 8 KiB; an assertion a few).
 const BODY_LIMIT: usize = 256 * 1024;
@@ -112,6 +114,8 @@ fn router(shared: Arc<Shared>) -> Router {
                 .patch(tasks::task)
                 .delete(tasks::task),
         )
+        // Drive v3 files and media, with their fault and log controls.
+        .merge(media::routes())
         .route("/tasks/v1/lists/{tasklist}/clear", post(tasks::clear))
         .route(
             "/tasks/v1/lists/{tasklist}/tasks/{task}/move",
@@ -138,7 +142,7 @@ fn router(shared: Arc<Shared>) -> Router {
 /// ```
 pub struct Emulator {
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -177,6 +181,9 @@ impl Emulator {
                     };
                     let mut stop = rx.clone();
                     let mut stop_hard = rx;
+                    // Connections a media fault can cut (`conn.rs`).
+                    let listener = crate::conn::KillableListener(listener);
+                    let app = app.into_make_service_with_connect_info::<crate::conn::Conn>();
                     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                         let _ = stop.changed().await;
                     });

@@ -162,12 +162,15 @@ pub(crate) struct Shared {
     rng: SystemRandom,
     clock_offset: AtomicU64,
     store: Mutex<Store>,
+    /// Drive's files, uploads, media faults and the media request log.
+    pub media: crate::media::Media,
 }
 
 impl Shared {
     pub fn new(config: EmulatorConfig, base_url: String, key: SigningKey) -> Shared {
         Shared {
             docs: crate::discovery::Documents::load(&base_url),
+            media: crate::media::Media::new(&config),
             config,
             base_url,
             key,
