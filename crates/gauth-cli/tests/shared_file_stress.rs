@@ -111,17 +111,41 @@ fn a_process_killed_mid_refresh_leaves_the_old_file_or_the_new_one() {
         authorized_user_json(&server.token_uri(), &server.current_refresh_token()).to_string(),
     )
     .unwrap();
-    let mut killed = 0;
-    for i in 0..60u64 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gauth"))
+    let gauth = || {
+        Command::new(env!("CARGO_BIN_EXE_gauth"))
             .args(["token", "--credentials"])
             .arg(&path)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
-        // Spread the kills over start-up, the request and the write.
-        std::thread::sleep(Duration::from_micros((i * 7919) % 12_000));
+            .unwrap()
+    };
+    // How long one whole run takes on this machine now (a loaded CI machine is many times
+    // slower than a quiet one), so that the kills below fall inside runs, not after them.
+    let started = Instant::now();
+    assert!(
+        gauth().wait().unwrap().success(),
+        "a run that is not killed succeeds"
+    );
+    let whole_run = started.elapsed().as_micros().max(1_000) as u64;
+    let mut killed = 0;
+    for i in 0..60u64 {
+        let before = server.requests();
+        let mut child = gauth();
+        if i % 2 == 0 {
+            // Spread over start-up, the request and the write, in proportion to a whole run.
+            std::thread::sleep(Duration::from_micros((i * 7919) % (whole_run * 3 / 2)));
+        } else {
+            // Once the request has reached the server: during its delay, or the write after.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while server.requests() == before && Instant::now() < deadline {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            std::thread::sleep(Duration::from_micros((i * 389) % 4_000));
+        }
         if matches!(child.try_wait(), Ok(None)) && child.kill().is_ok() {
             killed += 1;
         }
