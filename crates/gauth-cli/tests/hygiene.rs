@@ -544,8 +544,8 @@ fn no_public_type_prints_its_secrets() {
     .unwrap();
     show("ClientSecrets", format!("{cs:?}"), None);
     let mut flow = oauth_flow::Flow::from_client_secrets(cs.clone(), ["openid"])
-        .with_redirect_uri("http://127.0.0.1:1/");
-    let (url, _) = flow.authorization_url().unwrap();
+        .with_redirect_uri("http://127.0.0.1:1/".parse().unwrap());
+    let url = flow.authorization_url().unwrap().url;
     show("Flow", format!("{flow:?}"), None);
     assert!(!url.as_str().contains("cs-SECRET"));
     let installed = oauth_flow::blocking::InstalledAppFlow::from_client_secrets(cs, ["openid"]);
