@@ -477,7 +477,7 @@ mod adc {
                     "gcloud_project": gcloud_project, "scopes": [SCOPE]}),
         );
         let env = AdcEnv::from_vars(|k| vars.get(k).map(Into::into));
-        let found = gauth::adc::blocking::find(&AdcOptions::new(&[SCOPE]).env(env))
+        let found = gauth::blocking::adc::find(&AdcOptions::new(&[SCOPE]).env(env))
             .unwrap_or_else(|e| panic!("{}: {e}", s.name));
         let what = format!(
             "{}: google-auth {python}, gauth {:?}",

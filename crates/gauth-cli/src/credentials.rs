@@ -262,7 +262,7 @@ fn load_metadata(
     audience: Option<&str>,
 ) -> Result<Loaded, String> {
     let (options, _) = adc_options(args, scopes);
-    let found = gauth::adc::blocking::find(&options).map_err(|e| {
+    let found = gauth::blocking::adc::find(&options).map_err(|e| {
         format!("{e}; sign in with `gauth login --client-secrets FILE`, or pass --credentials FILE")
     })?;
     let source = Source::of(&found.origin);

@@ -70,6 +70,23 @@ pub mod blocking {
     pub use discovery_client::blocking::{MethodCall, PageIter, Service, build, build_with};
     #[cfg(feature = "flow")]
     pub use oauth_flow::blocking::{DeviceFlow, InstalledAppFlow, revoke, tokeninfo};
+
+    /// Application Default Credentials, blocking: the names of [`crate::adc`], with
+    /// `find` and `default_credentials` that block.
+    ///
+    /// ```no_run
+    /// let adc = gauth::blocking::adc::default_credentials(&["https://www.googleapis.com/auth/cloud-platform"])?;
+    /// println!("{:?} from {:?}", adc.project_id, adc.origin);
+    /// # Ok::<(), gauth::adc::AdcError>(())
+    /// ```
+    #[cfg(feature = "adc")]
+    pub mod adc {
+        pub use crate::adc::blocking::{DefaultCredentials, default_credentials, find};
+        pub use crate::adc::{
+            AdcEnv, AdcError, AdcOptions, AdcOrder, AdcOrigin, Found, Search, file_step,
+            find_file, load_file, load_file_with_quota, locate_file,
+        };
+    }
 }
 
 /// The Rust snippets of the workspace's README and `docs/`, compiled (and run, unless marked
