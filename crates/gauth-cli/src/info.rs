@@ -40,7 +40,7 @@ pub fn info(args: &InfoArgs) -> Result<(), Failure> {
         Some(u) => u,
         None => url::Url::parse(GOOGLE_TOKENINFO_URI).map_err(|e| e.to_string())?,
     };
-    let info = gauth::blocking::tokeninfo(&TokenInfoCall::new(url, token))
-        .map_err(|e| e.to_string())?;
+    let info =
+        gauth::blocking::tokeninfo(&TokenInfoCall::new(url, token)).map_err(|e| e.to_string())?;
     out::json(&info.raw, false)
 }

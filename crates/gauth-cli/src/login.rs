@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use gauth::{AuthorizedUser, ClientSecrets, EndpointPolicy};
 use gauth::blocking::InstalledAppFlow;
+use gauth::{AuthorizedUser, ClientSecrets, EndpointPolicy};
 use gauth::{CredentialStore, FileStore, LocalServerOptions, LoopbackHost};
 use serde_json::Value;
 

@@ -2,8 +2,6 @@
 
 // The core's types, by name: what the guide and the examples use. oauth-core's internals
 // (`fsutil`, `json`, the token cache) are not reachable from here.
-#[cfg(feature = "async")]
-pub use oauth_core::{Credentials, CredentialsBuilder, TokenStore, run, run_authorized};
 pub use oauth_core::{
     AuthorizedUser, ClientSecrets, ClientType, Clock, CredentialsOptions, DEFAULT_REFRESH_MARGIN,
     EndpointPolicy, Error, ErrorKind, FileStore, ManualClock, MemoryStore, OAuthError, Refresh,
@@ -11,6 +9,8 @@ pub use oauth_core::{
     TokenCall, TokenKey, TokenResponse, TokenSource, TransportError, TransportErrorKind,
     apply_token,
 };
+#[cfg(feature = "async")]
+pub use oauth_core::{Credentials, CredentialsBuilder, TokenStore, run, run_authorized};
 // oauth-core's public modules, by name, for the less common items (custom transports,
 // exchanges, stores, the newtypes).
 pub use oauth_core::{
@@ -120,8 +120,8 @@ pub mod blocking {
     pub mod adc {
         pub use crate::adc::blocking::{DefaultCredentials, default_credentials, find};
         pub use crate::adc::{
-            AdcEnv, AdcError, AdcOptions, AdcOrder, AdcOrigin, Found, Search, file_step,
-            find_file, load_file, load_file_with_quota, locate_file,
+            AdcEnv, AdcError, AdcOptions, AdcOrder, AdcOrigin, Found, Search, file_step, find_file,
+            load_file, load_file_with_quota, locate_file,
         };
     }
 }

@@ -15,7 +15,9 @@ use oauth_core::types::AuthorizationCode;
 use oauth_core::{AuthorizedUser, RetryPolicy, Retrying, Secret};
 
 use crate::revoke::CallRef;
-use crate::server::{CONNECTION_DEADLINE, Handled, LINGER, LINGER_BYTES, MAX_CONNECTIONS, RedirectHandler};
+use crate::server::{
+    CONNECTION_DEADLINE, Handled, LINGER, LINGER_BYTES, MAX_CONNECTIONS, RedirectHandler,
+};
 use crate::{
     ConsoleOptions, DeviceCode, FlowError, LocalServerOptions, RevokeCall, TokenInfo,
     TokenInfoCall, device_error,
@@ -58,7 +60,10 @@ impl InstalledAppFlow {
         &self,
         code: impl Into<AuthorizationCode>,
     ) -> Result<AuthorizedUser, FlowError> {
-        Ok(run(self.http.as_ref(), &mut self.exchange_for(code.into())?)?)
+        Ok(run(
+            self.http.as_ref(),
+            &mut self.exchange_for(code.into())?,
+        )?)
     }
 
     /// Checks a redirect URL (state first) and exchanges its code.

@@ -166,10 +166,7 @@ impl DeviceAuthorization {
 
     pub(crate) fn user(&self, response: TokenResponse) -> AuthorizedUser {
         let token = response.to_token(SystemTime::now());
-        let scopes = token
-            .scopes
-            .clone()
-            .unwrap_or_else(|| self.scopes.clone());
+        let scopes = token.scopes.clone().unwrap_or_else(|| self.scopes.clone());
         AuthorizedUser::new(
             self.client_id.clone(),
             self.client_secret.clone().map(ClientSecret::from),

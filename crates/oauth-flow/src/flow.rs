@@ -133,7 +133,10 @@ impl fmt::Debug for Flow {
             .field("auth_uri", &self.auth_uri.as_str())
             .field("token_uri", &self.token_uri.as_str())
             .field("scopes", &self.scopes)
-            .field("redirect_uri", &self.redirect_uri.as_ref().map(RedirectUrl::as_str))
+            .field(
+                "redirect_uri",
+                &self.redirect_uri.as_ref().map(RedirectUrl::as_str),
+            )
             .field("pkce", &self.pkce)
             .field("has_verifier", &self.code_verifier.is_some())
             .field("has_state", &self.state.is_some())
@@ -711,10 +714,7 @@ impl CodeExchange {
             );
         }
         let token = response.to_token(SystemTime::now());
-        let scopes = token
-            .scopes
-            .clone()
-            .unwrap_or_else(|| self.scopes.clone());
+        let scopes = token.scopes.clone().unwrap_or_else(|| self.scopes.clone());
         AuthorizedUser::new(
             self.client_id.clone(),
             self.client_secret.clone(),
@@ -826,7 +826,10 @@ mod tests {
         assert_eq!(q["x"], "y");
         assert_eq!(q["code_challenge_method"], "S256");
         let verifier = f.code_verifier.clone().unwrap();
-        assert_eq!(q["code_challenge"], pkce::challenge_s256(&verifier).as_str());
+        assert_eq!(
+            q["code_challenge"],
+            pkce::challenge_s256(&verifier).as_str()
+        );
         assert!(!url.as_str().contains("GOCSPX"), "no secret in the URL");
         assert!(!url.as_str().contains(verifier.expose()));
         // A new URL gets a new state but keeps the verifier.
@@ -945,10 +948,7 @@ mod tests {
     fn oob_is_refused_everywhere() {
         let mut f = flow().with_redirect_uri(OOB_REDIRECT_URI.parse().unwrap());
         assert!(matches!(f.authorization_url(), Err(FlowError::OutOfBand)));
-        assert!(matches!(
-            f.code_exchange("c"),
-            Err(FlowError::OutOfBand)
-        ));
+        assert!(matches!(f.code_exchange("c"), Err(FlowError::OutOfBand)));
         let mut f = flow().with_redirect_uri("urn:ietf:wg:oauth:2.0:oob:auto".parse().unwrap());
         assert!(matches!(f.authorization_url(), Err(FlowError::OutOfBand)));
     }

@@ -155,11 +155,8 @@ impl<F: Flavour> InstalledAppFlow<F> {
     ) -> Result<RedirectHandler, FlowError> {
         self.flow.set_redirect_uri(options.redirect_uri(port)?);
         let request = self.flow.authorization_url()?;
-        let handler = RedirectHandler::new(
-            "/",
-            request.state.expose(),
-            options.success_message_text(),
-        );
+        let handler =
+            RedirectHandler::new("/", request.state.expose(), options.success_message_text());
         options.announce(&request.url);
         Ok(handler)
     }

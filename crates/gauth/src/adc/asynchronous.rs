@@ -48,7 +48,9 @@ pub async fn find(options: &AdcOptions) -> Result<DefaultCredentials, AdcError> 
         None => ReqwestClient::shared(),
     };
     let found = run(client.as_ref(), &mut search).await??;
-    Ok(DefaultCredentials::assemble(found, |b, store| b.store(store)))
+    Ok(DefaultCredentials::assemble(found, |b, store| {
+        b.store(store)
+    }))
 }
 
 /// [`file_step`] on tokio's blocking pool (inline without a runtime).

@@ -39,5 +39,7 @@ pub fn find(options: &AdcOptions) -> Result<DefaultCredentials, AdcError> {
         None => UreqClient::shared(),
     };
     let found = run(client.as_ref(), &mut search)??;
-    Ok(DefaultCredentials::assemble(found, |b, store| b.store(store)))
+    Ok(DefaultCredentials::assemble(found, |b, store| {
+        b.store(store)
+    }))
 }

@@ -23,6 +23,7 @@ pub struct DefaultCredentials<F: Flavour> {
 impl<F: Flavour> DefaultCredentials<F> {
     /// A handle over what the search found; `store` puts the handle on gauth's store
     /// file when the user was found there.
+    #[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
     pub(crate) fn assemble(
         found: Found,
         store: impl FnOnce(CredentialsBuilder<F>, FileStore) -> CredentialsBuilder<F>,
@@ -38,4 +39,3 @@ impl<F: Flavour> DefaultCredentials<F> {
         }
     }
 }
-

@@ -42,9 +42,9 @@ use oauth_core::{AuthorizedUser, EndpointPolicy, FileStore, RetryPolicy, Retryin
 
 #[cfg(feature = "async")]
 mod asynchronous;
-pub mod handle;
 #[cfg(feature = "blocking")]
 pub(crate) mod blocking;
+pub mod handle;
 
 #[cfg(feature = "async")]
 pub use asynchronous::{DefaultCredentials, default_credentials, find};
@@ -604,9 +604,7 @@ fn not_found(mut tried: Vec<String>, env: &AdcEnv, what: String) -> AdcError {
 /// The file steps of a search with `options`: the environment (the options' or the
 /// process's) and what [`find_file`] found in it. This is the part that reads files; the
 /// async flavour runs it on tokio's blocking pool.
-pub fn file_step(
-    options: &AdcOptions,
-) -> Result<(AdcEnv, Result<Found, Vec<String>>), AdcError> {
+pub fn file_step(options: &AdcOptions) -> Result<(AdcEnv, Result<Found, Vec<String>>), AdcError> {
     let env = options.env.clone().unwrap_or_else(AdcEnv::from_process);
     let files = find_file(options, &env)?;
     Ok((env, files))
@@ -652,7 +650,9 @@ impl std::fmt::Debug for Search {
             Phase::Ping(..) => "ping",
             Phase::Project(..) => "project",
         };
-        f.debug_struct("Search").field("phase", &phase).finish_non_exhaustive()
+        f.debug_struct("Search")
+            .field("phase", &phase)
+            .finish_non_exhaustive()
     }
 }
 
@@ -727,7 +727,11 @@ impl Exchange for Search {
                 Step::Wait(d) => Step::Wait(d),
                 Step::Done(project) => {
                     let Some(mut found) = found.take() else {
-                        return Step::Done(Ok(Err(not_found(Vec::new(), &self.env, String::new()))));
+                        return Step::Done(Ok(Err(not_found(
+                            Vec::new(),
+                            &self.env,
+                            String::new(),
+                        ))));
                     };
                     // As google-auth: credentials without a project when the server has none.
                     found.project_id = project.ok();
