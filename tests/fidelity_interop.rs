@@ -477,7 +477,7 @@ mod adc {
                     "gcloud_project": gcloud_project, "scopes": [SCOPE]}),
         );
         let env = AdcEnv::from_vars(|k| vars.get(k).map(Into::into));
-        let found = gauth::adc::blocking::find(&AdcOptions::new(&[SCOPE]).env(env))
+        let found = gauth::blocking::adc::find(&AdcOptions::new(&[SCOPE]).env(env))
             .unwrap_or_else(|e| panic!("{}: {e}", s.name));
         let what = format!(
             "{}: google-auth {python}, gauth {:?}",
@@ -605,7 +605,6 @@ mod adc {
 }
 
 mod authorization_url {
-    use oauth_core::Secret;
     use oauth_flow::Flow;
     use serde_json::{Value, json};
 
@@ -648,12 +647,12 @@ mod authorization_url {
     fn gauth_url(c: &Case) -> String {
         let mut flow = Flow::from_client_config(&config(c.auth_uri), c.scopes.iter().copied())
             .unwrap()
-            .with_redirect_uri(c.redirect_uri)
+            .with_redirect_uri(c.redirect_uri.parse().unwrap())
             .with_state(c.state)
             .with_access_type(c.access_type)
             .with_include_granted_scopes(c.include_granted_scopes);
         flow = match c.verifier {
-            Some(v) => flow.with_code_verifier(Secret::new(v)).unwrap(),
+            Some(v) => flow.with_code_verifier(v).unwrap(),
             None => flow.with_pkce(false),
         };
         if let Some(p) = c.prompt {
@@ -668,7 +667,7 @@ mod authorization_url {
         for (k, v) in &c.extra {
             flow = flow.with_param(*k, *v);
         }
-        flow.authorization_url().unwrap().0.to_string()
+        flow.authorization_url().unwrap().url.to_string()
     }
 
     /// The same settings as google-auth-oauthlib's keyword arguments, in the order a caller

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use gauth::fsutil::FileLock;
+use oauth_core::fsutil::FileLock;
 use gauth::{AuthorizedUser, Credentials, Error, FileStore, RetryPolicy};
 use gauth_tests::authorized_user_json;
 use gauth_tests::hostile::{Hostile, Reply};
@@ -123,7 +123,7 @@ fn a_process_that_gives_up_waiting_uses_the_token_the_holder_wrote_meanwhile() {
     let mut fresh = v.clone();
     fresh["token"] = "ya29.written-by-the-holder".into();
     fresh["expiry"] = "2999-01-01T00:00:00Z".into();
-    gauth::fsutil::atomic_write(&file, fresh.to_string().as_bytes()).unwrap();
+    oauth_core::fsutil::atomic_write(&file, fresh.to_string().as_bytes()).unwrap();
     // Bounded waiting ends on its own; an unbounded wait would never end while we hold
     // the lock, so give it a generous while and then let go to fail cleanly.
     let mut waited = 0;

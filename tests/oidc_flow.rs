@@ -204,8 +204,8 @@ fn forged_redirects_arriving_first_do_not_spoil_the_sign_in() {
 fn a_saved_flow_resumes_at_the_callback() {
     let p = OidcProvider::start();
     let mut flow = oauth_flow::Flow::from_client_secrets(secrets(&p), SCOPES)
-        .with_redirect_uri("http://127.0.0.1:9/");
-    let (url, _) = flow.authorization_url().unwrap();
+        .with_redirect_uri("http://127.0.0.1:9/".parse().unwrap());
+    let url = flow.authorization_url().unwrap().url;
     let saved = serde_json::to_string(&flow).unwrap();
     let redirect = Browser::new().sign_in(&p.issuer, url.as_str(), "bob");
     assert!(redirect.starts_with("http://127.0.0.1:9/?"));

@@ -609,7 +609,7 @@ fn adc_finds_the_metadata_server_in_both_flavours() {
     });
     let empty = tempfile::tempdir().unwrap();
     let opts = AdcOptions::new(&["scope-a", "scope-b"]).env(metadata_env(&server, empty.path()));
-    let adc = gauth::adc::blocking::find(&opts).unwrap();
+    let adc = gauth::blocking::adc::find(&opts).unwrap();
     assert_eq!(adc.origin, AdcOrigin::MetadataServer(server.host()));
     assert_eq!(adc.project_id.as_deref(), Some("metadata-project"));
     assert_eq!(adc.credentials.token().unwrap().expose(), "ya29.metadata");
@@ -621,7 +621,7 @@ fn adc_finds_the_metadata_server_in_both_flavours() {
     assert_eq!(claims["aud"], "https://run.example");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (token, project) = rt.block_on(async {
-        let adc = gauth::adc::asynchronous::find(&opts).await.unwrap();
+        let adc = gauth::adc::find(&opts).await.unwrap();
         (adc.credentials.token().await.unwrap(), adc.project_id)
     });
     assert_eq!(token.expose(), "ya29.metadata");
@@ -643,7 +643,7 @@ fn adc_lists_what_it_tried_when_nothing_answers_as_a_metadata_server() {
     });
     let empty = tempfile::tempdir().unwrap();
     let opts = AdcOptions::new(&["s"]).env(metadata_env(&server, empty.path()));
-    let e = gauth::adc::blocking::find(&opts).unwrap_err();
+    let e = gauth::blocking::adc::find(&opts).unwrap_err();
     let AdcError::NotFound { tried } = &e else {
         panic!("{e}")
     };
@@ -659,7 +659,7 @@ fn adc_lists_what_it_tried_when_nothing_answers_as_a_metadata_server() {
         ..Default::default()
     };
     let started = std::time::Instant::now();
-    let e = gauth::adc::blocking::find(
+    let e = gauth::blocking::adc::find(
         &AdcOptions::new(&["s"])
             .env(dead)
             .detection_timeout(Duration::from_millis(500)),
@@ -678,7 +678,7 @@ fn adc_lists_what_it_tried_when_nothing_answers_as_a_metadata_server() {
         credentials_file: Some(key.clone()),
         ..metadata_env(&server, empty.path())
     };
-    let adc = gauth::adc::blocking::find(&AdcOptions::new(&["s"]).env(env)).unwrap();
+    let adc = gauth::blocking::adc::find(&AdcOptions::new(&["s"]).env(env)).unwrap();
     assert_eq!(adc.origin, AdcOrigin::EnvironmentFile(key));
     assert_eq!(adc.project_id.as_deref(), Some("test-project"));
     assert_eq!(adc.credentials.kind(), "service_account");

@@ -152,7 +152,7 @@ pub fn located_endpoint(args: &CredentialArgs, field: &str) -> Result<Option<Url
     let Ok(Some((source, path))) = located_file(args) else {
         return Ok(None);
     };
-    match gauth::json::read_file(&path) {
+    match gauth::read_json_file(&path) {
         Ok(v) => endpoint_in(&v, &source.location, field, &policy(args)),
         Err(_) => Ok(None),
     }
@@ -170,7 +170,7 @@ pub fn load_for(
         Some(found) => found,
         None => return load_metadata(args, scopes, subject, audience),
     };
-    let value = gauth::json::read_file(&path).map_err(|e| e.to_string())?;
+    let value = gauth::read_json_file(&path).map_err(|e| e.to_string())?;
     let kind = value
         .get("type")
         .and_then(|t| t.as_str())
@@ -262,7 +262,7 @@ fn load_metadata(
     audience: Option<&str>,
 ) -> Result<Loaded, String> {
     let (options, _) = adc_options(args, scopes);
-    let found = gauth::adc::blocking::find(&options).map_err(|e| {
+    let found = gauth::blocking::adc::find(&options).map_err(|e| {
         format!("{e}; sign in with `gauth login --client-secrets FILE`, or pass --credentials FILE")
     })?;
     let source = Source::of(&found.origin);

@@ -1,7 +1,7 @@
 //! `gauth device`: the device authorization grant (RFC 8628).
 
-use oauth_flow::blocking::DeviceFlow;
-use oauth_flow::{CredentialStore, DeviceAuthorization};
+use gauth::blocking::DeviceFlow;
+use gauth::{CredentialStore, DeviceAuthorization};
 
 use crate::args::DeviceArgs;
 use crate::login::{ClientFile, policy};

@@ -1,7 +1,7 @@
 //! `gauth info`: asks the tokeninfo endpoint about a token and prints its JSON.
 
 use gauth::Secret;
-use oauth_flow::{GOOGLE_TOKENINFO_URI, TokenInfoCall};
+use gauth::{GOOGLE_TOKENINFO_URI, TokenInfoCall};
 
 use crate::args::InfoArgs;
 use crate::credentials;
@@ -40,7 +40,7 @@ pub fn info(args: &InfoArgs) -> Result<(), Failure> {
         Some(u) => u,
         None => url::Url::parse(GOOGLE_TOKENINFO_URI).map_err(|e| e.to_string())?,
     };
-    let info = oauth_flow::blocking::tokeninfo(&TokenInfoCall::new(url, token))
-        .map_err(|e| e.to_string())?;
+    let info =
+        gauth::blocking::tokeninfo(&TokenInfoCall::new(url, token)).map_err(|e| e.to_string())?;
     out::json(&info.raw, false)
 }

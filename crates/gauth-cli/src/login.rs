@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
+use gauth::blocking::InstalledAppFlow;
 use gauth::{AuthorizedUser, ClientSecrets, EndpointPolicy};
-use oauth_flow::blocking::InstalledAppFlow;
-use oauth_flow::{CredentialStore, FileStore, LocalServerOptions, LoopbackHost};
+use gauth::{CredentialStore, FileStore, LocalServerOptions, LoopbackHost};
 use serde_json::Value;
 
 use crate::args::LoginArgs;
@@ -16,7 +16,7 @@ pub fn login(args: &LoginArgs) -> Result<(), Failure> {
     let host: LoopbackHost = args
         .host
         .parse()
-        .map_err(|e: oauth_flow::FlowError| e.to_string())?;
+        .map_err(|e: gauth::FlowError| e.to_string())?;
     let store = store(args.out.as_deref())?;
     let mut flow =
         InstalledAppFlow::from_client_secrets(client.secrets.clone(), args.scopes.iter().cloned());
@@ -47,7 +47,7 @@ pub fn policy(allow: &[String]) -> EndpointPolicy {
 pub fn store(out: Option<&Path>) -> Result<FileStore, String> {
     match out {
         Some(p) => Ok(FileStore::new(p)),
-        None => oauth_flow::default_store().map_err(|e| e.to_string()),
+        None => gauth::default_store().map_err(|e| e.to_string()),
     }
 }
 
@@ -66,7 +66,7 @@ const CARRIED: [&str; 2] = ["revoke_uri", "token_info_uri"];
 
 impl ClientFile {
     pub fn read(path: &Path, policy: &EndpointPolicy) -> Result<Self, String> {
-        let value = gauth::json::read_file(path).map_err(|e| e.to_string())?;
+        let value = gauth::read_json_file(path).map_err(|e| e.to_string())?;
         let origin = path.display().to_string();
         let secrets =
             ClientSecrets::from_value_with(&value, &origin, policy).map_err(|e| e.to_string())?;

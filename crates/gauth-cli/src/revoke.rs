@@ -1,7 +1,7 @@
 //! `gauth revoke`: revokes a token (the refresh token where there is one).
 
 use gauth::{AuthorizedUser, Secret};
-use oauth_flow::{GOOGLE_REVOKE_URI, RevokeCall};
+use gauth::{GOOGLE_REVOKE_URI, RevokeCall};
 
 use crate::args::RevokeArgs;
 use crate::credentials;
@@ -66,7 +66,7 @@ pub fn revoke(args: &RevokeArgs) -> Result<(), Failure> {
             }
         }
     };
-    oauth_flow::blocking::revoke(&call).map_err(|e| e.to_string())?;
+    gauth::blocking::revoke(&call).map_err(|e| e.to_string())?;
     out::note("Revoked.");
     Ok(())
 }

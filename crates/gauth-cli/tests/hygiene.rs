@@ -543,17 +543,17 @@ fn no_public_type_prints_its_secrets() {
     )
     .unwrap();
     show("ClientSecrets", format!("{cs:?}"), None);
-    let mut flow = oauth_flow::Flow::from_client_secrets(cs.clone(), ["openid"])
-        .with_redirect_uri("http://127.0.0.1:1/");
-    let (url, _) = flow.authorization_url().unwrap();
+    let mut flow = gauth::flow::Flow::from_client_secrets(cs.clone(), ["openid"])
+        .with_redirect_uri("http://127.0.0.1:1/".parse().unwrap());
+    let url = flow.authorization_url().unwrap().url;
     show("Flow", format!("{flow:?}"), None);
     assert!(!url.as_str().contains("cs-SECRET"));
-    let installed = oauth_flow::blocking::InstalledAppFlow::from_client_secrets(cs, ["openid"]);
+    let installed = gauth::flow::blocking::InstalledAppFlow::from_client_secrets(cs, ["openid"]);
     show("InstalledAppFlow", format!("{installed:?}"), None);
-    let revoke = oauth_flow::RevokeCall::google(Secret::new("1//refresh-SECRET"))
+    let revoke = gauth::flow::RevokeCall::google(Secret::new("1//refresh-SECRET"))
         .with_client("c", Some(Secret::new("cs-SECRET")));
     show("RevokeCall", format!("{revoke:?}"), None);
-    let info = oauth_flow::TokenInfoCall::google(Secret::new("ya29.access-SECRET"));
+    let info = gauth::flow::TokenInfoCall::google(Secret::new("ya29.access-SECRET"));
     show("TokenInfoCall", format!("{info:?}"), None);
     let key =
         gauth::ServiceAccountKey::from_value_with(&sa_key, "sa.json", &Default::default()).unwrap();
@@ -581,7 +581,7 @@ fn no_public_type_prints_its_secrets() {
         .unwrap();
     let e = gauth::TokenResponse::parse("https://t/token", &bad).unwrap_err();
     show("Error", format!("{e:?}"), Some(e.to_string()));
-    let flow_error = oauth_flow::FlowError::from(e);
+    let flow_error = gauth::flow::FlowError::from(e);
     show(
         "FlowError",
         format!("{flow_error:?}"),

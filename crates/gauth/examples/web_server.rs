@@ -207,11 +207,11 @@ async fn index(State(app): State<AppState>, headers: HeaderMap) -> Html<String> 
 /// browser to Google's consent page.
 async fn login(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     let mut flow = Flow::from_client_secrets(app.config.client_secrets.clone(), SCOPES)
-        .with_redirect_uri(app.config.redirect_uri())
+        .with_redirect_uri(app.config.redirect_uri().parse().map_err(FlowError::from)?)
         // Keeps scopes the user granted this app before (incremental authorization).
         .with_include_granted_scopes(true);
     // A fresh random `state` and PKCE verifier, both kept in the flow.
-    let (url, _state) = flow.authorization_url()?;
+    let url = flow.authorization_url()?.url;
     let saved = serde_json::to_string(&flow).map_err(AppError::internal)?;
     let cookie = app.new_session(
         &headers,

@@ -1,6 +1,39 @@
 #![doc = include_str!("../GUIDE.md")]
 
-pub use oauth_core::*;
+// The core's types, by name: what the guide and the examples use. oauth-core's internals
+// (`fsutil`, `json`, the token cache) are not reachable from here.
+pub use oauth_core::{
+    AuthorizedUser, ClientSecrets, ClientType, Clock, CredentialsOptions, DEFAULT_REFRESH_MARGIN,
+    EndpointPolicy, Error, ErrorKind, FileStore, ManualClock, MemoryStore, OAuthError, Refresh,
+    RefreshContext, RetryOn, RetryPolicy, Retrying, Secret, StoredToken, SystemClock, Token,
+    TokenCall, TokenKey, TokenResponse, TokenSource, TransportError, TransportErrorKind,
+    apply_token,
+};
+#[cfg(feature = "async")]
+pub use oauth_core::{Credentials, CredentialsBuilder, TokenStore, run, run_authorized};
+// oauth-core's public modules, by name, for the less common items (custom transports,
+// exchanges, stores, the newtypes).
+pub use oauth_core::{
+    authorized_user, client_secrets, clock, endpoint, error, exchange, flavour, handle, http,
+    origin, retry, sanitize, secret, source, store, token, transport, types,
+};
+
+/// Reads a credentials file (any of the JSON files gauth reads) as JSON, the way gauth
+/// reads them: bounded in size, a FIFO without a writer refused rather than waited on,
+/// errors that name the file and never show its content.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("creds.json");
+/// std::fs::write(&path, r#"{"type": "authorized_user"}"#).unwrap();
+/// let value = gauth::read_json_file(&path)?;
+/// assert_eq!(value["type"], "authorized_user");
+/// assert!(gauth::read_json_file(&dir.path().join("none.json")).unwrap_err().to_string().contains("none.json"));
+/// # Ok::<(), gauth::Error>(())
+/// ```
+pub fn read_json_file(path: &std::path::Path) -> Result<serde_json::Value, Error> {
+    oauth_core::json::read_file(path)
+}
 
 /// Service accounts, ID tokens and their verification, impersonation, the metadata server
 /// (the `oauth-sa` crate).
@@ -37,11 +70,13 @@ pub use oauth_redis::RedisStore;
 pub use oauth_flow as flow;
 #[cfg(feature = "flow")]
 pub use oauth_flow::{
-    ConsoleOptions, CredentialStore, Flow, FlowError, LocalServerOptions, LoopbackHost,
-    default_store, store_in_config_dir,
+    AuthorizationError, AuthorizationRequest, ConsoleOptions, CredentialStore, DeviceAuthorization,
+    DeviceCode, Flow, FlowError, GOOGLE_REVOKE_URI, GOOGLE_TOKENINFO_URI, LocalServerOptions,
+    LoopbackHost, OOB_REDIRECT_URI, RevokeCall, TokenInfo, TokenInfoCall, default_store,
+    store_in_config_dir,
 };
 #[cfg(all(feature = "flow", feature = "async"))]
-pub use oauth_flow::{DeviceFlow, InstalledAppFlow};
+pub use oauth_flow::{DeviceFlow, InstalledAppFlow, revoke, tokeninfo};
 
 /// Discovery-based calls to any Google API (the `discovery-client` crate).
 #[cfg(feature = "discovery")]
@@ -64,12 +99,31 @@ pub mod adc;
 /// ```
 #[cfg(feature = "blocking")]
 pub mod blocking {
-    pub use oauth_core::blocking::*;
+    pub use oauth_core::blocking::{
+        Credentials, CredentialsBuilder, TokenStore, run, run_authorized,
+    };
 
     #[cfg(feature = "discovery")]
     pub use discovery_client::blocking::{MethodCall, PageIter, Service, build, build_with};
     #[cfg(feature = "flow")]
     pub use oauth_flow::blocking::{DeviceFlow, InstalledAppFlow, revoke, tokeninfo};
+
+    /// Application Default Credentials, blocking: the names of [`crate::adc`], with
+    /// `find` and `default_credentials` that block.
+    ///
+    /// ```no_run
+    /// let adc = gauth::blocking::adc::default_credentials(&["https://www.googleapis.com/auth/cloud-platform"])?;
+    /// println!("{:?} from {:?}", adc.project_id, adc.origin);
+    /// # Ok::<(), gauth::adc::AdcError>(())
+    /// ```
+    #[cfg(feature = "adc")]
+    pub mod adc {
+        pub use crate::adc::blocking::{DefaultCredentials, default_credentials, find};
+        pub use crate::adc::{
+            AdcEnv, AdcError, AdcOptions, AdcOrder, AdcOrigin, Found, Search, file_step, find_file,
+            load_file, load_file_with_quota, locate_file,
+        };
+    }
 }
 
 /// The Rust snippets of the workspace's README and `docs/`, compiled (and run, unless marked

@@ -48,13 +48,13 @@ async fn adc_reads_keyless_files_in_both_flavours() {
             ..Default::default()
         };
         let options = AdcOptions::new(&[CLOUD]).env(env);
-        let found = gauth::adc::asynchronous::find(&options).await.unwrap();
+        let found = gauth::adc::find(&options).await.unwrap();
         assert_eq!(found.origin, AdcOrigin::EnvironmentFile(path));
         assert_eq!(found.credentials.kind(), kind);
         let token = found.credentials.token().await.unwrap();
         assert!(token.expose().starts_with("ya29."), "{name}");
         let blocking = tokio::task::spawn_blocking(move || {
-            let found = gauth::adc::blocking::find(&options).unwrap();
+            let found = gauth::blocking::adc::find(&options).unwrap();
             found.credentials.token().map(|t| t.expose().to_owned())
         })
         .await

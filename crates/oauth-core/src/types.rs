@@ -516,82 +516,97 @@ impl<'de> Deserialize<'de> for RevocationUrl {
 
 /// A redirect URI registered for the client (`http://127.0.0.1:8080/` for a loopback flow).
 ///
+/// Checked as a URL, but kept and sent as the text it was made from: authorization servers
+/// compare redirect URIs as strings (RFC 6749 section 3.1.2), so `http://localhost` must
+/// not become `http://localhost/` on the way out. A `RedirectUrl` made from a parsed
+/// [`Url`] is that URL's text.
+///
 /// ```
 /// use oauth_core::types::RedirectUrl;
 /// let v: RedirectUrl = "http://127.0.0.1:8080/".parse()?;
 /// assert_eq!(v.as_str(), "http://127.0.0.1:8080/");
 /// assert_eq!(v.url().scheme(), "http");
+/// let bare: RedirectUrl = "http://localhost".parse()?;
+/// assert_eq!(bare.as_str(), "http://localhost");
 /// assert!("not a url".parse::<RedirectUrl>().is_err());
 /// # Ok::<(), oauth_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RedirectUrl(Url);
+pub struct RedirectUrl {
+    url: Url,
+    text: String,
+}
 
 impl RedirectUrl {
     /// Wraps a parsed URL.
     pub fn new(url: Url) -> Self {
-        RedirectUrl(url)
+        let text = url.as_str().to_owned();
+        RedirectUrl { url, text }
     }
 
-    /// The URL.
+    /// The URL, parsed.
     pub fn url(&self) -> &Url {
-        &self.0
+        &self.url
     }
 
-    /// The URL as text.
+    /// The URI as given (what is sent).
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        &self.text
     }
 
-    /// The URL, owned.
+    /// The URL, parsed and owned.
     pub fn into_url(self) -> Url {
-        self.0
+        self.url
     }
 }
 
 impl fmt::Display for RedirectUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.as_str())
+        f.write_str(&self.text)
     }
 }
 
 impl AsRef<str> for RedirectUrl {
     fn as_ref(&self) -> &str {
-        self.0.as_str()
+        &self.text
     }
 }
 
 impl FromStr for RedirectUrl {
     type Err = Error;
-    /// Parses an absolute URL; the error names the `redirect_url` argument.
+    /// Parses an absolute URL, keeping its text; the error names the `redirect_url`
+    /// argument.
     fn from_str(s: &str) -> Result<Self, Error> {
-        parse_url(s, "redirect_url").map(RedirectUrl)
+        let url = parse_url(s, "redirect_url")?;
+        Ok(RedirectUrl {
+            url,
+            text: s.to_owned(),
+        })
     }
 }
 
 impl From<Url> for RedirectUrl {
     fn from(url: Url) -> Self {
-        RedirectUrl(url)
+        RedirectUrl::new(url)
     }
 }
 
 impl From<RedirectUrl> for Url {
     fn from(value: RedirectUrl) -> Url {
-        value.0
+        value.url
     }
 }
 
 impl Serialize for RedirectUrl {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.0.as_str())
+        serializer.serialize_str(&self.text)
     }
 }
 
 impl<'de> Deserialize<'de> for RedirectUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
-        Url::parse(&s)
-            .map(RedirectUrl)
+        s.parse()
             .map_err(|_| serde::de::Error::custom("`redirect_url` is not a URL"))
     }
 }

@@ -1,47 +1,58 @@
 //! The async flavour, on reqwest and tokio's net; the same names as [`crate::blocking`].
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oauth_core::flavour::Async;
 use oauth_core::run;
 use oauth_core::transport::{AsyncHttpClient, ReqwestClient};
-use oauth_core::{AuthorizedUser, ClientSecrets, RetryPolicy, Retrying, Secret};
+use oauth_core::types::AuthorizationCode;
+use oauth_core::{AuthorizedUser, RetryPolicy, Retrying, Secret};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::revoke::CallRef;
 use crate::server::{
-    CONNECTION_DEADLINE, Handled, LINGER, LINGER_BYTES, MAX_CONNECTIONS, MAX_REQUEST_HEAD,
-    RedirectHandler,
+    CONNECTION_DEADLINE, Handled, LINGER, LINGER_BYTES, MAX_CONNECTIONS, RedirectHandler,
 };
 use crate::{
-    ConsoleOptions, DeviceAuthorization, DeviceCode, Flow, FlowError, LocalServerOptions,
-    RevokeCall, TokenInfo, TokenInfoCall, device_error,
+    ConsoleOptions, DeviceCode, FlowError, LocalServerOptions, RevokeCall, TokenInfo,
+    TokenInfoCall, device_error,
 };
 
-crate::handle::installed_app_flow! {
-    /// The installed-application flow, async: a [`Flow`] with an async transport, the
-    /// loopback redirect server on tokio, and the manual mode. The blocking twin is
-    /// [`crate::blocking::InstalledAppFlow`].
-    ///
-    /// ```no_run
-    /// # async fn f() -> Result<(), oauth_flow::FlowError> {
-    /// use oauth_flow::{InstalledAppFlow, LocalServerOptions};
-    /// let mut flow = InstalledAppFlow::from_client_secrets_file("client_secrets.json", ["openid"])?;
-    /// let user = flow.run_local_server(LocalServerOptions::default()).await?;
-    /// let creds = oauth_core::Credentials::new(user);
-    /// # Ok(()) }
-    /// ```
-    client: AsyncHttpClient,
-    default_client: ReqwestClient,
-    path: "InstalledAppFlow",
-}
+/// The installed-application flow, async (reqwest, the loopback server on tokio):
+/// [`handle::InstalledAppFlow`](crate::handle::InstalledAppFlow) in the async flavour. The
+/// blocking twin is [`crate::blocking::InstalledAppFlow`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), oauth_flow::FlowError> {
+/// use oauth_flow::{InstalledAppFlow, LocalServerOptions};
+/// let mut flow = InstalledAppFlow::from_client_secrets_file("client_secrets.json", ["openid"])?;
+/// let user = flow.run_local_server(LocalServerOptions::default()).await?;
+/// let creds = oauth_core::Credentials::new(user);
+/// # Ok(()) }
+/// ```
+pub type InstalledAppFlow = crate::handle::InstalledAppFlow<Async>;
+
+/// The device authorization grant (RFC 8628), async:
+/// [`handle::DeviceFlow`](crate::handle::DeviceFlow) in the async flavour. The blocking
+/// twin is [`crate::blocking::DeviceFlow`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), oauth_flow::FlowError> {
+/// let device = oauth_flow::DeviceFlow::from_client_secrets_file("client_secrets.json", ["openid"])?;
+/// let user = device.run(|c| eprintln!("Visit {} and enter {}", c.verification_url, c.user_code)).await?;
+/// # Ok(()) }
+/// ```
+pub type DeviceFlow = crate::handle::DeviceFlow<Async>;
 
 impl InstalledAppFlow {
     /// Exchanges an authorization code for credentials.
-    pub async fn fetch_token(&self, code: &str) -> Result<AuthorizedUser, FlowError> {
-        let mut ex = self.flow.code_exchange(Secret::from(code))?;
+    pub async fn fetch_token(
+        &self,
+        code: impl Into<AuthorizationCode>,
+    ) -> Result<AuthorizedUser, FlowError> {
+        let mut ex = self.exchange_for(code.into())?;
         Ok(run(self.http.as_ref(), &mut ex).await?)
     }
 
@@ -50,8 +61,8 @@ impl InstalledAppFlow {
         &self,
         redirect: &str,
     ) -> Result<AuthorizedUser, FlowError> {
-        let mut ex = self.flow.redirect_exchange(redirect)?;
-        Ok(run(self.http.as_ref(), &mut ex).await?)
+        let code = self.flow.parse_redirect(redirect)?;
+        self.fetch_token(code).await
     }
 
     /// The whole installed-app sign-in on a tokio loopback server; see
@@ -71,37 +82,46 @@ impl InstalledAppFlow {
             .local_addr()
             .map_err(|e| FlowError::io("cannot read the bound port", e))?
             .port();
-        self.flow.set_redirect_uri(options.redirect_uri(port));
-        let (url, state) = self.flow.authorization_url()?;
-        let handler = RedirectHandler::new("/", state, options.success_message_text());
-        options.announce(&url);
+        let handler = self.listening(&options, port)?;
         let code = serve(listener, handler, options.wait()).await?;
-        let mut ex = self.flow.code_exchange(code)?;
-        Ok(run(self.http.as_ref(), &mut ex).await?)
+        self.fetch_token(code).await
     }
 
-    /// The manual mode: prints the URL and reads the redirected URL from standard input
+    /// The manual mode: shows the URL and reads the redirected URL from standard input
     /// (on tokio's blocking pool).
     pub async fn run_console(
         &mut self,
         options: ConsoleOptions,
     ) -> Result<AuthorizedUser, FlowError> {
-        self.flow.set_redirect_uri(options.uri());
-        let (url, _) = self.flow.authorization_url()?;
-        options.announce(&url);
+        self.console_started(&options)?;
         let line = tokio::task::spawn_blocking(|| {
-            use std::io::{BufRead, Read};
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .take(MAX_REQUEST_HEAD as u64)
-                .read_line(&mut line)
-                .map(|_| line)
+            crate::handle::read_pasted(&mut std::io::stdin().lock())
         })
         .await
-        .map_err(|e| FlowError::io("cannot read the redirected URL", std::io::Error::other(e)))?
-        .map_err(|e| FlowError::io("cannot read the redirected URL", e))?;
-        self.fetch_token_from_redirect(line.trim()).await
+        .map_err(|e| FlowError::io("cannot read the redirected URL", std::io::Error::other(e)))??;
+        self.fetch_token_from_redirect(&line).await
+    }
+}
+
+impl DeviceFlow {
+    /// Asks for a device code only.
+    pub async fn request_code(&self) -> Result<DeviceCode, FlowError> {
+        Ok(run(self.http.as_ref(), &mut self.code_call()).await?)
+    }
+
+    /// Polls for a code obtained with [`DeviceFlow::request_code`].
+    pub async fn poll(&self, code: &DeviceCode) -> Result<AuthorizedUser, FlowError> {
+        let response = run(self.http.as_ref(), &mut self.poll_exchange(code)).await;
+        Ok(self.device.user(response.map_err(device_error)?))
+    }
+
+    /// The whole grant: `on_code` shows the user where to go and what to type.
+    pub async fn run<C: FnMut(&DeviceCode) + Send>(
+        &self,
+        on_code: C,
+    ) -> Result<AuthorizedUser, FlowError> {
+        let mut ex = self.device.exchange(on_code);
+        run(self.http.as_ref(), &mut ex).await.map_err(device_error)
     }
 }
 
@@ -217,82 +237,6 @@ async fn connection_with(
             Ok(0) | Err(_) => return None,
             Ok(n) => received.extend_from_slice(&chunk[..n]),
         }
-    }
-}
-
-/// The device authorization grant (RFC 8628), async. The blocking twin is
-/// [`crate::blocking::DeviceFlow`].
-///
-/// ```no_run
-/// # async fn f() -> Result<(), oauth_flow::FlowError> {
-/// let device = oauth_flow::DeviceFlow::from_client_secrets_file("client_secrets.json", ["openid"])?;
-/// let user = device.run(|c| eprintln!("Visit {} and enter {}", c.verification_url, c.user_code)).await?;
-/// # Ok(()) }
-/// ```
-pub struct DeviceFlow {
-    device: DeviceAuthorization,
-    http: Arc<dyn AsyncHttpClient>,
-}
-
-impl std::fmt::Debug for DeviceFlow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeviceFlow")
-            .field("device", &self.device)
-            .finish_non_exhaustive()
-    }
-}
-
-impl From<DeviceAuthorization> for DeviceFlow {
-    fn from(device: DeviceAuthorization) -> Self {
-        DeviceFlow {
-            device,
-            http: ReqwestClient::shared(),
-        }
-    }
-}
-
-impl DeviceFlow {
-    /// Reads a client-secrets file (Google's device endpoint).
-    pub fn from_client_secrets_file<I, S>(
-        path: impl AsRef<Path>,
-        scopes: I,
-    ) -> Result<Self, FlowError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let secrets = ClientSecrets::from_file(path)?;
-        Ok(DeviceAuthorization::from_client_secrets(&secrets, scopes).into())
-    }
-
-    /// Uses another transport.
-    pub fn with_http_client(mut self, http: Arc<dyn AsyncHttpClient>) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Asks for a device code only.
-    pub async fn request_code(&self) -> Result<DeviceCode, FlowError> {
-        let mut ex = Retrying::new(self.device.code_call(), RetryPolicy::default());
-        Ok(run(self.http.as_ref(), &mut ex).await?)
-    }
-
-    /// Polls for a code obtained with [`DeviceFlow::request_code`].
-    pub async fn poll(&self, code: &DeviceCode) -> Result<AuthorizedUser, FlowError> {
-        let mut ex = self.device.poll(code);
-        let response = run(self.http.as_ref(), &mut ex)
-            .await
-            .map_err(device_error)?;
-        Ok(self.device.user(response))
-    }
-
-    /// The whole grant: `on_code` shows the user where to go and what to type.
-    pub async fn run<F: FnMut(&DeviceCode) + Send>(
-        &self,
-        on_code: F,
-    ) -> Result<AuthorizedUser, FlowError> {
-        let mut ex = self.device.exchange(on_code);
-        run(self.http.as_ref(), &mut ex).await.map_err(device_error)
     }
 }
 

@@ -3,65 +3,79 @@
 
 use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use oauth_core::blocking::run;
+use oauth_core::flavour::Blocking;
 use oauth_core::transport::{HttpClient, UreqClient};
-use oauth_core::{AuthorizedUser, ClientSecrets, RetryPolicy, Retrying, Secret};
+use oauth_core::types::AuthorizationCode;
+use oauth_core::{AuthorizedUser, RetryPolicy, Retrying, Secret};
 
 use crate::revoke::CallRef;
 use crate::server::{
-    CONNECTION_DEADLINE, Handled, LINGER, LINGER_BYTES, MAX_CONNECTIONS, MAX_REQUEST_HEAD,
-    RedirectHandler,
+    CONNECTION_DEADLINE, Handled, LINGER, LINGER_BYTES, MAX_CONNECTIONS, RedirectHandler,
 };
 use crate::{
-    ConsoleOptions, DeviceAuthorization, DeviceCode, Flow, FlowError, LocalServerOptions,
-    RevokeCall, TokenInfo, TokenInfoCall, device_error,
+    ConsoleOptions, DeviceCode, FlowError, LocalServerOptions, RevokeCall, TokenInfo,
+    TokenInfoCall, device_error,
 };
 
 /// How often the accept loop looks at the clock.
 const POLL: Duration = Duration::from_millis(20);
 
-crate::handle::installed_app_flow! {
-    /// The installed-application flow (Python's `InstalledAppFlow`): a [`Flow`] with a
-    /// blocking transport, the loopback redirect server, and the manual mode. Dereferences to
-    /// the [`Flow`], so its builders and `authorization_url` are at hand.
-    ///
-    /// ```no_run
-    /// use oauth_flow::{LocalServerOptions, blocking::InstalledAppFlow};
-    /// use oauth_core::blocking::Credentials;
-    /// let mut flow = InstalledAppFlow::from_client_secrets_file("client_secrets.json", ["openid", "email"])?;
-    /// let user = flow.run_local_server(LocalServerOptions::default())?;   // opens the browser
-    /// let creds = Credentials::new(user);
-    /// # Ok::<(), oauth_flow::FlowError>(())
-    /// ```
-    client: HttpClient,
-    default_client: UreqClient,
-    path: "blocking::InstalledAppFlow",
-}
+/// The installed-application flow on ureq and std threads:
+/// [`handle::InstalledAppFlow`](crate::handle::InstalledAppFlow) in the blocking flavour.
+/// The async twin is [`crate::InstalledAppFlow`].
+///
+/// ```no_run
+/// use oauth_flow::{LocalServerOptions, blocking::InstalledAppFlow};
+/// use oauth_core::blocking::Credentials;
+/// let mut flow = InstalledAppFlow::from_client_secrets_file("client_secrets.json", ["openid", "email"])?;
+/// let user = flow.run_local_server(LocalServerOptions::default())?;   // opens the browser
+/// let creds = Credentials::new(user);
+/// # Ok::<(), oauth_flow::FlowError>(())
+/// ```
+pub type InstalledAppFlow = crate::handle::InstalledAppFlow<Blocking>;
+
+/// The device authorization grant (RFC 8628) on ureq:
+/// [`handle::DeviceFlow`](crate::handle::DeviceFlow) in the blocking flavour. The async
+/// twin is [`crate::DeviceFlow`].
+///
+/// ```no_run
+/// use oauth_flow::blocking::DeviceFlow;
+/// let device = DeviceFlow::from_client_secrets_file("client_secrets.json", ["openid", "email"])?;
+/// let user = device.run(|code| eprintln!("Visit {} and enter {}", code.verification_url, code.user_code))?;
+/// # Ok::<(), oauth_flow::FlowError>(())
+/// ```
+pub type DeviceFlow = crate::handle::DeviceFlow<Blocking>;
 
 impl InstalledAppFlow {
     /// Exchanges an authorization code for credentials (after
-    /// [`Flow::authorization_url`], whose PKCE verifier it sends).
-    pub fn fetch_token(&self, code: &str) -> Result<AuthorizedUser, FlowError> {
-        let mut ex = self.flow.code_exchange(Secret::from(code))?;
-        Ok(run(self.http.as_ref(), &mut ex)?)
+    /// [`Flow::authorization_url`](crate::Flow::authorization_url), whose PKCE verifier it
+    /// sends).
+    pub fn fetch_token(
+        &self,
+        code: impl Into<AuthorizationCode>,
+    ) -> Result<AuthorizedUser, FlowError> {
+        Ok(run(
+            self.http.as_ref(),
+            &mut self.exchange_for(code.into())?,
+        )?)
     }
 
     /// Checks a redirect URL (state first) and exchanges its code.
     pub fn fetch_token_from_redirect(&self, redirect: &str) -> Result<AuthorizedUser, FlowError> {
-        let mut ex = self.flow.redirect_exchange(redirect)?;
-        Ok(run(self.http.as_ref(), &mut ex)?)
+        self.fetch_token(self.flow.parse_redirect(redirect)?)
     }
 
-    /// The whole installed-app sign-in: listens on loopback, prints the authorization URL
-    /// (to stderr, always) and opens the browser, waits (bounded) for the one redirect
-    /// that carries this sign-in's state, answers it with a small page, and exchanges the
-    /// code. Other requests are answered with a 4xx and do not end the wait.
+    /// The whole installed-app sign-in: listens on loopback, shows the authorization URL
+    /// (to stderr by default, see [`LocalServerOptions::show_url`]) and opens the browser,
+    /// waits (bounded) for the one redirect that carries this sign-in's state, answers it
+    /// with a small page, and exchanges the code. Other requests are answered with a 4xx
+    /// and do not end the wait.
     pub fn run_local_server(
         &mut self,
         options: LocalServerOptions,
@@ -75,16 +89,12 @@ impl InstalledAppFlow {
             .local_addr()
             .map_err(|e| FlowError::io("cannot read the bound port", e))?
             .port();
-        self.flow.set_redirect_uri(options.redirect_uri(port));
-        let (url, state) = self.flow.authorization_url()?;
-        let handler = RedirectHandler::new("/", state, options.success_message_text());
-        options.announce(&url);
+        let handler = self.listening(&options, port)?;
         let code = serve(listener, handler, options.wait())?;
-        let mut ex = self.flow.code_exchange(code)?;
-        Ok(run(self.http.as_ref(), &mut ex)?)
+        self.fetch_token(code)
     }
 
-    /// The manual mode for machines whose browser is elsewhere: prints the URL, reads the
+    /// The manual mode for machines whose browser is elsewhere: shows the URL, reads the
     /// URL the browser was redirected to from standard input, checks it and exchanges the
     /// code.
     pub fn run_console(&mut self, options: ConsoleOptions) -> Result<AuthorizedUser, FlowError> {
@@ -100,7 +110,8 @@ impl InstalledAppFlow {
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
     /// #     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
     /// let mut flow = oauth_flow::blocking::InstalledAppFlow::from_client_secrets(secrets, ["openid"]);
-    /// let e = flow.run_console_with(Default::default(), &mut &b"http://127.0.0.1:1/?code=c&state=forged\n"[..]).unwrap_err();
+    /// let quiet = oauth_flow::ConsoleOptions::default().show_url(|_| {});
+    /// let e = flow.run_console_with(quiet, &mut &b"http://127.0.0.1:1/?code=c&state=forged\n"[..]).unwrap_err();
     /// assert!(matches!(e, oauth_flow::FlowError::StateMismatch));
     /// ```
     pub fn run_console_with(
@@ -108,15 +119,31 @@ impl InstalledAppFlow {
         options: ConsoleOptions,
         input: &mut dyn BufRead,
     ) -> Result<AuthorizedUser, FlowError> {
-        self.flow.set_redirect_uri(options.uri());
-        let (url, _) = self.flow.authorization_url()?;
-        options.announce(&url);
-        let mut line = String::new();
-        input
-            .take(MAX_REQUEST_HEAD as u64)
-            .read_line(&mut line)
-            .map_err(|e| FlowError::io("cannot read the redirected URL", e))?;
-        self.fetch_token_from_redirect(line.trim())
+        self.console_started(&options)?;
+        let line = crate::handle::read_pasted(input)?;
+        self.fetch_token_from_redirect(&line)
+    }
+}
+
+impl DeviceFlow {
+    /// Asks for a device code only.
+    pub fn request_code(&self) -> Result<DeviceCode, FlowError> {
+        Ok(run(self.http.as_ref(), &mut self.code_call())?)
+    }
+
+    /// Polls for a code obtained with [`DeviceFlow::request_code`].
+    pub fn poll(&self, code: &DeviceCode) -> Result<AuthorizedUser, FlowError> {
+        let response = run(self.http.as_ref(), &mut self.poll_exchange(code));
+        Ok(self.device.user(response.map_err(device_error)?))
+    }
+
+    /// The whole grant: `on_code` shows the user where to go and what to type.
+    pub fn run<C: FnMut(&DeviceCode) + Send>(
+        &self,
+        on_code: C,
+    ) -> Result<AuthorizedUser, FlowError> {
+        let mut ex = self.device.exchange(on_code);
+        run(self.http.as_ref(), &mut ex).map_err(device_error)
     }
 }
 
@@ -254,79 +281,6 @@ fn connection(
     }
 }
 
-/// The device authorization grant (RFC 8628) with a blocking transport.
-///
-/// ```no_run
-/// use oauth_flow::blocking::DeviceFlow;
-/// let device = DeviceFlow::from_client_secrets_file("client_secrets.json", ["openid", "email"])?;
-/// let user = device.run(|code| eprintln!("Visit {} and enter {}", code.verification_url, code.user_code))?;
-/// # Ok::<(), oauth_flow::FlowError>(())
-/// ```
-pub struct DeviceFlow {
-    device: DeviceAuthorization,
-    http: Arc<dyn HttpClient>,
-}
-
-impl std::fmt::Debug for DeviceFlow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("blocking::DeviceFlow")
-            .field("device", &self.device)
-            .finish_non_exhaustive()
-    }
-}
-
-impl From<DeviceAuthorization> for DeviceFlow {
-    fn from(device: DeviceAuthorization) -> Self {
-        DeviceFlow {
-            device,
-            http: UreqClient::shared(),
-        }
-    }
-}
-
-impl DeviceFlow {
-    /// Reads a client-secrets file (Google's device endpoint).
-    pub fn from_client_secrets_file<I, S>(
-        path: impl AsRef<Path>,
-        scopes: I,
-    ) -> Result<Self, FlowError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let secrets = ClientSecrets::from_file(path)?;
-        Ok(DeviceAuthorization::from_client_secrets(&secrets, scopes).into())
-    }
-
-    /// Uses another transport.
-    pub fn with_http_client(mut self, http: Arc<dyn HttpClient>) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Asks for a device code only.
-    pub fn request_code(&self) -> Result<DeviceCode, FlowError> {
-        let mut ex = Retrying::new(self.device.code_call(), RetryPolicy::default());
-        Ok(run(self.http.as_ref(), &mut ex)?)
-    }
-
-    /// Polls for a code obtained with [`DeviceFlow::request_code`].
-    pub fn poll(&self, code: &DeviceCode) -> Result<AuthorizedUser, FlowError> {
-        let mut ex = self.device.poll(code);
-        let response = run(self.http.as_ref(), &mut ex).map_err(device_error)?;
-        Ok(self.device.user(response))
-    }
-
-    /// The whole grant: `on_code` shows the user where to go and what to type.
-    pub fn run<F: FnMut(&DeviceCode) + Send>(
-        &self,
-        on_code: F,
-    ) -> Result<AuthorizedUser, FlowError> {
-        let mut ex = self.device.exchange(on_code);
-        run(self.http.as_ref(), &mut ex).map_err(device_error)
-    }
-}
-
 /// Revokes a token (the refresh token ends the whole grant).
 ///
 /// ```no_run
@@ -363,6 +317,7 @@ pub fn tokeninfo_with(http: &dyn HttpClient, call: &TokenInfoCall) -> Result<Tok
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oauth_core::ClientSecrets;
     use std::net::SocketAddr;
 
     fn send(addr: SocketAddr, bytes: &[u8]) -> String {
@@ -474,7 +429,7 @@ mod tests {
         let mut flow = InstalledAppFlow::from_client_secrets(secrets, ["openid"]);
         let e = flow
             .run_console_with(
-                ConsoleOptions::default(),
+                ConsoleOptions::default().show_url(|_| {}),
                 &mut &b"/?error=access_denied\n"[..],
             )
             .unwrap_err();
@@ -482,7 +437,9 @@ mod tests {
         // The redirect URI must not be the removed out-of-band one.
         let e = flow
             .run_console_with(
-                ConsoleOptions::default().redirect_uri(crate::OOB_REDIRECT_URI),
+                ConsoleOptions::default()
+                    .show_url(|_| {})
+                    .redirect_uri(crate::OOB_REDIRECT_URI.parse().unwrap()),
                 &mut &b"\n"[..],
             )
             .unwrap_err();

@@ -44,7 +44,7 @@ pub struct DeviceAuthorization {
     client_secret: Option<Secret>,
     device_authorization_uri: Url,
     token_uri: Url,
-    scopes: Vec<String>,
+    scopes: Vec<Scope>,
     retry: RetryPolicy,
 }
 
@@ -68,7 +68,7 @@ impl DeviceAuthorization {
     pub fn from_client_secrets<I, S>(secrets: &ClientSecrets, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: Into<Scope>,
     {
         DeviceAuthorization {
             client_id: secrets.client_id.to_string(),
@@ -166,10 +166,7 @@ impl DeviceAuthorization {
 
     pub(crate) fn user(&self, response: TokenResponse) -> AuthorizedUser {
         let token = response.to_token(SystemTime::now());
-        let scopes = token
-            .scopes
-            .clone()
-            .unwrap_or_else(|| self.scopes.iter().map(Scope::from).collect());
+        let scopes = token.scopes.clone().unwrap_or_else(|| self.scopes.clone());
         AuthorizedUser::new(
             self.client_id.clone(),
             self.client_secret.clone().map(ClientSecret::from),
@@ -228,7 +225,7 @@ pub struct DeviceCodeCall {
     url: Url,
     client_id: String,
     client_secret: Option<Secret>,
-    scopes: Vec<String>,
+    scopes: Vec<Scope>,
 }
 
 impl fmt::Debug for DeviceCodeCall {
@@ -265,7 +262,7 @@ impl Call for DeviceCodeCall {
     type Output = DeviceCode;
 
     fn request(&self) -> Result<HttpRequest, Error> {
-        let scope = self.scopes.join(" ");
+        let scope = crate::flow::scope_text(&self.scopes);
         let mut params = vec![("client_id", self.client_id.as_str())];
         if let Some(s) = &self.client_secret {
             params.push(("client_secret", s.expose()));

@@ -6,7 +6,10 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use oauth_core::exchange::{Exchange, Input, Step};
-use oauth_core::types::{ClientSecret, Scope};
+use oauth_core::types::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfState, PkceVerifier, RedirectUrl,
+    Scope, TokenUrl,
+};
 use oauth_core::{
     AuthorizedUser, ClientSecrets, ClientType, EndpointPolicy, RetryPolicy, Retrying, Secret,
     TokenCall, TokenResponse,
@@ -65,15 +68,15 @@ const RESERVED: [&str; 8] = [
 ///     "client_id": "123.apps.googleusercontent.com", "client_secret": "GOCSPX-s",
 ///     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
 ///     "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid", "email"])?
-///     .with_redirect_uri("https://app.example/callback")
+///     .with_redirect_uri("https://app.example/callback".parse()?)
 ///     .with_login_hint("user@example.com");
-/// let (url, state) = flow.authorization_url()?;
+/// let oauth_flow::AuthorizationRequest { url, state } = flow.authorization_url()?;
 /// let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
 /// assert_eq!(q["response_type"], "code");
 /// assert_eq!(q["scope"], "openid email");
 /// assert_eq!(q["access_type"], "offline");
 /// assert_eq!(q["code_challenge_method"], "S256");
-/// assert_eq!(q["state"], state);
+/// assert_eq!(q["state"], state.expose());
 /// // Keep the flow until the callback...
 /// let saved = serde_json::to_string(&flow).unwrap();
 /// let restored: Flow = serde_json::from_str(&saved).unwrap();
@@ -86,22 +89,20 @@ const RESERVED: [&str; 8] = [
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Flow {
     client_type: ClientType,
-    client_id: String,
+    client_id: ClientId,
     #[serde(default)]
-    client_secret: Option<Secret>,
-    #[serde(with = "url_text")]
-    auth_uri: Url,
-    #[serde(with = "url_text")]
-    token_uri: Url,
-    scopes: Vec<String>,
+    client_secret: Option<ClientSecret>,
+    auth_uri: AuthUrl,
+    token_uri: TokenUrl,
+    scopes: Vec<Scope>,
     #[serde(default)]
-    redirect_uri: Option<String>,
+    redirect_uri: Option<RedirectUrl>,
     #[serde(default = "yes")]
     pkce: bool,
     #[serde(default)]
-    code_verifier: Option<Secret>,
+    code_verifier: Option<PkceVerifier>,
     #[serde(default)]
-    state: Option<String>,
+    state: Option<CsrfState>,
     #[serde(default)]
     fixed_state: bool,
     #[serde(default)]
@@ -124,20 +125,6 @@ fn yes() -> bool {
     true
 }
 
-mod url_text {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use url::Url;
-
-    pub fn serialize<S: Serializer>(u: &Url, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(u.as_str())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
-        let s = String::deserialize(d)?;
-        Url::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
 impl fmt::Debug for Flow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Flow")
@@ -146,7 +133,10 @@ impl fmt::Debug for Flow {
             .field("auth_uri", &self.auth_uri.as_str())
             .field("token_uri", &self.token_uri.as_str())
             .field("scopes", &self.scopes)
-            .field("redirect_uri", &self.redirect_uri)
+            .field(
+                "redirect_uri",
+                &self.redirect_uri.as_ref().map(RedirectUrl::as_str),
+            )
             .field("pkce", &self.pkce)
             .field("has_verifier", &self.code_verifier.is_some())
             .field("has_state", &self.state.is_some())
@@ -165,19 +155,19 @@ impl Flow {
     ///     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
     ///     "token_uri": "https://oauth2.googleapis.com/token"}}"#, "cs.json").unwrap();
     /// let flow = oauth_flow::Flow::from_client_secrets(secrets, ["openid"]);
-    /// assert_eq!(flow.scopes(), ["openid"]);
+    /// assert_eq!(flow.scopes()[0], "openid");
     /// ```
     pub fn from_client_secrets<I, S>(secrets: ClientSecrets, scopes: I) -> Flow
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: Into<Scope>,
     {
         Flow {
             client_type: secrets.client_type,
-            client_id: secrets.client_id.into_string(),
-            client_secret: secrets.client_secret.map(ClientSecret::into_secret),
-            auth_uri: secrets.auth_uri.into_url(),
-            token_uri: secrets.token_uri.into_url(),
+            client_id: secrets.client_id,
+            client_secret: secrets.client_secret,
+            auth_uri: secrets.auth_uri,
+            token_uri: secrets.token_uri,
             scopes: scopes.into_iter().map(Into::into).collect(),
             redirect_uri: None,
             pkce: true,
@@ -206,7 +196,7 @@ impl Flow {
     ) -> Result<Flow, FlowError>
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: Into<Scope>,
     {
         Ok(Self::from_client_secrets(
             ClientSecrets::from_file(path)?,
@@ -226,30 +216,31 @@ impl Flow {
     ) -> Result<Flow, FlowError>
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: Into<Scope>,
     {
         let secrets =
             ClientSecrets::from_value_with(config, "client config", &EndpointPolicy::default())?;
         Ok(Self::from_client_secrets(secrets, scopes))
     }
 
-    /// Sets the redirect URI (Python's `flow.redirect_uri = ...`).
+    /// Sets the redirect URI (Python's `flow.redirect_uri = ...`). A [`RedirectUrl`] is
+    /// checked as a URL (`"https://app.example/callback".parse()?`) and sent as written.
     ///
     /// ```
     /// let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     ///     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?
-    ///     .with_redirect_uri("http://127.0.0.1:8080/");
-    /// assert_eq!(flow.redirect_uri(), Some("http://127.0.0.1:8080/"));
-    /// # Ok::<(), oauth_flow::FlowError>(())
+    ///     .with_redirect_uri("http://127.0.0.1:8080".parse()?);
+    /// assert_eq!(flow.redirect_uri().unwrap().as_str(), "http://127.0.0.1:8080");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn with_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+    pub fn with_redirect_uri(mut self, uri: RedirectUrl) -> Self {
         self.set_redirect_uri(uri);
         self
     }
 
     /// Sets the redirect URI in place.
-    pub fn set_redirect_uri(&mut self, uri: impl Into<String>) {
-        self.redirect_uri = Some(uri.into());
+    pub fn set_redirect_uri(&mut self, uri: RedirectUrl) {
+        self.redirect_uri = Some(uri);
     }
 
     /// Turns PKCE off (on by default) for a server that refuses it.
@@ -257,8 +248,8 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut flow = flow.with_pkce(false).with_redirect_uri("http://127.0.0.1:1/");
-    /// let (url, _) = flow.authorization_url()?;
+    /// let mut flow = flow.with_pkce(false).with_redirect_uri("http://127.0.0.1:1/".parse()?);
+    /// let url = flow.authorization_url()?.url;
     /// assert!(!url.as_str().contains("code_challenge"));
     /// # Ok::<(), oauth_flow::FlowError>(())
     /// ```
@@ -275,11 +266,15 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// assert!(flow.with_code_verifier("too-short".into()).is_err());
+    /// assert!(flow.with_code_verifier("too-short").is_err());
     /// # Ok::<(), oauth_flow::FlowError>(())
     /// ```
-    pub fn with_code_verifier(mut self, verifier: Secret) -> Result<Self, FlowError> {
-        pkce::check_verifier(&verifier)?;
+    pub fn with_code_verifier(
+        mut self,
+        verifier: impl Into<PkceVerifier>,
+    ) -> Result<Self, FlowError> {
+        let verifier = verifier.into();
+        pkce::check_verifier(verifier.secret())?;
         self.pkce = true;
         self.code_verifier = Some(verifier);
         Ok(self)
@@ -291,11 +286,11 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut flow = flow.with_state("my-state").with_redirect_uri("http://127.0.0.1:1/");
-    /// assert_eq!(flow.authorization_url()?.1, "my-state");
-    /// # Ok::<(), oauth_flow::FlowError>(())
+    /// let mut flow = flow.with_state("my-state").with_redirect_uri("http://127.0.0.1:1/".parse()?);
+    /// assert_eq!(flow.authorization_url()?.state.expose(), "my-state");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn with_state(mut self, state: impl Into<String>) -> Self {
+    pub fn with_state(mut self, state: impl Into<CsrfState>) -> Self {
         self.state = Some(state.into());
         self.fixed_state = true;
         self
@@ -307,8 +302,8 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut flow = flow.with_access_type(None).with_redirect_uri("http://127.0.0.1:1/");
-    /// assert!(!flow.authorization_url()?.0.as_str().contains("access_type"));
+    /// let mut flow = flow.with_access_type(None).with_redirect_uri("http://127.0.0.1:1/".parse()?);
+    /// assert!(!flow.authorization_url()?.url.as_str().contains("access_type"));
     /// # Ok::<(), oauth_flow::FlowError>(())
     /// ```
     pub fn with_access_type(mut self, access_type: Option<&str>) -> Self {
@@ -321,8 +316,8 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut flow = flow.with_prompt("consent").with_redirect_uri("http://127.0.0.1:1/");
-    /// assert!(flow.authorization_url()?.0.as_str().contains("prompt=consent"));
+    /// let mut flow = flow.with_prompt("consent").with_redirect_uri("http://127.0.0.1:1/".parse()?);
+    /// assert!(flow.authorization_url()?.url.as_str().contains("prompt=consent"));
     /// # Ok::<(), oauth_flow::FlowError>(())
     /// ```
     pub fn with_prompt(mut self, prompt: impl Into<String>) -> Self {
@@ -335,8 +330,8 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut flow = flow.with_include_granted_scopes(true).with_redirect_uri("http://127.0.0.1:1/");
-    /// assert!(flow.authorization_url()?.0.as_str().contains("include_granted_scopes=true"));
+    /// let mut flow = flow.with_include_granted_scopes(true).with_redirect_uri("http://127.0.0.1:1/".parse()?);
+    /// assert!(flow.authorization_url()?.url.as_str().contains("include_granted_scopes=true"));
     /// # Ok::<(), oauth_flow::FlowError>(())
     /// ```
     pub fn with_include_granted_scopes(mut self, include: bool) -> Self {
@@ -349,8 +344,8 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut flow = flow.with_login_hint("a@example.com").with_redirect_uri("http://127.0.0.1:1/");
-    /// assert!(flow.authorization_url()?.0.as_str().contains("login_hint=a%40example.com"));
+    /// let mut flow = flow.with_login_hint("a@example.com").with_redirect_uri("http://127.0.0.1:1/".parse()?);
+    /// assert!(flow.authorization_url()?.url.as_str().contains("login_hint=a%40example.com"));
     /// # Ok::<(), oauth_flow::FlowError>(())
     /// ```
     pub fn with_login_hint(mut self, hint: impl Into<String>) -> Self {
@@ -363,8 +358,8 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut flow = flow.with_hd("example.com").with_redirect_uri("http://127.0.0.1:1/");
-    /// assert!(flow.authorization_url()?.0.as_str().contains("hd=example.com"));
+    /// let mut flow = flow.with_hd("example.com").with_redirect_uri("http://127.0.0.1:1/".parse()?);
+    /// assert!(flow.authorization_url()?.url.as_str().contains("hd=example.com"));
     /// # Ok::<(), oauth_flow::FlowError>(())
     /// ```
     pub fn with_hd(mut self, domain: impl Into<String>) -> Self {
@@ -378,8 +373,8 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut flow = flow.with_param("enable_granular_consent", "true").with_redirect_uri("http://127.0.0.1:1/");
-    /// assert!(flow.authorization_url()?.0.as_str().contains("enable_granular_consent=true"));
+    /// let mut flow = flow.with_param("enable_granular_consent", "true").with_redirect_uri("http://127.0.0.1:1/".parse()?);
+    /// assert!(flow.authorization_url()?.url.as_str().contains("enable_granular_consent=true"));
     /// let mut bad = flow.with_param("state", "x");
     /// assert!(bad.authorization_url().unwrap_err().to_string().contains("`state`"));
     /// # Ok::<(), oauth_flow::FlowError>(())
@@ -404,7 +399,7 @@ impl Flow {
     }
 
     /// The client ID.
-    pub fn client_id(&self) -> &str {
+    pub fn client_id(&self) -> &ClientId {
         &self.client_id
     }
 
@@ -414,38 +409,43 @@ impl Flow {
     }
 
     /// The scopes asked for.
-    pub fn scopes(&self) -> &[String] {
+    pub fn scopes(&self) -> &[Scope] {
         &self.scopes
     }
 
     /// The redirect URI, once set.
-    pub fn redirect_uri(&self) -> Option<&str> {
-        self.redirect_uri.as_deref()
+    pub fn redirect_uri(&self) -> Option<&RedirectUrl> {
+        self.redirect_uri.as_ref()
+    }
+
+    /// The authorization endpoint.
+    pub fn auth_uri(&self) -> &AuthUrl {
+        &self.auth_uri
     }
 
     /// The token endpoint.
-    pub fn token_uri(&self) -> &Url {
+    pub fn token_uri(&self) -> &TokenUrl {
         &self.token_uri
     }
 
     /// The `state` of the last authorization URL.
-    pub fn state(&self) -> Option<&str> {
-        self.state.as_deref()
+    pub fn state(&self) -> Option<&CsrfState> {
+        self.state.as_ref()
     }
 
     fn checked_redirect_uri(&self) -> Result<&str, FlowError> {
-        match self.redirect_uri.as_deref() {
+        match self.redirect_uri.as_ref().map(RedirectUrl::as_str) {
             None => Err(FlowError::invalid(
                 "redirect_uri",
                 "not set; call with_redirect_uri first",
             )),
-            Some(OOB_REDIRECT_URI) => Err(FlowError::OutOfBand),
-            Some(uri) if uri.starts_with("urn:ietf:wg:oauth:2.0:oob") => Err(FlowError::OutOfBand),
+            Some(uri) if uri.starts_with(OOB_REDIRECT_URI) => Err(FlowError::OutOfBand),
             Some(uri) => Ok(uri),
         }
     }
 
-    /// The URL to send the user to, and the `state` it carries. A random state (256 bits)
+    /// The URL to send the user to, and the `state` it carries
+    /// ([`AuthorizationRequest`]). A random state (256 bits)
     /// is drawn for each call unless the caller set one; the PKCE verifier is drawn once
     /// and kept for [`Flow::code_exchange`].
     ///
@@ -455,11 +455,11 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut oob = flow.with_redirect_uri("urn:ietf:wg:oauth:2.0:oob");
+    /// let mut oob = flow.with_redirect_uri(oauth_flow::OOB_REDIRECT_URI.parse()?);
     /// assert!(matches!(oob.authorization_url(), Err(oauth_flow::FlowError::OutOfBand)));
-    /// # Ok::<(), oauth_flow::FlowError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn authorization_url(&mut self) -> Result<(Url, String), FlowError> {
+    pub fn authorization_url(&mut self) -> Result<AuthorizationRequest, FlowError> {
         let redirect_uri = self.checked_redirect_uri()?.to_owned();
         if let Some((name, _)) = self
             .extra_params
@@ -485,19 +485,20 @@ impl Flow {
         // parameters), then access_type, which google-auth-oauthlib adds last by `setdefault`.
         // Empty values are left out, as oauthlib leaves out every false value. The auth URI's
         // own query comes first, re-encoded, as oauthlib's `add_params_to_uri` does.
-        let mut pairs: Vec<(String, String)> = self.auth_uri.query_pairs().into_owned().collect();
+        let mut pairs: Vec<(String, String)> =
+            self.auth_uri.url().query_pairs().into_owned().collect();
         let mut push = |k: &str, v: &str| {
             if !v.is_empty() {
                 pairs.push((k.to_owned(), v.to_owned()));
             }
         };
         push("response_type", "code");
-        push("client_id", &self.client_id);
+        push("client_id", self.client_id.as_str());
         push("redirect_uri", &redirect_uri);
-        push("scope", &self.scopes.join(" "));
-        push("state", &state);
+        push("scope", &scope_text(&self.scopes));
+        push("state", state.expose());
         if let Some(v) = self.code_verifier.as_ref().filter(|_| self.pkce) {
-            push("code_challenge", &pkce::challenge_s256(v));
+            push("code_challenge", pkce::challenge_s256(v).as_str());
             push("code_challenge_method", "S256");
         }
         push("prompt", self.prompt.as_deref().unwrap_or(""));
@@ -514,9 +515,9 @@ impl Flow {
             .iter()
             .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))
             .collect();
-        let mut url = self.auth_uri.clone();
+        let mut url = self.auth_uri.url().clone();
         url.set_query((!query.is_empty()).then(|| query.join("&")).as_deref());
-        Ok((url, state))
+        Ok(AuthorizationRequest { url, state })
     }
 
     /// Reads a redirect (the whole URL, or only its path and query): checks the `state`
@@ -525,16 +526,16 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut flow = flow.with_redirect_uri("http://127.0.0.1:1/");
-    /// let (_, state) = flow.authorization_url()?;
-    /// let code = flow.parse_redirect(&format!("http://127.0.0.1:1/?state={state}&code=4%2Fabc"))?;
+    /// let mut flow = flow.with_redirect_uri("http://127.0.0.1:1/".parse()?);
+    /// let state = flow.authorization_url()?.state;
+    /// let code = flow.parse_redirect(&format!("http://127.0.0.1:1/?state={}&code=4%2Fabc", state.expose()))?;
     /// assert_eq!(code.expose(), "4/abc");
-    /// let e = flow.parse_redirect(&format!("/?state={state}&error=access_denied")).unwrap_err();
+    /// let e = flow.parse_redirect(&format!("/?state={}&error=access_denied", state.expose())).unwrap_err();
     /// assert_eq!(e.oauth_error(), Some("access_denied"));
-    /// # Ok::<(), oauth_flow::FlowError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn parse_redirect(&self, redirect: &str) -> Result<Secret, FlowError> {
-        let Some(expected) = self.state.as_deref() else {
+    pub fn parse_redirect(&self, redirect: &str) -> Result<AuthorizationCode, FlowError> {
+        let Some(expected) = self.state.as_ref().map(CsrfState::expose) else {
             return Err(FlowError::invalid(
                 "state",
                 "this flow has not built an authorization URL, so no redirect can be checked",
@@ -548,7 +549,7 @@ impl Flow {
             .map_err(|e| FlowError::invalid("redirect", format!("not a URL ({e})")))?;
         match read_callback(url.query().unwrap_or(""), expected) {
             Callback::WrongState => Err(FlowError::StateMismatch),
-            Callback::Code(code) => Ok(code),
+            Callback::Code(code) => Ok(AuthorizationCode::from(code)),
             Callback::Error(e) => Err(FlowError::Authorization(e)),
             Callback::NoCode => Err(FlowError::MissingParameter {
                 origin: "redirect",
@@ -567,9 +568,9 @@ impl Flow {
     /// use oauth_core::exchange::{Exchange, Input, Step};
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "client_secret": "s", "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut flow = flow.with_redirect_uri("http://127.0.0.1:1/");
+    /// let mut flow = flow.with_redirect_uri("http://127.0.0.1:1/".parse()?);
     /// flow.authorization_url()?;
-    /// let mut ex = flow.code_exchange("4/code".into())?;
+    /// let mut ex = flow.code_exchange("4/code")?;
     /// let Step::Send(req) = ex.step(Input::Start) else { panic!() };
     /// let body = String::from_utf8(req.body().to_vec()).unwrap();
     /// assert!(body.starts_with("grant_type=authorization_code&code=4%2Fcode&redirect_uri="));
@@ -578,18 +579,22 @@ impl Flow {
     ///     .body(br#"{"access_token":"ya29.a","expires_in":3599,"refresh_token":"1//r","scope":"openid"}"#.to_vec().into()).unwrap();
     /// let Step::Done(Ok(user)) = ex.step(Input::Response(Ok(ok))) else { panic!() };
     /// assert_eq!(user.refresh_token().unwrap().expose(), "1//r");
-    /// # Ok::<(), oauth_flow::FlowError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn code_exchange(&self, code: Secret) -> Result<CodeExchange, FlowError> {
+    pub fn code_exchange(
+        &self,
+        code: impl Into<AuthorizationCode>,
+    ) -> Result<CodeExchange, FlowError> {
+        let code = code.into();
         let redirect_uri = self.checked_redirect_uri()?;
-        if code.is_empty() {
+        if code.expose().is_empty() {
             return Err(FlowError::invalid("code", "is empty"));
         }
         let mut params = vec![
             ("grant_type".to_owned(), "authorization_code".to_owned()),
             ("code".to_owned(), code.expose().to_owned()),
             ("redirect_uri".to_owned(), redirect_uri.to_owned()),
-            ("client_id".to_owned(), self.client_id.clone()),
+            ("client_id".to_owned(), self.client_id.to_string()),
         ];
         if let Some(s) = &self.client_secret {
             params.push(("client_secret".into(), s.expose().to_owned()));
@@ -612,15 +617,53 @@ impl Flow {
     /// ```
     /// # let flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
     /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?;
-    /// let mut flow = flow.with_redirect_uri("http://127.0.0.1:1/");
-    /// let (_, state) = flow.authorization_url()?;
-    /// assert!(flow.redirect_exchange(&format!("/?code=c&state={state}")).is_ok());
-    /// # Ok::<(), oauth_flow::FlowError>(())
+    /// let mut flow = flow.with_redirect_uri("http://127.0.0.1:1/".parse()?);
+    /// let state = flow.authorization_url()?.state;
+    /// assert!(flow.redirect_exchange(&format!("/?code=c&state={}", state.expose())).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn redirect_exchange(&self, redirect: &str) -> Result<CodeExchange, FlowError> {
         let code = self.parse_redirect(redirect)?;
         self.code_exchange(code)
     }
+}
+
+/// What [`Flow::authorization_url`] returns: the URL to send the user to, and the `state`
+/// it carries (the redirect must bring it back; [`Flow::parse_redirect`] checks it).
+///
+/// `Debug` shows the URL's endpoint but not the state.
+///
+/// ```
+/// # let mut flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
+/// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?
+/// #     .with_redirect_uri("http://127.0.0.1:1/".parse()?);
+/// let oauth_flow::AuthorizationRequest { url, state } = flow.authorization_url()?;
+/// assert!(url.as_str().contains(&format!("state={}", state.expose())));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct AuthorizationRequest {
+    /// The authorization endpoint with every parameter of this sign-in.
+    pub url: Url,
+    /// The `state` the URL carries.
+    pub state: CsrfState,
+}
+
+impl fmt::Debug for AuthorizationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut endpoint = self.url.clone();
+        endpoint.set_query(None);
+        f.debug_struct("AuthorizationRequest")
+            .field("url", &endpoint.as_str())
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+/// Scopes as the `scope` parameter writes them: separated by spaces.
+pub(crate) fn scope_text(scopes: &[Scope]) -> String {
+    let parts: Vec<&str> = scopes.iter().map(Scope::as_str).collect();
+    parts.join(" ")
 }
 
 /// The token request of a [`Flow`] as a sans-IO exchange, yielding [`AuthorizedUser`]
@@ -629,16 +672,16 @@ impl Flow {
 /// ```
 /// # let mut flow = oauth_flow::Flow::from_client_config(&serde_json::json!({"installed": {"client_id": "i",
 /// #     "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token"}}), ["openid"])?
-/// #     .with_redirect_uri("http://127.0.0.1:1/");
-/// let ex: oauth_flow::CodeExchange = flow.code_exchange("4/c".into())?;
-/// # Ok::<(), oauth_flow::FlowError>(())
+/// #     .with_redirect_uri("http://127.0.0.1:1/".parse()?);
+/// let ex: oauth_flow::CodeExchange = flow.code_exchange("4/c")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct CodeExchange {
     inner: Retrying<TokenCall>,
-    client_id: String,
-    client_secret: Option<Secret>,
-    token_uri: Url,
-    scopes: Vec<String>,
+    client_id: ClientId,
+    client_secret: Option<ClientSecret>,
+    token_uri: TokenUrl,
+    scopes: Vec<Scope>,
 }
 
 impl fmt::Debug for CodeExchange {
@@ -671,13 +714,10 @@ impl CodeExchange {
             );
         }
         let token = response.to_token(SystemTime::now());
-        let scopes = token
-            .scopes
-            .clone()
-            .unwrap_or_else(|| self.scopes.iter().map(Scope::from).collect());
+        let scopes = token.scopes.clone().unwrap_or_else(|| self.scopes.clone());
         AuthorizedUser::new(
             self.client_id.clone(),
-            self.client_secret.clone().map(ClientSecret::from),
+            self.client_secret.clone(),
             response.refresh_token.clone(),
             self.token_uri.clone(),
         )
@@ -750,7 +790,7 @@ mod tests {
             ["openid", "email"],
         )
         .unwrap()
-        .with_redirect_uri("http://127.0.0.1:4242/")
+        .with_redirect_uri("http://127.0.0.1:4242/".parse().unwrap())
     }
 
     fn query(url: &Url) -> HashMap<String, String> {
@@ -765,7 +805,8 @@ mod tests {
             .with_login_hint("u@example.com")
             .with_hd("example.com")
             .with_param("x", "y");
-        let (url, state) = f.authorization_url().unwrap();
+        let AuthorizationRequest { url, state } = f.authorization_url().unwrap();
+        let state = state.expose().to_owned();
         assert!(
             url.as_str()
                 .starts_with("https://accounts.google.com/o/oauth2/auth?")
@@ -785,19 +826,22 @@ mod tests {
         assert_eq!(q["x"], "y");
         assert_eq!(q["code_challenge_method"], "S256");
         let verifier = f.code_verifier.clone().unwrap();
-        assert_eq!(q["code_challenge"], pkce::challenge_s256(&verifier));
+        assert_eq!(
+            q["code_challenge"],
+            pkce::challenge_s256(&verifier).as_str()
+        );
         assert!(!url.as_str().contains("GOCSPX"), "no secret in the URL");
         assert!(!url.as_str().contains(verifier.expose()));
         // A new URL gets a new state but keeps the verifier.
-        let (_, state2) = f.authorization_url().unwrap();
-        assert_ne!(state, state2);
+        let state2 = f.authorization_url().unwrap().state;
+        assert_ne!(state, state2.expose());
         assert_eq!(f.code_verifier.as_ref(), Some(&verifier));
     }
 
     #[test]
     fn redirects_are_checked_state_first() {
         let mut f = flow();
-        let (_, state) = f.authorization_url().unwrap();
+        let state = f.authorization_url().unwrap().state.expose().to_owned();
         assert!(matches!(
             f.parse_redirect("/?code=c&state=wrong"),
             Err(FlowError::StateMismatch)
@@ -842,7 +886,7 @@ mod tests {
     fn the_code_exchange_sends_code_verifier_redirect_and_client() {
         let mut f = flow();
         f.authorization_url().unwrap();
-        let mut ex = f.code_exchange(Secret::new("4/c")).unwrap();
+        let mut ex = f.code_exchange("4/c").unwrap();
         let Step::Send(req) = ex.step(Input::Start) else {
             panic!()
         };
@@ -875,9 +919,9 @@ mod tests {
     #[test]
     fn pkce_off_sends_no_challenge_and_no_verifier() {
         let mut f = flow().with_pkce(false);
-        let (url, _) = f.authorization_url().unwrap();
+        let url = f.authorization_url().unwrap().url;
         assert!(!query(&url).contains_key("code_challenge"));
-        let mut ex = f.code_exchange(Secret::new("c")).unwrap();
+        let mut ex = f.code_exchange("c").unwrap();
         let Step::Send(req) = ex.step(Input::Start) else {
             panic!()
         };
@@ -887,10 +931,10 @@ mod tests {
     #[test]
     fn a_saved_flow_resumes_with_its_state_and_verifier() {
         let mut f = flow();
-        let (_, state) = f.authorization_url().unwrap();
+        let state = f.authorization_url().unwrap().state.expose().to_owned();
         let json = serde_json::to_string(&f).unwrap();
         let back: Flow = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.state(), Some(state.as_str()));
+        assert_eq!(back.state().map(CsrfState::expose), Some(state.as_str()));
         assert_eq!(back.code_verifier, f.code_verifier);
         assert!(
             back.parse_redirect(&format!("/?code=c&state={state}"))
@@ -902,13 +946,10 @@ mod tests {
 
     #[test]
     fn oob_is_refused_everywhere() {
-        let mut f = flow().with_redirect_uri(OOB_REDIRECT_URI);
+        let mut f = flow().with_redirect_uri(OOB_REDIRECT_URI.parse().unwrap());
         assert!(matches!(f.authorization_url(), Err(FlowError::OutOfBand)));
-        assert!(matches!(
-            f.code_exchange(Secret::new("c")),
-            Err(FlowError::OutOfBand)
-        ));
-        let mut f = flow().with_redirect_uri("urn:ietf:wg:oauth:2.0:oob:auto");
+        assert!(matches!(f.code_exchange("c"), Err(FlowError::OutOfBand)));
+        let mut f = flow().with_redirect_uri("urn:ietf:wg:oauth:2.0:oob:auto".parse().unwrap());
         assert!(matches!(f.authorization_url(), Err(FlowError::OutOfBand)));
     }
 }

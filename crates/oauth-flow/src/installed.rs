@@ -4,7 +4,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use oauth_core::types::RedirectUrl;
 use url::Url;
+
+use crate::FlowError;
 
 /// The default page shown in the browser once the code has arrived.
 pub const DEFAULT_SUCCESS_MESSAGE: &str =
@@ -66,7 +69,15 @@ impl std::str::FromStr for LoopbackHost {
     }
 }
 
-/// How [`crate::blocking::InstalledAppFlow::run_local_server`] (and its async twin) run.
+/// How `InstalledAppFlow::run_local_server` (async, or [`crate::blocking::InstalledAppFlow`])
+/// runs.
+///
+/// Showing the URL: by default the prompt and the URL are written to standard error, each
+/// on a line of its own (what Python's `run_local_server` prints), and the browser is
+/// opened. [`LocalServerOptions::show_url`] replaces the writing to standard error (a GUI
+/// shows the URL its own way; a quiet program passes `|_| {}`), and
+/// [`LocalServerOptions::on_url`] adds a function that sees the URL too (a test plays the
+/// browser).
 ///
 /// ```
 /// use std::time::Duration;
@@ -77,7 +88,7 @@ impl std::str::FromStr for LoopbackHost {
 ///     .open_browser(false)
 ///     .timeout(Duration::from_secs(60))
 ///     .success_message("All set.");
-/// assert_eq!(o.redirect_uri(8085), "http://[::1]:8085/");
+/// assert_eq!(o.redirect_uri(8085).unwrap().as_str(), "http://[::1]:8085/");
 /// ```
 #[derive(Clone)]
 pub struct LocalServerOptions {
@@ -87,6 +98,7 @@ pub struct LocalServerOptions {
     success_message: String,
     timeout: Duration,
     prompt: String,
+    show_url: Option<UrlCallback>,
     on_url: Option<UrlCallback>,
 }
 
@@ -100,6 +112,7 @@ impl std::fmt::Debug for LocalServerOptions {
             .field("port", &self.port)
             .field("open_browser", &self.open_browser)
             .field("timeout", &self.timeout)
+            .field("show_url", &self.show_url.is_some())
             .field("on_url", &self.on_url.is_some())
             .finish_non_exhaustive()
     }
@@ -114,6 +127,7 @@ impl Default for LocalServerOptions {
             success_message: DEFAULT_SUCCESS_MESSAGE.into(),
             timeout: Duration::from_secs(300),
             prompt: "Please visit this URL to authorize this application:".into(),
+            show_url: None,
             on_url: None,
         }
     }
@@ -157,6 +171,18 @@ impl LocalServerOptions {
         self
     }
 
+    /// Shows the authorization URL with `f` instead of writing the prompt and the URL to
+    /// standard error (the default).
+    ///
+    /// ```
+    /// // A program that shows nothing: the browser is opened, or another hook plays it.
+    /// let o = oauth_flow::LocalServerOptions::default().show_url(|_| {});
+    /// ```
+    pub fn show_url(mut self, f: impl Fn(&Url) + Send + Sync + 'static) -> Self {
+        self.show_url = Some(std::sync::Arc::new(f));
+        self
+    }
+
     /// Also hands the authorization URL to `f` once the server listens (a GUI shows it
     /// its own way; a test plays the browser).
     ///
@@ -174,8 +200,10 @@ impl LocalServerOptions {
     }
 
     /// The redirect URI for the port actually bound.
-    pub fn redirect_uri(&self, port: u16) -> String {
+    pub fn redirect_uri(&self, port: u16) -> Result<RedirectUrl, FlowError> {
         format!("http://{}:{port}/", self.host.uri_host())
+            .parse()
+            .map_err(FlowError::from)
     }
 
     pub(crate) fn success_message_text(&self) -> &str {
@@ -186,9 +214,13 @@ impl LocalServerOptions {
         oauth_core::clock::clamp_timeout(self.timeout)
     }
 
-    /// Prints the URL to stderr (always) and opens the browser (unless told not to).
+    /// Shows the URL (to stderr unless [`LocalServerOptions::show_url`] says otherwise)
+    /// and opens the browser (unless told not to).
     pub(crate) fn announce(&self, url: &Url) {
-        eprintln!("{}\n{}", self.prompt, url);
+        match &self.show_url {
+            Some(show) => show(url),
+            None => to_stderr(&format!("{}\n{url}\n", self.prompt)),
+        }
         if let Some(f) = &self.on_url {
             f(url);
         }
@@ -204,19 +236,37 @@ impl LocalServerOptions {
 /// (an SSH session). The user opens the URL on any machine, signs in, and pastes the URL
 /// the browser was sent to (the page itself fails to load, which is expected).
 ///
+/// By default the prompt and the URL are written to standard error, then
+/// `Redirected URL: `; [`ConsoleOptions::show_url`] replaces that.
+///
 /// ```
-/// let o = oauth_flow::ConsoleOptions::default().redirect_uri("http://127.0.0.1:8085/");
+/// let o = oauth_flow::ConsoleOptions::default().redirect_uri("http://127.0.0.1:8085/".parse()?);
+/// # Ok::<(), oauth_core::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConsoleOptions {
-    redirect_uri: String,
+    redirect_uri: Option<RedirectUrl>,
     prompt: String,
+    show_url: Option<UrlCallback>,
 }
+
+impl std::fmt::Debug for ConsoleOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleOptions")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("show_url", &self.show_url.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The console's redirect URI by default: loopback, a port nothing listens on.
+const CONSOLE_REDIRECT_URI: &str = "http://127.0.0.1:1/";
 
 impl Default for ConsoleOptions {
     fn default() -> Self {
         ConsoleOptions {
-            redirect_uri: "http://127.0.0.1:1/".into(),
+            redirect_uri: None,
+            show_url: None,
             prompt: "Please visit this URL to authorize this application, then paste the URL \
                      your browser was sent to (its page will fail to load; that is expected):"
                 .into(),
@@ -226,8 +276,18 @@ impl Default for ConsoleOptions {
 
 impl ConsoleOptions {
     /// The redirect URI (a loopback URI nothing listens on, by default).
-    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
-        self.redirect_uri = uri.into();
+    pub fn redirect_uri(mut self, uri: RedirectUrl) -> Self {
+        self.redirect_uri = Some(uri);
+        self
+    }
+
+    /// Shows the authorization URL with `f` instead of writing it to standard error.
+    ///
+    /// ```
+    /// let o = oauth_flow::ConsoleOptions::default().show_url(|url| println!("{url}"));
+    /// ```
+    pub fn show_url(mut self, f: impl Fn(&Url) + Send + Sync + 'static) -> Self {
+        self.show_url = Some(std::sync::Arc::new(f));
         self
     }
 
@@ -237,12 +297,26 @@ impl ConsoleOptions {
         self
     }
 
-    pub(crate) fn uri(&self) -> &str {
-        &self.redirect_uri
+    pub(crate) fn uri(&self) -> Result<RedirectUrl, FlowError> {
+        match &self.redirect_uri {
+            Some(uri) => Ok(uri.clone()),
+            None => CONSOLE_REDIRECT_URI.parse().map_err(FlowError::from),
+        }
     }
 
     pub(crate) fn announce(&self, url: &Url) {
-        eprintln!("{}\n{}", self.prompt, url);
-        eprint!("Redirected URL: ");
+        match &self.show_url {
+            Some(show) => show(url),
+            None => to_stderr(&format!("{}\n{url}\nRedirected URL: ", self.prompt)),
+        }
     }
+}
+
+/// The default way a URL is shown: written to standard error in one write (a closed or
+/// full stderr is not the sign-in's failure).
+fn to_stderr(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
 }

@@ -54,7 +54,7 @@ pub mod device;
 mod error;
 pub mod flow;
 #[cfg(any(feature = "blocking", feature = "async"))]
-mod handle;
+pub mod handle;
 mod installed;
 pub mod pkce;
 pub mod revoke;
@@ -72,7 +72,7 @@ pub use asynchronous::{
 };
 pub use device::{DeviceAuthorization, DeviceCode, device_error};
 pub use error::{AuthorizationError, FlowError};
-pub use flow::{CodeExchange, Flow, OOB_REDIRECT_URI};
+pub use flow::{AuthorizationRequest, CodeExchange, Flow, OOB_REDIRECT_URI};
 pub use installed::{ConsoleOptions, DEFAULT_SUCCESS_MESSAGE, LocalServerOptions, LoopbackHost};
 pub use revoke::{GOOGLE_REVOKE_URI, GOOGLE_TOKENINFO_URI, RevokeCall, TokenInfo, TokenInfoCall};
 pub use store::{CredentialStore, FileStore, default_store, store_in_config_dir};

@@ -3,6 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_core::Secret;
+use oauth_core::types::{CsrfState, PkceChallenge, PkceVerifier};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::FlowError;
@@ -23,11 +24,11 @@ pub(crate) fn random_token(n: usize) -> Result<String, FlowError> {
 ///
 /// ```
 /// let a = oauth_flow::pkce::new_state().unwrap();
-/// assert_eq!(a.len(), 43);
+/// assert_eq!(a.expose().len(), 43);
 /// assert_ne!(a, oauth_flow::pkce::new_state().unwrap());
 /// ```
-pub fn new_state() -> Result<String, FlowError> {
-    random_token(32)
+pub fn new_state() -> Result<CsrfState, FlowError> {
+    random_token(32).map(CsrfState::new)
 }
 
 /// A fresh PKCE code verifier: 64 random bytes, 86 characters of base64url (RFC 7636 asks
@@ -37,21 +38,21 @@ pub fn new_state() -> Result<String, FlowError> {
 /// let v = oauth_flow::pkce::new_verifier().unwrap();
 /// assert_eq!(v.expose().len(), 86);
 /// ```
-pub fn new_verifier() -> Result<Secret, FlowError> {
-    random_token(64).map(Secret::from)
+pub fn new_verifier() -> Result<PkceVerifier, FlowError> {
+    random_token(64).map(PkceVerifier::new)
 }
 
 /// The S256 challenge of a verifier: base64url(SHA-256(verifier)).
 ///
 /// ```
-/// use oauth_core::Secret;
+/// use oauth_core::types::PkceVerifier;
 /// // RFC 7636 appendix B.
-/// let v = Secret::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+/// let v = PkceVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
 /// assert_eq!(oauth_flow::pkce::challenge_s256(&v), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
 /// ```
-pub fn challenge_s256(verifier: &Secret) -> String {
+pub fn challenge_s256(verifier: &PkceVerifier) -> PkceChallenge {
     let digest = ring::digest::digest(&ring::digest::SHA256, verifier.expose().as_bytes());
-    URL_SAFE_NO_PAD.encode(digest.as_ref())
+    PkceChallenge::new(URL_SAFE_NO_PAD.encode(digest.as_ref()))
 }
 
 /// Checks a caller's verifier against RFC 7636 section 4.1.
@@ -93,7 +94,7 @@ mod tests {
         assert!(check_verifier(&Secret::new("short")).is_err());
         assert!(check_verifier(&Secret::new("a".repeat(43))).is_ok());
         assert!(check_verifier(&Secret::new(format!("{}!", "a".repeat(43)))).is_err());
-        assert!(check_verifier(&new_verifier().unwrap()).is_ok());
+        assert!(check_verifier(new_verifier().unwrap().secret()).is_ok());
     }
 
     #[test]

@@ -22,8 +22,12 @@
 //! every kind of credentials, as in google-auth. When nothing is found, the error lists
 //! every place that was tried.
 //!
+//! The search is written once ([`file_step`], then the sans-IO [`Search`]); the async
+//! flavour is here (`gauth::adc::find`, files read on tokio's blocking pool), the blocking
+//! one under the same names in `gauth::blocking::adc`.
+//!
 //! ```no_run
-//! let adc = gauth::adc::blocking::default_credentials(&["https://www.googleapis.com/auth/cloud-platform"])?;
+//! let adc = gauth::blocking::adc::default_credentials(&["https://www.googleapis.com/auth/cloud-platform"])?;
 //! let token = adc.credentials.token()?;
 //! println!("project: {:?}", adc.project_id);
 //! # Ok::<(), gauth::adc::AdcError>(())
@@ -33,8 +37,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth_core::exchange::Exchange;
+use oauth_core::exchange::{Exchange, Input, Step};
 use oauth_core::{AuthorizedUser, EndpointPolicy, FileStore, RetryPolicy, Retrying, TokenSource};
+
+#[cfg(feature = "async")]
+mod asynchronous;
+#[cfg(feature = "blocking")]
+pub(crate) mod blocking;
+pub mod handle;
+
+#[cfg(feature = "async")]
+pub use asynchronous::{DefaultCredentials, default_credentials, find};
 use oauth_sa::{MetadataCredentials, ServiceAccountCredentials};
 
 /// Where ADC found credentials.
@@ -567,8 +580,8 @@ pub fn detection_exchange(env: &AdcEnv) -> impl Exchange<Output = bool> + use<> 
     )
 }
 
-fn metadata_found(options: &AdcOptions, env: &AdcEnv) -> (MetadataCredentials, AdcOrigin) {
-    let m = env.metadata().with_scopes(options.scopes.clone());
+fn metadata_found(scopes: &[String], env: &AdcEnv) -> (MetadataCredentials, AdcOrigin) {
+    let m = env.metadata().with_scopes(scopes.to_vec());
     let host = env
         .metadata_host
         .clone()
@@ -588,166 +601,145 @@ fn not_found(mut tried: Vec<String>, env: &AdcEnv, what: String) -> AdcError {
     AdcError::NotFound { tried }
 }
 
-/// ADC in the blocking flavour.
-#[cfg(feature = "blocking")]
-pub mod blocking {
-    use super::*;
-    use oauth_core::transport::{HttpClient, UreqClient};
+/// The file steps of a search with `options`: the environment (the options' or the
+/// process's) and what [`find_file`] found in it. This is the part that reads files; the
+/// async flavour runs it on tokio's blocking pool.
+pub fn file_step(options: &AdcOptions) -> Result<(AdcEnv, Result<Found, Vec<String>>), AdcError> {
+    let env = options.env.clone().unwrap_or_else(AdcEnv::from_process);
+    let files = find_file(options, &env)?;
+    Ok((env, files))
+}
 
-    /// Credentials found by ADC, with the project.
-    #[derive(Debug, Clone)]
-    pub struct DefaultCredentials {
-        /// The handle.
-        pub credentials: oauth_core::blocking::Credentials,
-        /// The project id, when known.
-        pub project_id: Option<String>,
-        /// Where they were found.
-        pub origin: AdcOrigin,
-    }
+/// ADC's search after the files, written once for both flavours as a sans-IO exchange:
+/// the file found, or (unless `NO_GCE_CHECK`) a ping of the metadata server, then its
+/// project id when the environment names none. Its output is the credential source found,
+/// or the [`AdcError`] listing every place tried. Each flavour runs it with its runner over
+/// a client whose timeouts are [`Search::detection_timeout`] (google-auth gives both
+/// metadata requests the same 3 s).
+///
+/// ```
+/// use oauth_core::exchange::{Exchange, Input, Step};
+/// use gauth::adc::{AdcEnv, AdcOptions, Search};
+/// let env = AdcEnv { no_gce_check: true, ..Default::default() };
+/// let mut search = Search::new(&AdcOptions::new(&["openid"]), env, Err(vec!["nothing".into()]));
+/// assert_eq!(search.detection_timeout(), None);
+/// let Step::Done(Ok(Err(e))) = search.step(Input::Start) else { panic!() };
+/// assert!(e.to_string().contains("skipped: NO_GCE_CHECK"));
+/// ```
+pub struct Search {
+    phase: Phase,
+    scopes: Vec<String>,
+    env: AdcEnv,
+    timeout: Duration,
+}
 
-    /// `google.auth.default(scopes)`: the process environment, Google's defaults.
-    pub fn default_credentials<S: AsRef<str>>(
-        scopes: &[S],
-    ) -> Result<DefaultCredentials, AdcError> {
-        find(&AdcOptions::new(scopes))
-    }
+/// Where a [`Search`] is.
+enum Phase {
+    /// Decided without a request (a file, or nothing and no metadata check).
+    Decided(Option<Result<Found, AdcError>>),
+    /// Pinging the metadata server; what the files steps tried.
+    Ping(Box<dyn Exchange<Output = bool> + Send>, Vec<String>),
+    /// Asking the metadata server for the project id.
+    Project(Retrying<oauth_sa::MetadataCall<String>>, Option<Found>),
+}
 
-    /// ADC with options.
-    pub fn find(options: &AdcOptions) -> Result<DefaultCredentials, AdcError> {
-        let env = options.env.clone().unwrap_or_else(AdcEnv::from_process);
-        let tried = match find_file(options, &env)? {
-            Ok(found) => {
-                let mut builder = oauth_core::blocking::Credentials::builder_from_arc(found.source);
-                if let Some(store) = found.store {
-                    builder = builder.store(store);
-                }
-                return Ok(DefaultCredentials {
-                    credentials: builder.build(),
-                    project_id: found.project_id,
-                    origin: found.origin,
-                });
-            }
-            Err(tried) => tried,
+impl std::fmt::Debug for Search {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let phase = match &self.phase {
+            Phase::Decided(_) => "decided",
+            Phase::Ping(..) => "ping",
+            Phase::Project(..) => "project",
         };
-        if env.no_gce_check {
-            return Err(not_found(tried, &env, String::new()));
-        }
-        let t = options.detection_timeout;
-        let detect = UreqClient::with_timeouts(t, t);
-        match oauth_core::blocking::run(&detect, &mut detection_exchange(&env)) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(not_found(
-                    tried,
-                    &env,
-                    "answered, but is not a metadata server".into(),
-                ));
-            }
-            Err(e) => return Err(not_found(tried, &env, format!("not found: {e}"))),
-        }
-        let (m, origin) = metadata_found(options, &env);
-        let http = UreqClient::shared() as Arc<dyn HttpClient>;
-        let project_id = match env.project.clone() {
-            Some(p) => Some(p),
-            None => oauth_core::blocking::run(
-                http.as_ref(),
-                &mut Retrying::new(m.project_id_call(), RetryPolicy::default()),
-            )
-            .ok(),
-        };
-        Ok(DefaultCredentials {
-            credentials: oauth_core::blocking::Credentials::builder(m)
-                .http_client(http)
-                .build(),
-            project_id,
-            origin,
-        })
+        f.debug_struct("Search")
+            .field("phase", &phase)
+            .finish_non_exhaustive()
     }
 }
 
-/// ADC in the async flavour.
-#[cfg(feature = "async")]
-pub mod asynchronous {
-    use super::*;
-    use oauth_core::transport::{AsyncHttpClient, ReqwestClient};
-
-    /// Credentials found by ADC, with the project.
-    #[derive(Debug, Clone)]
-    pub struct DefaultCredentials {
-        /// The handle.
-        pub credentials: oauth_core::Credentials,
-        /// The project id, when known.
-        pub project_id: Option<String>,
-        /// Where they were found.
-        pub origin: AdcOrigin,
+impl Search {
+    /// A search in `env` that continues from the file steps' result (see [`file_step`]).
+    pub fn new(options: &AdcOptions, env: AdcEnv, files: Result<Found, Vec<String>>) -> Self {
+        let phase = match files {
+            Ok(found) => Phase::Decided(Some(Ok(found))),
+            Err(tried) if env.no_gce_check => {
+                Phase::Decided(Some(Err(not_found(tried, &env, String::new()))))
+            }
+            Err(tried) => Phase::Ping(Box::new(detection_exchange(&env)), tried),
+        };
+        Search {
+            phase,
+            scopes: options.scopes.clone(),
+            env,
+            timeout: options.detection_timeout,
+        }
     }
 
-    /// `google.auth.default(scopes)` for async programs. Reading files is blocking, but
-    /// small and done once.
-    ///
-    /// ```no_run
-    /// # async fn f() -> Result<(), gauth::adc::AdcError> {
-    /// let adc = gauth::adc::asynchronous::default_credentials(&["https://www.googleapis.com/auth/cloud-platform"]).await?;
-    /// let token = adc.credentials.token().await;
-    /// # Ok(()) }
-    /// ```
-    pub async fn default_credentials<S: AsRef<str>>(
-        scopes: &[S],
-    ) -> Result<DefaultCredentials, AdcError> {
-        find(&AdcOptions::new(scopes)).await
+    /// The timeouts the metadata requests need, or `None` when the search sends nothing.
+    pub fn detection_timeout(&self) -> Option<Duration> {
+        matches!(self.phase, Phase::Ping(..)).then_some(self.timeout)
     }
 
-    /// ADC with options.
-    pub async fn find(options: &AdcOptions) -> Result<DefaultCredentials, AdcError> {
-        let env = options.env.clone().unwrap_or_else(AdcEnv::from_process);
-        let tried = match find_file(options, &env)? {
-            Ok(found) => {
-                let mut builder = oauth_core::Credentials::builder_from_arc(found.source);
-                if let Some(store) = found.store {
-                    builder = builder.store(store);
-                }
-                return Ok(DefaultCredentials {
-                    credentials: builder.build(),
-                    project_id: found.project_id,
-                    origin: found.origin,
-                });
-            }
-            Err(tried) => tried,
-        };
-        if env.no_gce_check {
-            return Err(not_found(tried, &env, String::new()));
-        }
-        let t = options.detection_timeout;
-        let detect = ReqwestClient::with_timeouts(t, t);
-        match oauth_core::run(&detect, &mut detection_exchange(&env)).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(not_found(
-                    tried,
-                    &env,
-                    "answered, but is not a metadata server".into(),
-                ));
-            }
-            Err(e) => return Err(not_found(tried, &env, format!("not found: {e}"))),
-        }
-        let (m, origin) = metadata_found(options, &env);
-        let http = ReqwestClient::shared() as Arc<dyn AsyncHttpClient>;
-        let project_id = match env.project.clone() {
-            Some(p) => Some(p),
-            None => oauth_core::run(
-                http.as_ref(),
-                &mut Retrying::new(m.project_id_call(), RetryPolicy::default()),
-            )
-            .await
-            .ok(),
-        };
-        Ok(DefaultCredentials {
-            credentials: oauth_core::Credentials::builder(m)
-                .http_client(http)
-                .build(),
-            project_id,
+    /// The metadata server answered the ping: its credentials, then the project id.
+    fn detected(&mut self) -> Step<Result<Found, AdcError>> {
+        let (m, origin) = metadata_found(&self.scopes, &self.env);
+        let call = Retrying::new(m.project_id_call(), RetryPolicy::default());
+        let found = Found {
+            source: Arc::new(m),
+            project_id: self.env.project.clone(),
             origin,
-        })
+            store: None,
+        };
+        if found.project_id.is_some() {
+            return Step::Done(Ok(Ok(found)));
+        }
+        self.phase = Phase::Project(call, Some(found));
+        self.step(Input::Start)
+    }
+}
+
+impl Exchange for Search {
+    type Output = Result<Found, AdcError>;
+
+    fn step(&mut self, input: Input) -> Step<Self::Output> {
+        match &mut self.phase {
+            Phase::Decided(result) => match result.take() {
+                Some(r) => Step::Done(Ok(r)),
+                None => Step::Done(Err(oauth_core::Error::InvalidRequest(
+                    "the ADC search has already finished".into(),
+                ))),
+            },
+            Phase::Ping(ping, tried) => match ping.step(input) {
+                Step::Send(r) => Step::Send(r),
+                Step::Wait(d) => Step::Wait(d),
+                Step::Done(Ok(true)) => self.detected(),
+                Step::Done(answer) => {
+                    let what = match answer {
+                        Err(e) => format!("not found: {e}"),
+                        Ok(_) => "answered, but is not a metadata server".into(),
+                    };
+                    let e = not_found(std::mem::take(tried), &self.env, what);
+                    self.phase = Phase::Decided(None);
+                    Step::Done(Ok(Err(e)))
+                }
+            },
+            Phase::Project(call, found) => match call.step(input) {
+                Step::Send(r) => Step::Send(r),
+                Step::Wait(d) => Step::Wait(d),
+                Step::Done(project) => {
+                    let Some(mut found) = found.take() else {
+                        return Step::Done(Ok(Err(not_found(
+                            Vec::new(),
+                            &self.env,
+                            String::new(),
+                        ))));
+                    };
+                    // As google-auth: credentials without a project when the server has none.
+                    found.project_id = project.ok();
+                    self.phase = Phase::Decided(None);
+                    Step::Done(Ok(Ok(found)))
+                }
+            },
+        }
     }
 }
 
