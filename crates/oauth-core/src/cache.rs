@@ -121,7 +121,8 @@ impl TokenCache {
 
     fn put(&self, token: Arc<Token>) {
         let stale_at = token.stale_at(self.clock.now(), self.margin);
-        self.current.store(Some(Arc::new(Entry { token, stale_at })));
+        self.current
+            .store(Some(Arc::new(Entry { token, stale_at })));
         self.bump();
     }
 
@@ -481,6 +482,65 @@ mod tests {
         // An hour-long token keeps google-auth's 225 s margin.
         assert_eq!(requests_over(3600, 3375), 1);
         assert_eq!(requests_over(3600, 3376), 2);
+    }
+
+    fn stale_refresher(cache: &TokenCache) -> Option<Refresher> {
+        match cache.ahead() {
+            Ahead::Stale(t, r) => {
+                assert_eq!(t.access_token.expose(), "old");
+                r
+            }
+            other => panic!("expected a stale token, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_background_refresh_at_a_time_and_failures_back_off() {
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let cache = TokenCache::new(clock.clone(), DEFAULT_REFRESH_MARGIN);
+        cache.seed(token("old", 3600));
+        assert!(matches!(cache.ahead(), Ahead::Fresh(_)));
+        clock.advance(Duration::from_secs(3400));
+        let first = stale_refresher(&cache).expect("the first caller refreshes");
+        assert!(stale_refresher(&cache).is_none(), "one flight at a time");
+        let e = Error::InvalidRequest("down".into());
+        assert!(cache.complete(first, Err(e.clone())).is_err());
+        // Backoff: 1 s, then 2 s.
+        assert!(stale_refresher(&cache).is_none());
+        clock.advance(Duration::from_secs(1));
+        let second = stale_refresher(&cache).expect("retried after 1 s");
+        let _ = cache.complete(second, Err(e));
+        clock.advance(Duration::from_secs(1));
+        assert!(stale_refresher(&cache).is_none());
+        clock.advance(Duration::from_secs(1));
+        let third = stale_refresher(&cache).expect("retried after 2 s more");
+        let now = clock.now();
+        let _ = cache.complete(
+            third,
+            Ok(Token::bearer(
+                Secret::new("new"),
+                Some(now + Duration::from_secs(3600)),
+            )),
+        );
+        assert!(matches!(cache.ahead(), Ahead::Fresh(t) if t.access_token.expose() == "new"));
+    }
+
+    #[test]
+    fn an_abandoned_background_refresh_is_taken_over() {
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let cache = TokenCache::new(clock.clone(), DEFAULT_REFRESH_MARGIN);
+        cache.seed(token("old", 3600));
+        clock.advance(Duration::from_secs(3400));
+        drop(stale_refresher(&cache).unwrap());
+        assert!(
+            stale_refresher(&cache).is_some(),
+            "no backoff, no stranded flight"
+        );
+        // Expired with a background refresh abandoned: the caller refreshes itself.
+        clock.advance(Duration::from_secs(300));
+        assert!(matches!(cache.ahead(), Ahead::Unusable));
+        let t = cache.get_blocking(|| Ok(token("new", 7200))).unwrap();
+        assert_eq!(t.access_token.expose(), "new");
     }
 
     #[test]
