@@ -10,15 +10,15 @@
 //! and refreshes; everyone who arrives meanwhile joins the flight and receives its result,
 //! success or error. If a leader is cancelled (an async caller dropped mid-refresh, a
 //! background task whose runtime ended), its flight is abandoned and one of the waiters
-//! takes over. The same mechanism serves the blocking and the async flavour: waiting is an
-//! [`event_listener`] wait, which is both.
+//! takes over. Waiting threads block on the flight's `OnceLock` (one futex wake for all of
+//! them, no lock to take again); waiting tasks on an [`event_listener::Event`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
-use event_listener::{Event, Listener};
+use event_listener::Event;
 
 use crate::{Clock, Error, Secret, Token};
 
@@ -65,11 +65,18 @@ struct Slot {
     retry_at: Option<SystemTime>,
 }
 
+/// One refresh and its outcome: `Some(result)` when the leader finished, `None` when it gave
+/// up (then a waiter takes over). Threads wait on the `OnceLock` itself, which wakes them all
+/// with one futex call and leaves them no lock to queue on (an `Event`'s waiters each took its
+/// list lock again on waking: a convoy of a thousand threads on two cores); tasks wait on
+/// `done`.
 #[derive(Debug, Default)]
 struct Flight {
-    result: OnceLock<Result<Arc<Token>, Error>>,
+    result: OnceLock<Outcome>,
     done: Event,
 }
+
+type Outcome = Option<Result<Arc<Token>, Error>>;
 
 enum Role {
     Leader(Refresher),
@@ -261,12 +268,7 @@ impl TokenCache {
                     if let Some(t) = self.usable_while_refreshing() {
                         return Ok(Ok(t));
                     }
-                    let listener = flight.done.listen();
-                    if let Some(r) = flight.result.get() {
-                        return Ok(r.clone());
-                    }
-                    listener.wait();
-                    if let Some(r) = flight.result.get() {
+                    if let Some(r) = flight.result.wait() {
                         return Ok(r.clone());
                     }
                     // The leader gave up without a result: take over.
@@ -311,13 +313,17 @@ impl TokenCache {
                         return Ok(t);
                     }
                     let listener = flight.done.listen();
-                    if let Some(r) = flight.result.get() {
-                        return r.clone();
+                    if let Some(outcome) = flight.result.get() {
+                        match outcome {
+                            Some(r) => return r.clone(),
+                            None => continue,
+                        }
                     }
                     listener.await;
-                    if let Some(r) = flight.result.get() {
+                    if let Some(Some(r)) = flight.result.get() {
                         return r.clone();
                     }
+                    // Given up (or woken early): look again.
                 }
             }
         };
@@ -331,7 +337,7 @@ impl TokenCache {
 
 impl Refresher {
     fn finish(self, result: Result<Arc<Token>, Error>) {
-        let _ = self.flight.result.set(result);
+        let _ = self.flight.result.set(Some(result));
         // Drop does the rest.
     }
 }
@@ -347,6 +353,8 @@ impl Drop for Refresher {
             slot.flight = None;
         }
         drop(slot);
+        // Given up without a result: waiting threads wake to take over.
+        let _ = self.flight.result.set(None);
         self.flight.done.notify(usize::MAX);
     }
 }
@@ -541,6 +549,33 @@ mod tests {
         assert!(matches!(cache.ahead(), Ahead::Unusable));
         let t = cache.get_blocking(|| Ok(token("new", 7200))).unwrap();
         assert_eq!(t.access_token.expose(), "new");
+    }
+
+    #[test]
+    fn waiting_threads_take_over_from_a_leader_that_gave_up() {
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let cache = TokenCache::new(clock, DEFAULT_REFRESH_MARGIN);
+        let Role::Leader(gave_up) = cache.join() else {
+            panic!("the first caller leads");
+        };
+        let refreshes = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let waiters: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        cache.get_blocking(|| {
+                            refreshes.fetch_add(1, Ordering::SeqCst);
+                            Ok(token("t", 3600))
+                        })
+                    })
+                })
+                .collect();
+            drop(gave_up);
+            for w in waiters {
+                assert_eq!(w.join().unwrap().unwrap().access_token.expose(), "t");
+            }
+        });
+        assert_eq!(refreshes.load(Ordering::SeqCst), 1);
     }
 
     #[test]
