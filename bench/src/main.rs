@@ -18,6 +18,7 @@ mod media;
 mod media_server;
 mod peers;
 mod report;
+mod short_lived;
 mod tokens;
 
 use std::io::Write;
@@ -72,7 +73,7 @@ struct Args {
 }
 
 /// Cases that `--only` also takes by name.
-const NAMES: [(&str, u32); 9] = [
+const NAMES: [(&str, u32); 10] = [
     ("cached", 1),
     ("stampede", 2),
     ("cold-start", 3),
@@ -82,6 +83,7 @@ const NAMES: [(&str, u32); 9] = [
     ("footprint", 7),
     ("media", 8),
     ("fleet", 9),
+    ("short-lived", 10),
 ];
 
 fn parse_args() -> Result<Args, String> {
@@ -206,7 +208,7 @@ fn run() -> Result<(), String> {
     };
 
     type Case = fn(&Ctx) -> Result<Vec<Record>, String>;
-    let cases: [(u32, &str, Case); 9] = [
+    let cases: [(u32, &str, Case); 10] = [
         (1, "cached token", tokens::cached),
         (2, "stampede", tokens::stampede),
         (3, "cold start", tokens::cold_start),
@@ -216,6 +218,7 @@ fn run() -> Result<(), String> {
         (7, "footprint", footprint::footprint),
         (8, "media", media::media),
         (9, "fleet token cache on Redis", fleet::fleet),
+        (10, "short-lived tokens", short_lived::short_lived),
     ];
     let mut json = match &args.json {
         Some(p) => Some(std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?),

@@ -224,9 +224,15 @@ fn stampede_once(
     stale: bool,
     margin: u64,
 ) -> Result<Stampede, String> {
-    // Stale: tokens live 2 s longer than the margin; the run starts 2.5 s after the first
-    // token, when it is inside the margin but still valid.
-    let lifetime = if stale { margin + 2 } else { 3600 };
+    // Stale: the run starts 2.5 s after the first token, when it is inside the margin but
+    // still valid. The peers' tokens live 2 s longer than their fixed margins; gauth's margin
+    // scales with the lifetime (half of it for the shortest tokens), so its tokens live 4 s:
+    // stale after 2 s, expired after 4.
+    let lifetime = match (stale, peer) {
+        (false, _) => 3600,
+        (true, None) => 4,
+        (true, Some(_)) => margin + 2,
+    };
     let (server, uri) = server(
         TokenServerConfig::default()
             .delay(STAMPEDE_DELAY)

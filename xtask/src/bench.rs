@@ -1,6 +1,7 @@
 //! `cargo xtask bench [--quick] [--json FILE] [--only 1,media,..] [--media-mib N]
 //! [--media-runs N] [--media-server lean|emulator]`: builds the `gauth-bench` package in release mode and
-//! runs it (`--only media` runs case 8, the 512 MiB upload and download, alone). The benchmark itself (the counting token server on loopback, the cases,
+//! runs it (`--only media` runs case 8, the 512 MiB upload and download, alone), after
+//! setting up the Python peers under `TARGET/interop` as `cargo xtask test` does. The benchmark itself (the counting token server on loopback, the cases,
 //! the peers, googleapiclient, the table) lives in `bench/`; `docs/performance.md` shows the
 //! latest table.
 
@@ -28,9 +29,19 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             other => return Err(format!("bench: unknown argument `{other}`")),
         }
     }
-    let python = super::target_dir().join("interop/venv/bin/python");
-    if !python.exists() {
-        eprintln!("(no Python venv: googleapiclient is skipped; `cargo xtask setup` makes one)");
+    // The Python peers (googleapiclient, its discovery documents) as `cargo xtask test`
+    // sets them up: once, under TARGET/interop. Without python3 or npm the bench still runs,
+    // and skips googleapiclient.
+    match super::interop::setup(&super::target_dir()) {
+        Ok(env) => {
+            forwarded.push("--python".into());
+            forwarded.push(env.python.display().to_string());
+            if let Some(docs) = env.discovery_docs {
+                forwarded.push("--docs".into());
+                forwarded.push(docs.display().to_string());
+            }
+        }
+        Err(e) => eprintln!("(interop environment unavailable: {e}; googleapiclient is skipped)"),
     }
     super::run(
         "build gauth-bench (release)",

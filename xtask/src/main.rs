@@ -3,7 +3,10 @@
 //! - `cargo xtask test [--no-lint] [--jobs N]`: format check, `cargo deny`, then every
 //!   workspace test (the interop suites and the doc-tests included), clippy and rustdoc with
 //!   warnings denied, several at a time (see `suites.rs`); a table of what ran and how long
-//!   each part took at the end. Needs no root and installs
+//!   each part took at the end. Before the tests, the facade's build shape: its crate counts
+//!   within the limits of issue 13 (no crate linked twice), the declared MSRV satisfied by
+//!   the toolchain and every dependency, and every feature combination compiling
+//!   (`GAUTH_SKIP_FEATURES` skips the last). Needs no root and installs
 //!   nothing outside the target directory: the Python venv (google-auth,
 //!   google-auth-oauthlib, google-api-python-client) and node's oidc-provider go to
 //!   `TARGET/interop`, cargo-deny to `TARGET/tools`, each once. Machine-wide packages
@@ -15,11 +18,14 @@
 //! - `cargo xtask fuzz [--time SECS] [TARGET]...`: the cargo-fuzz targets in `fuzz/`, with
 //!   executions and findings per target (see `docs/reliability.md`).
 //! - `cargo xtask man [--out DIR]`: the `gauth` man pages (`target/man` by default).
+//! - `cargo xtask shape [--no-check]`: the facade's build-shape steps of `test` alone (crate
+//!   limits, MSRV, and unless `--no-check` every feature combination).
 //!
 //! `TARGET` is cargo's target directory (`CARGO_TARGET_DIR`, `build.target-dir`, or
 //! `target/`), as `cargo metadata` reports it, so every step and tool agrees on it.
 
 mod bench;
+mod features;
 mod fuzz;
 mod interop;
 mod man;
@@ -30,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: cargo xtask <test [--no-lint] [--jobs N] | setup | bench [--quick] [--json FILE] [--only CASES] [--media-mib N] | fuzz [--time SECS] [TARGET]... | man [--out DIR]>";
+const USAGE: &str = "usage: cargo xtask <test [--no-lint] [--jobs N] | setup | bench [--quick] [--json FILE] [--only CASES] [--media-mib N] | fuzz [--time SECS] [TARGET]... | man [--out DIR] | shape [--no-check]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +46,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&root(), &args[1..]),
         Some("man") => man::man(&target_dir(), &args[1..]),
+        Some("shape") => shape(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -52,6 +59,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask shape`: the facade's crate limits, MSRV and feature combinations.
+fn shape(args: &[String]) -> Result<(), String> {
+    let check = match args {
+        [] => true,
+        [a] if a == "--no-check" => false,
+        _ => return Err(format!("shape: unknown arguments\n{USAGE}")),
+    };
+    features::check_limits(&root())?;
+    features::check_msrv(&root())?;
+    if check {
+        features::check_combinations(&root(), &target_dir().join("feature-check"))?;
+    }
+    Ok(())
 }
 
 /// The workspace root.
@@ -190,6 +212,19 @@ fn test_steps(steps: &mut Steps, lint: bool, jobs: Option<usize>) -> Result<(), 
                 cargo().args(["fmt", "--all", "--check"]),
             )
         })?;
+    }
+    steps.step("facade: crate limits, no crate twice, MSRV", || {
+        features::check_limits(&root())?;
+        features::check_msrv(&root())
+    })?;
+    if std::env::var_os("GAUTH_SKIP_FEATURES").is_some() {
+        steps.skipped("every feature combination of gauth", "GAUTH_SKIP_FEATURES");
+    } else {
+        let n = features::combinations().len();
+        steps.step(
+            &format!("cargo check: the {n} feature sets of gauth"),
+            || features::check_combinations(&root(), &target.join("feature-check")),
+        )?;
     }
     if std::env::var_os("GAUTH_SKIP_DENY").is_some() {
         steps.skipped("cargo deny check", "GAUTH_SKIP_DENY");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
+use crate::cache::Ahead;
 use crate::exchange::{Exchange, Input, Step};
 use crate::flavour::Async;
 use crate::http::HttpRequest;
@@ -150,10 +151,34 @@ impl Credentials {
         self.token_details().await.map(|t| t.access_token.clone())
     }
 
-    /// The token with its expiry, scopes and ID token.
+    /// The token with its expiry, scopes and ID token. A token that is still valid but
+    /// inside the refresh margin is returned at once, while one refresh runs in a spawned
+    /// task for every holder of the credential (inside a tokio runtime; elsewhere the
+    /// caller that finds the token stale refreshes it and waits).
     pub async fn token_details(&self) -> Result<Arc<Token>, Error> {
-        let replacing = self.core.replacing();
-        self.core.cache.get_async(|| self.fetch(replacing)).await
+        match self.core.cache.ahead() {
+            Ahead::Fresh(t) | Ahead::Stale(t, None) => Ok(t),
+            Ahead::Stale(t, Some(refresher)) => {
+                let replacing = t.access_token.clone();
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    let result = self.fetch(Some(replacing)).await;
+                    return Ok(self.core.cache.complete(refresher, result).unwrap_or(t));
+                };
+                let this = self.clone();
+                runtime.spawn(async move {
+                    let result = this.fetch(Some(replacing)).await;
+                    if let Err(e) = &result {
+                        tracing::warn!(error = %e, "background refresh failed; the token is still valid");
+                    }
+                    let _ = this.core.cache.complete(refresher, result);
+                });
+                Ok(t)
+            }
+            Ahead::Unusable => {
+                let replacing = self.core.replacing();
+                self.core.cache.get_async(|| self.fetch(replacing)).await
+            }
+        }
     }
 
     /// Refreshes now, whatever the cache holds (still one refresh for concurrent callers).

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
+use crate::cache::{Ahead, Refresher};
 use crate::exchange::{Exchange, Input, Step};
 use crate::flavour::Blocking;
 use crate::http::HttpRequest;
@@ -132,10 +133,40 @@ impl Credentials {
         self.token_details().map(|t| t.access_token.clone())
     }
 
-    /// The token with its expiry, scopes and ID token.
+    /// The token with its expiry, scopes and ID token. A token that is still valid but
+    /// inside the refresh margin is returned at once, while one refresh runs on a helper
+    /// thread for every holder of the credential.
     pub fn token_details(&self) -> Result<Arc<Token>, Error> {
-        let replacing = self.core.replacing();
-        self.core.cache.get_blocking(|| self.fetch(replacing))
+        match self.core.cache.ahead() {
+            Ahead::Fresh(t) | Ahead::Stale(t, None) => Ok(t),
+            Ahead::Stale(t, Some(refresher)) => {
+                self.refresh_in_background(refresher, t.access_token.clone());
+                Ok(t)
+            }
+            Ahead::Unusable => {
+                let replacing = self.core.replacing();
+                self.core.cache.get_blocking(|| self.fetch(replacing))
+            }
+        }
+    }
+
+    /// Runs the refresh of a stale token on a helper thread; its result goes to the cache
+    /// (a failure only holds the next attempt back). Should no thread start, the flight is
+    /// abandoned and the next caller tries again.
+    fn refresh_in_background(&self, refresher: Refresher, replacing: AccessToken) {
+        let this = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("gauth-refresh".into())
+            .spawn(move || {
+                let result = this.fetch(Some(replacing));
+                if let Err(e) = &result {
+                    tracing::warn!(error = %e, "background refresh failed; the token is still valid");
+                }
+                let _ = this.core.cache.complete(refresher, result);
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start a background refresh");
+        }
     }
 
     /// Refreshes now, whatever the cache holds (still one refresh for concurrent callers).

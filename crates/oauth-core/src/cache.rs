@@ -1,53 +1,112 @@
 //! The token cache shared by every credential type: lock-free reads, one refresh at a time.
 //!
 //! Readers load the current token through an [`ArcSwapOption`] and never block each other.
-//! When the token is missing or inside the refresh margin, the first caller becomes the
-//! leader of a *flight* and refreshes; everyone who arrives meanwhile joins the flight and
-//! receives its result, success or error. A caller whose token is inside the margin but not
-//! expired is not made to wait for someone else's refresh: it keeps the still-valid token.
-//! If a leader is cancelled (an async caller dropped mid-refresh), its flight is abandoned and
-//! one of the waiters takes over. The same mechanism serves the blocking and the async
-//! flavour: waiting is an [`event_listener`] wait, which is both.
+//! A token is *fresh* until its refresh margin, scaled to its lifetime
+//! ([`Token::stale_at`]), and *valid* until it expires. Between the two, the handle returns
+//! it at once and starts one refresh in the background (see [`TokenCache::ahead`]); a
+//! background refresh that fails is tried again after a backoff, by the next caller that
+//! finds the token stale, and its error reaches callers only once the token has expired.
+//! When the token is missing or expired, the first caller becomes the leader of a *flight*
+//! and refreshes; everyone who arrives meanwhile joins the flight and receives its result,
+//! success or error. If a leader is cancelled (an async caller dropped mid-refresh, a
+//! background task whose runtime ended), its flight is abandoned and one of the waiters
+//! takes over. Waiting threads block on the flight's `OnceLock` (one futex wake for all of
+//! them, no lock to take again); waiting tasks on an [`event_listener::Event`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
-use event_listener::{Event, Listener};
+use event_listener::Event;
 
 use crate::{Clock, Error, Secret, Token};
 
 /// google-auth's refresh threshold: a token is refreshed 3 min 45 s before it expires.
+/// Short-lived tokens get less (see [`scaled_margin`](crate::token::scaled_margin)).
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(225);
+
+/// The first wait before a failed background refresh is tried again; it doubles with each
+/// failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// A token cache with single-flight refresh.
 #[derive(Debug)]
 pub struct TokenCache {
-    current: ArcSwapOption<Token>,
+    current: ArcSwapOption<Entry>,
     /// Which token `current` holds: a number never used by any other cache or token, so a
     /// thread's copy tagged with it is known to be this token (see [`local`]).
     generation: AtomicU64,
-    flight: Mutex<Option<Arc<Flight>>>,
+    slot: Arc<Mutex<Slot>>,
     clock: Arc<dyn Clock>,
     margin: Duration,
 }
 
+/// The cached token and when it becomes stale (fixed when the cache received it, as the
+/// margin depends on the lifetime it had then).
+#[derive(Debug)]
+struct Entry {
+    token: Arc<Token>,
+    stale_at: Option<SystemTime>,
+}
+
+impl Entry {
+    fn is_fresh(&self, now: SystemTime) -> bool {
+        self.stale_at.is_none_or(|at| now < at)
+    }
+}
+
+/// The refresh in flight, if any, and the backoff of failed background refreshes.
+#[derive(Debug, Default)]
+struct Slot {
+    flight: Option<Arc<Flight>>,
+    failures: u32,
+    retry_at: Option<SystemTime>,
+}
+
+/// One refresh and its outcome: `Some(result)` when the leader finished, `None` when it gave
+/// up (then a waiter takes over). Threads wait on the `OnceLock` itself, which wakes them all
+/// with one futex call and leaves them no lock to queue on (an `Event`'s waiters each took its
+/// list lock again on waking: a convoy of a thousand threads on two cores); tasks wait on
+/// `done`.
 #[derive(Debug, Default)]
 struct Flight {
-    result: OnceLock<Result<Arc<Token>, Error>>,
+    result: OnceLock<Outcome>,
     done: Event,
 }
 
-enum Role<'a> {
-    Leader(LeaderGuard<'a>),
+type Outcome = Option<Result<Arc<Token>, Error>>;
+
+enum Role {
+    Leader(Refresher),
     Follower(Arc<Flight>),
 }
 
-/// Ends a flight when the leader finishes or is dropped.
-struct LeaderGuard<'a> {
+/// The right (and duty) to run the one refresh of a flight: hand its result to
+/// [`TokenCache::complete`]. Dropped without a result, the flight is abandoned and a
+/// waiter takes over. Owned, so that a background task or thread can carry it.
+#[derive(Debug)]
+pub(crate) struct Refresher {
     flight: Arc<Flight>,
-    slot: &'a Mutex<Option<Arc<Flight>>>,
+    slot: Arc<Mutex<Slot>>,
+}
+
+/// What [`TokenCache::ahead`] found.
+#[derive(Debug)]
+pub(crate) enum Ahead {
+    /// A fresh token: nothing to do.
+    Fresh(Arc<Token>),
+    /// A valid token inside the margin: return it; when a [`Refresher`] comes with it, this
+    /// caller starts the background refresh.
+    Stale(Arc<Token>, Option<Refresher>),
+    /// No valid token: refresh in the foreground ([`TokenCache::get_blocking`],
+    /// [`TokenCache::get_async`]).
+    Unusable,
+}
+
+fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
+    slot.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl TokenCache {
@@ -56,7 +115,7 @@ impl TokenCache {
         TokenCache {
             current: ArcSwapOption::empty(),
             generation: AtomicU64::new(local::next_generation()),
-            flight: Mutex::new(None),
+            slot: Arc::default(),
             clock,
             margin,
         }
@@ -64,7 +123,13 @@ impl TokenCache {
 
     /// Seeds the cache with a token (for example one read from a file).
     pub fn seed(&self, token: Token) {
-        self.current.store(Some(Arc::new(token)));
+        self.put(Arc::new(token));
+    }
+
+    fn put(&self, token: Arc<Token>) {
+        let stale_at = token.stale_at(self.clock.now(), self.margin);
+        self.current
+            .store(Some(Arc::new(Entry { token, stale_at })));
         self.bump();
     }
 
@@ -74,11 +139,11 @@ impl TokenCache {
             .store(local::next_generation(), Ordering::Release);
     }
 
-    /// The cached token, if it is valid for longer than the margin. Never blocks.
+    /// The cached token, if it is fresh (outside its refresh margin). Never blocks.
     pub fn fresh(&self) -> Option<Arc<Token>> {
         let guard = self.current.load();
         match &*guard {
-            Some(t) if t.is_fresh(self.clock.now(), self.margin) => Some(Arc::clone(t)),
+            Some(e) if e.is_fresh(self.clock.now()) => Some(Arc::clone(&e.token)),
             _ => None,
         }
     }
@@ -97,22 +162,18 @@ impl TokenCache {
             None => {
                 // This thread has no copy of the current token: take one.
                 let guard = self.current.load();
-                let t = guard.as_ref()?;
-                let stale_at = match t.expiry {
-                    None => None,
-                    Some(exp) => Some(exp.checked_sub(self.margin)?),
-                };
+                let e = guard.as_ref()?;
                 // The original is registered with the sanitiser; the copy need not be.
-                let own = Secret::unregistered(t.access_token.expose());
-                local::put(generation, stale_at, own.clone());
-                (stale_at.is_none_or(|at| self.clock.now_coarse() < at)).then_some(own)
+                let own = Secret::unregistered(e.token.access_token.expose());
+                local::put(generation, e.stale_at, own.clone());
+                (e.stale_at.is_none_or(|at| self.clock.now_coarse() < at)).then_some(own)
             }
         }
     }
 
     /// The cached token whatever its age.
     pub fn peek(&self) -> Option<Arc<Token>> {
-        self.current.load_full()
+        self.current.load().as_ref().map(|e| Arc::clone(&e.token))
     }
 
     /// Forgets the cached token, so that the next request refreshes.
@@ -121,18 +182,40 @@ impl TokenCache {
         self.bump();
     }
 
-    fn join(&self) -> Role<'_> {
-        let mut slot = self.flight.lock().unwrap_or_else(|p| p.into_inner());
-        match &*slot {
-            Some(f) => Role::Follower(Arc::clone(f)),
-            None => {
-                let flight = Arc::new(Flight::default());
-                *slot = Some(Arc::clone(&flight));
-                Role::Leader(LeaderGuard {
-                    flight,
-                    slot: &self.flight,
-                })
+    /// Judges the cached token for a caller that found no fresh copy of its own: fresh,
+    /// stale but valid (with the background refresh to start, when none runs and no
+    /// backoff holds it back), or unusable.
+    pub(crate) fn ahead(&self) -> Ahead {
+        let now = self.clock.now();
+        let guard = self.current.load();
+        match &*guard {
+            Some(e) if e.is_fresh(now) => Ahead::Fresh(Arc::clone(&e.token)),
+            Some(e) if e.token.is_valid(now) => {
+                let token = Arc::clone(&e.token);
+                drop(guard);
+                let mut slot = lock(&self.slot);
+                let idle = slot.flight.is_none() && slot.retry_at.is_none_or(|at| at <= now);
+                Ahead::Stale(token, idle.then(|| self.lead(&mut slot)))
             }
+            _ => Ahead::Unusable,
+        }
+    }
+
+    /// Registers a new flight in `slot`, led by the caller.
+    fn lead(&self, slot: &mut Slot) -> Refresher {
+        let flight = Arc::new(Flight::default());
+        slot.flight = Some(Arc::clone(&flight));
+        Refresher {
+            flight,
+            slot: Arc::clone(&self.slot),
+        }
+    }
+
+    fn join(&self) -> Role {
+        let mut slot = lock(&self.slot);
+        match &slot.flight {
+            Some(f) => Role::Follower(Arc::clone(f)),
+            None => Role::Leader(self.lead(&mut slot)),
         }
     }
 
@@ -141,15 +224,56 @@ impl TokenCache {
     fn usable_while_refreshing(&self) -> Option<Arc<Token>> {
         let guard = self.current.load();
         match &*guard {
-            Some(t) if t.is_valid(self.clock.now()) => Some(Arc::clone(t)),
+            Some(e) if e.token.is_valid(self.clock.now()) => Some(Arc::clone(&e.token)),
             _ => None,
         }
     }
 
-    fn store(&self, result: &Result<Arc<Token>, Error>) {
-        if let Ok(t) = result {
-            self.current.store(Some(Arc::clone(t)));
-            self.bump();
+    /// Ends a flight with the refresh's result: a new token is cached and handed to every
+    /// caller waiting on the flight; a failure is handed to them too and holds the next
+    /// background refresh back for a while (1 s, doubling with each failure up to 60 s).
+    pub(crate) fn complete(
+        &self,
+        refresher: Refresher,
+        result: Result<Token, Error>,
+    ) -> Result<Arc<Token>, Error> {
+        let result = result.map(Arc::new);
+        if let Ok(t) = &result {
+            self.put(Arc::clone(t));
+        }
+        {
+            let mut slot = lock(&self.slot);
+            if result.is_ok() {
+                slot.failures = 0;
+                slot.retry_at = None;
+            } else {
+                let wait = FIRST_BACKOFF
+                    .saturating_mul(1 << slot.failures.min(16))
+                    .min(MAX_BACKOFF);
+                slot.failures = slot.failures.saturating_add(1);
+                slot.retry_at = Some(crate::clock::add_clamped(self.clock.now(), wait));
+            }
+        }
+        refresher.finish(result.clone());
+        result
+    }
+
+    /// Waits for the flight in progress, or becomes the leader of a new one. `Ok` is the
+    /// token to return (another caller's result, or a valid one held meanwhile).
+    fn lead_or_wait_blocking(&self) -> Result<Result<Arc<Token>, Error>, Refresher> {
+        loop {
+            match self.join() {
+                Role::Leader(refresher) => return Err(refresher),
+                Role::Follower(flight) => {
+                    if let Some(t) = self.usable_while_refreshing() {
+                        return Ok(Ok(t));
+                    }
+                    if let Some(r) = flight.result.wait() {
+                        return Ok(r.clone());
+                    }
+                    // The leader gave up without a result: take over.
+                }
+            }
         }
     }
 
@@ -162,34 +286,15 @@ impl TokenCache {
         if let Some(t) = self.fresh() {
             return Ok(t);
         }
-        let leader = loop {
-            match self.join() {
-                Role::Leader(guard) => break guard,
-                Role::Follower(flight) => {
-                    if let Some(t) = self.usable_while_refreshing() {
-                        return Ok(t);
-                    }
-                    let listener = flight.done.listen();
-                    if let Some(r) = flight.result.get() {
-                        return r.clone();
-                    }
-                    listener.wait();
-                    if let Some(r) = flight.result.get() {
-                        return r.clone();
-                    }
-                    // The leader gave up without a result: take over.
-                }
-            }
+        let leader = match self.lead_or_wait_blocking() {
+            Ok(result) => return result,
+            Err(leader) => leader,
         };
         if let Some(t) = self.fresh() {
-            let r = Ok(t);
-            leader.finish(r.clone());
-            return r;
+            leader.finish(Ok(Arc::clone(&t)));
+            return Ok(t);
         }
-        let result = refresh().map(Arc::new);
-        self.store(&result);
-        leader.finish(result.clone());
-        result
+        self.complete(leader, refresh())
     }
 
     /// The async twin of [`TokenCache::get_blocking`].
@@ -202,48 +307,54 @@ impl TokenCache {
         }
         let leader = loop {
             match self.join() {
-                Role::Leader(guard) => break guard,
+                Role::Leader(refresher) => break refresher,
                 Role::Follower(flight) => {
                     if let Some(t) = self.usable_while_refreshing() {
                         return Ok(t);
                     }
                     let listener = flight.done.listen();
-                    if let Some(r) = flight.result.get() {
-                        return r.clone();
+                    if let Some(outcome) = flight.result.get() {
+                        match outcome {
+                            Some(r) => return r.clone(),
+                            None => continue,
+                        }
                     }
                     listener.await;
-                    if let Some(r) = flight.result.get() {
+                    if let Some(Some(r)) = flight.result.get() {
                         return r.clone();
                     }
+                    // Given up (or woken early): look again.
                 }
             }
         };
         if let Some(t) = self.fresh() {
-            let r = Ok(t);
-            leader.finish(r.clone());
-            return r;
+            leader.finish(Ok(Arc::clone(&t)));
+            return Ok(t);
         }
-        let result = refresh().await.map(Arc::new);
-        self.store(&result);
-        leader.finish(result.clone());
-        result
+        self.complete(leader, refresh().await)
     }
 }
 
-impl LeaderGuard<'_> {
+impl Refresher {
     fn finish(self, result: Result<Arc<Token>, Error>) {
-        let _ = self.flight.result.set(result);
+        let _ = self.flight.result.set(Some(result));
         // Drop does the rest.
     }
 }
 
-impl Drop for LeaderGuard<'_> {
+impl Drop for Refresher {
     fn drop(&mut self) {
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.as_ref().is_some_and(|f| Arc::ptr_eq(f, &self.flight)) {
-            *slot = None;
+        let mut slot = lock(&self.slot);
+        if slot
+            .flight
+            .as_ref()
+            .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+        {
+            slot.flight = None;
         }
         drop(slot);
+        // Given up without a result: waiting threads wake to take over.
+        let _ = self.flight.result.set(None);
         self.flight.done.notify(usize::MAX);
     }
 }
@@ -344,6 +455,127 @@ mod tests {
         assert_eq!(cache.fresh_access_token().unwrap().expose(), "c");
         clock.advance(Duration::from_secs(7200 - 225));
         assert!(cache.fresh_access_token().is_none(), "inside the margin");
+    }
+
+    /// Asks for a token every second for `seconds` on a server whose tokens live
+    /// `lifetime` seconds; returns how many token requests were made.
+    fn requests_over(lifetime: u64, seconds: u64) -> u32 {
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let cache = TokenCache::new(clock.clone(), DEFAULT_REFRESH_MARGIN);
+        let mut requests = 0;
+        for _ in 0..seconds {
+            let t = cache
+                .get_blocking(|| {
+                    requests += 1;
+                    Ok(Token::bearer(
+                        Secret::new(format!("t{requests}")),
+                        Some(clock.now() + Duration::from_secs(lifetime)),
+                    ))
+                })
+                .unwrap();
+            assert!(t.is_valid(clock.now()));
+            clock.advance(Duration::from_secs(1));
+        }
+        requests
+    }
+
+    #[test]
+    fn a_short_lived_token_is_reused_for_most_of_its_life() {
+        // 60 s tokens: refreshed 15 s before expiry, at 0, 45, 90 and 135 s.
+        assert_eq!(requests_over(60, 120), 3);
+        assert_eq!(requests_over(60, 600), 14);
+        // 10 s tokens: 5 s each. 120 s: 30 s each.
+        assert_eq!(requests_over(10, 60), 12);
+        assert_eq!(requests_over(120, 600), 7);
+        // An hour-long token keeps google-auth's 225 s margin.
+        assert_eq!(requests_over(3600, 3375), 1);
+        assert_eq!(requests_over(3600, 3376), 2);
+    }
+
+    fn stale_refresher(cache: &TokenCache) -> Option<Refresher> {
+        match cache.ahead() {
+            Ahead::Stale(t, r) => {
+                assert_eq!(t.access_token.expose(), "old");
+                r
+            }
+            other => panic!("expected a stale token, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_background_refresh_at_a_time_and_failures_back_off() {
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let cache = TokenCache::new(clock.clone(), DEFAULT_REFRESH_MARGIN);
+        cache.seed(token("old", 3600));
+        assert!(matches!(cache.ahead(), Ahead::Fresh(_)));
+        clock.advance(Duration::from_secs(3400));
+        let first = stale_refresher(&cache).expect("the first caller refreshes");
+        assert!(stale_refresher(&cache).is_none(), "one flight at a time");
+        let e = Error::InvalidRequest("down".into());
+        assert!(cache.complete(first, Err(e.clone())).is_err());
+        // Backoff: 1 s, then 2 s.
+        assert!(stale_refresher(&cache).is_none());
+        clock.advance(Duration::from_secs(1));
+        let second = stale_refresher(&cache).expect("retried after 1 s");
+        let _ = cache.complete(second, Err(e));
+        clock.advance(Duration::from_secs(1));
+        assert!(stale_refresher(&cache).is_none());
+        clock.advance(Duration::from_secs(1));
+        let third = stale_refresher(&cache).expect("retried after 2 s more");
+        let now = clock.now();
+        let _ = cache.complete(
+            third,
+            Ok(Token::bearer(
+                Secret::new("new"),
+                Some(now + Duration::from_secs(3600)),
+            )),
+        );
+        assert!(matches!(cache.ahead(), Ahead::Fresh(t) if t.access_token.expose() == "new"));
+    }
+
+    #[test]
+    fn an_abandoned_background_refresh_is_taken_over() {
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let cache = TokenCache::new(clock.clone(), DEFAULT_REFRESH_MARGIN);
+        cache.seed(token("old", 3600));
+        clock.advance(Duration::from_secs(3400));
+        drop(stale_refresher(&cache).unwrap());
+        assert!(
+            stale_refresher(&cache).is_some(),
+            "no backoff, no stranded flight"
+        );
+        // Expired with a background refresh abandoned: the caller refreshes itself.
+        clock.advance(Duration::from_secs(300));
+        assert!(matches!(cache.ahead(), Ahead::Unusable));
+        let t = cache.get_blocking(|| Ok(token("new", 7200))).unwrap();
+        assert_eq!(t.access_token.expose(), "new");
+    }
+
+    #[test]
+    fn waiting_threads_take_over_from_a_leader_that_gave_up() {
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let cache = TokenCache::new(clock, DEFAULT_REFRESH_MARGIN);
+        let Role::Leader(gave_up) = cache.join() else {
+            panic!("the first caller leads");
+        };
+        let refreshes = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let waiters: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        cache.get_blocking(|| {
+                            refreshes.fetch_add(1, Ordering::SeqCst);
+                            Ok(token("t", 3600))
+                        })
+                    })
+                })
+                .collect();
+            drop(gave_up);
+            for w in waiters {
+                assert_eq!(w.join().unwrap().unwrap().access_token.expose(), "t");
+            }
+        });
+        assert_eq!(refreshes.load(Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -60,7 +60,9 @@ impl CredentialsOptions {
         self
     }
 
-    /// How long before expiry a token is replaced (google-auth's 3 min 45 s by default).
+    /// How long before expiry a token is replaced (google-auth's 3 min 45 s by default):
+    /// the most a token gets; one that lives less than four times this gets a quarter of its
+    /// lifetime (see [`scaled_margin`](crate::token::scaled_margin)).
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.margin = margin;
         self
@@ -123,7 +125,12 @@ impl<F: Flavour> Core<F> {
         replacing: Option<&AccessToken>,
     ) -> Option<Token> {
         let t = stored?.token.as_ref()?;
-        let usable = t.is_fresh(self.ctx.clock.now(), self.ctx.margin)
+        // The entry's lifetime is unknown: what it has left now stands for it, and it must
+        // outlast the least margin.
+        let now = self.ctx.clock.now();
+        let floor = crate::token::MIN_REFRESH_MARGIN.min(self.ctx.margin);
+        let usable = t.is_fresh(now, floor)
+            && t.stale_at(now, self.ctx.margin).is_none_or(|at| now < at)
             && Some(&t.access_token) != replacing
             && self.source.accepts(t);
         if usable {

@@ -87,6 +87,59 @@ impl Token {
     pub fn is_valid(&self, now: SystemTime) -> bool {
         self.is_fresh(now, Duration::ZERO)
     }
+
+    /// When the token should be replaced, judged at `observed_at` (when it was received, or
+    /// first seen): [`scaled_margin`] before its expiry, the lifetime being what it has left
+    /// at `observed_at`. `None` for a token without an expiry, which is never stale.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use oauth_core::{DEFAULT_REFRESH_MARGIN, Token};
+    /// let now = SystemTime::UNIX_EPOCH;
+    /// let hour = Token::bearer("ya29.a", Some(now + Duration::from_secs(3600)));
+    /// assert_eq!(hour.stale_at(now, DEFAULT_REFRESH_MARGIN), Some(now + Duration::from_secs(3375)));
+    /// // A 60 s token is replaced after 45 s, not at once.
+    /// let minute = Token::bearer("ya29.b", Some(now + Duration::from_secs(60)));
+    /// assert_eq!(minute.stale_at(now, DEFAULT_REFRESH_MARGIN), Some(now + Duration::from_secs(45)));
+    /// ```
+    pub fn stale_at(&self, observed_at: SystemTime, margin: Duration) -> Option<SystemTime> {
+        let expiry = self.expiry?;
+        let lifetime = expiry.duration_since(observed_at).unwrap_or(Duration::ZERO);
+        Some(
+            expiry
+                .checked_sub(scaled_margin(margin, lifetime))
+                .unwrap_or(expiry),
+        )
+    }
+}
+
+/// The least refresh margin of a short-lived token (see [`scaled_margin`]): time for a
+/// request to reach a server with the token and for a little clock skew.
+pub const MIN_REFRESH_MARGIN: Duration = Duration::from_secs(10);
+
+/// The refresh margin of a token that lives `lifetime`: a quarter of its lifetime, at least
+/// [`MIN_REFRESH_MARGIN`] and at most half its lifetime, and never more than the configured
+/// `margin` (google-auth's 225 s by default). A token whose whole life is shorter than the
+/// configured margin is thus used for most of it instead of being stale on arrival; an
+/// hour-long token keeps the full margin.
+///
+/// ```
+/// use std::time::Duration;
+/// use oauth_core::token::scaled_margin;
+/// let m = Duration::from_secs(225);
+/// let s = Duration::from_secs;
+/// assert_eq!(scaled_margin(m, s(3600)), s(225));
+/// assert_eq!(scaled_margin(m, s(120)), s(30));
+/// assert_eq!(scaled_margin(m, s(60)), s(15));
+/// assert_eq!(scaled_margin(m, s(30)), s(10));
+/// assert_eq!(scaled_margin(m, s(10)), s(5));
+/// assert_eq!(scaled_margin(Duration::ZERO, s(60)), Duration::ZERO);
+/// ```
+pub fn scaled_margin(margin: Duration, lifetime: Duration) -> Duration {
+    (lifetime / 4)
+        .max(MIN_REFRESH_MARGIN)
+        .min(lifetime / 2)
+        .min(margin)
 }
 
 /// A successful token endpoint answer (RFC 6749 section 5.1).
