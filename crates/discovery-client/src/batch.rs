@@ -291,6 +291,7 @@ impl BatchRequest {
             )],
             body: Bytes::from(self.body(credentials)),
             resumable: None,
+            media_at: None,
             method_id: "batch".into(),
         }
     }
@@ -691,6 +692,7 @@ fn parse_answer(
                     kind: meta.kind,
                     data_wrapper: meta.data_wrapper,
                     endpoint: meta.endpoint.clone(),
+                    stream: None,
                 }),
                 Some(a) => Err(Error::Api(Box::new(ApiError::from_response(
                     a.status,
