@@ -205,6 +205,10 @@ impl MediaDownload {
         let incoming = self.on_head(&answer, Some(answer.body.len() as u64))?;
         let mut body = answer.body;
         let skip = usize::try_from(incoming.skip).unwrap_or(usize::MAX);
+        if skip >= body.len() && incoming.end == Some(self.progress) {
+            self.on_end(&incoming)?;
+            return Ok(Bytes::new());
+        }
         let fresh = body.split_off(skip.min(body.len()));
         self.on_bytes(fresh.len() as u64);
         self.on_end(&incoming)?;
@@ -276,7 +280,8 @@ impl MediaDownload {
                 Some(t) if t == self.progress => {
                     self.total = Some(t);
                     Ok(Incoming {
-                        skip: 0,
+                        // The body is Google's error text, not media.
+                        skip: u64::MAX,
                         end: Some(t),
                         whole: false,
                         last_chunk: true,

@@ -337,6 +337,8 @@ pub struct ResumableUpload {
     total: Option<u64>,
     /// Ask the server what it has before sending (a saved session).
     query_first: bool,
+    /// The answer expected is that first query's: any offset within the media stands.
+    resuming: bool,
     /// Chunks answered without progress, in a row.
     stalled: u32,
     /// The valid length of `buf` while the driver reads into its spare part.
@@ -380,6 +382,7 @@ impl ResumableUpload {
             source_at: Some(0),
             total: info.len,
             query_first: false,
+            resuming: false,
             stalled: 0,
             reading: None,
             finished: false,
@@ -422,6 +425,7 @@ impl ResumableUpload {
         };
         if self.query_first {
             self.query_first = false;
+            self.resuming = true;
             return UploadStep::Chunk(self.chunk_call(session, None));
         }
         let end = self.start + self.buf.len() as u64;
@@ -534,14 +538,19 @@ impl ResumableUpload {
     /// The server has every byte before `offset`: the buffer drops them.
     fn committed_to(&mut self, offset: u64) -> Result<(), Error> {
         let end = self.start + self.buf.len() as u64;
-        let known_end = self.source_at.map_or(end, |at| at.max(end));
+        let resuming = std::mem::take(&mut self.resuming);
+        let known_end = if resuming {
+            u64::MAX
+        } else {
+            self.source_at.map_or(end, |at| at.max(end))
+        };
         if offset > known_end || self.total.is_some_and(|t| offset > t) {
             return Err(malformed(
                 &self.initiation.url,
                 &format!("the server claims {offset} bytes, more than were sent"),
             ));
         }
-        if offset <= self.start {
+        if offset <= self.start && !resuming {
             self.stalled += 1;
             if self.stalled > self.options.retry.max_attempts.max(1) + 2 {
                 return Err(malformed(
@@ -645,18 +654,25 @@ impl ChunkCall {
             (Some(b), false) => (b.clone(), &self.range),
             _ => (Bytes::new(), &self.query),
         };
+        let len = body.len();
         let mut req = http::Request::new(body);
         *req.method_mut() = http::Method::PUT;
+        // Said even when 0, as googleapiclient says it.
+        req.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
         *req.uri_mut() = self
             .session
             .parse()
             .map_err(|_| malformed(&self.method_id, "invalid upload session URL"))?;
-        req.headers_mut().insert(
-            CONTENT_RANGE,
-            range
-                .parse()
-                .map_err(|_| malformed(&self.method_id, "invalid Content-Range"))?,
-        );
+        // Empty media goes as one empty PUT without a range, as googleapiclient sends it.
+        if range != "bytes */0" || self.querying {
+            req.headers_mut().insert(
+                CONTENT_RANGE,
+                range
+                    .parse()
+                    .map_err(|_| malformed(&self.method_id, "invalid Content-Range"))?,
+            );
+        }
         req.extensions_mut()
             .insert(ResponseLimit(self.response_limit));
         req.extensions_mut().insert(self.origin.clone());

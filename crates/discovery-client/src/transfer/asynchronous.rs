@@ -248,13 +248,16 @@ pub(crate) async fn download<W: AsyncWrite + Unpin + ?Sized>(
     };
     while let Some(mut chunk) = download.next_chunk() {
         let mut answer = run_authorized(link.client, &mut chunk, link.credentials).await??;
-        let Some(mut stream) = answer.stream.take() else {
+        if answer.stream.is_none() {
             let bytes = download.on_chunk(answer)?;
             out.write_all(&bytes).await.map_err(write_err)?;
             progress(download.progress(), download.total_size());
             continue;
-        };
+        }
         let incoming = download.on_head(&answer, None)?;
+        let Some(mut stream) = answer.stream.take() else {
+            continue;
+        };
         let before = download.progress();
         let mut skip = incoming.skip;
         let broke = loop {

@@ -251,13 +251,16 @@ pub(crate) fn download<W: Write + ?Sized>(
     let mut buf = vec![0u8; 256 * 1024];
     while let Some(mut chunk) = download.next_chunk() {
         let mut answer = run_authorized(link.client, &mut chunk, link.credentials)??;
-        let Some(mut stream) = answer.stream.take() else {
+        if answer.stream.is_none() {
             let bytes = download.on_chunk(answer)?;
             out.write_all(&bytes).map_err(write_err)?;
             progress(download.progress(), download.total_size());
             continue;
-        };
+        }
         let incoming = download.on_head(&answer, None)?;
+        let Some(mut stream) = answer.stream.take() else {
+            continue;
+        };
         let before = download.progress();
         let mut skip = incoming.skip;
         let broke = loop {

@@ -3,6 +3,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use http::Method;
+
 use crate::http::{
     Bytes, HttpRequest, HttpResponse, ResponseStream, put_response_stream, response_limit,
     streamed_body, wants_stream,
@@ -73,6 +75,10 @@ impl HttpClient for UreqClient {
             Some(reader) => {
                 let body = ureq::SendBody::from_owned_reader(reader);
                 self.agent.run(http::Request::from_parts(parts, body))
+            }
+            // No body at all (no `Content-Length: 0`) where the method carries none.
+            None if body.is_empty() && matches!(parts.method, Method::GET | Method::HEAD) => {
+                self.agent.run(http::Request::from_parts(parts, ()))
             }
             // The body is lent to ureq, never copied.
             None => self
