@@ -135,6 +135,7 @@ impl StreamedBody {
     }
 }
 
+#[cfg(all(feature = "blocking", feature = "async"))]
 fn wrong_flavour() -> TransportError {
     TransportError::new(
         TransportErrorKind::Other,
