@@ -68,8 +68,10 @@ pub fn gauth_upload(
                 Some(oauth_core::blocking::Credentials::new(bearer(base, token))),
                 &build_options(base),
             )?;
-            let source =
-                discovery_client::blocking::MediaSource::from_file(file, Some("application/octet-stream"))?;
+            let source = discovery_client::blocking::MediaSource::from_file(
+                file,
+                Some("application/octet-stream"),
+            )?;
             service
                 .method("files.create")?
                 .body(metadata)
@@ -98,11 +100,11 @@ pub fn gauth_upload(
             Err(e) => return Some(Err(e)),
         },
     };
-    Some(
-        answer
+    Some(answer.map_err(|e| e.to_string()).and_then(|_| {
+        std::fs::metadata(file)
+            .map(|m| m.len())
             .map_err(|e| e.to_string())
-            .and_then(|_| std::fs::metadata(file).map(|m| m.len()).map_err(|e| e.to_string())),
-    )
+    }))
 }
 
 /// Downloads file `file_id` through gauth (`files.get` with `alt=media`) into `out` and
@@ -177,8 +179,9 @@ fn bearer(base: &str, token: &str) -> oauth_core::AuthorizedUser {
 }
 
 fn build_options(base: &str) -> discovery_client::BuildOptions {
-    discovery_client::BuildOptions::default()
-        .discovery_url(format!("{base}/discovery/v1/apis/{{api}}/{{apiVersion}}/rest"))
+    discovery_client::BuildOptions::default().discovery_url(format!(
+        "{base}/discovery/v1/apis/{{api}}/{{apiVersion}}/rest"
+    ))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {

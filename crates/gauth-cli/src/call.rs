@@ -33,9 +33,9 @@ pub fn call(a: &CallArgs) -> Result<(), Failure> {
     // naming the parameter, dry run or not (streamed media is checked as it starts).
     let prepared = request.prepare().map_err(|e| e.to_string())?;
     let source = match streamed {
-        Some(file) => Some(
-            MediaSource::from_file(file, a.media_type.as_deref()).map_err(|e| e.to_string())?,
-        ),
+        Some(file) => {
+            Some(MediaSource::from_file(file, a.media_type.as_deref()).map_err(|e| e.to_string())?)
+        }
         None => None,
     };
     if a.dry_run {
