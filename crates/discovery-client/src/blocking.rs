@@ -305,14 +305,30 @@ impl Batch {
 
     /// Sends the batch (the outer request retried by the service's call options) and
     /// returns each call's result in the order the calls were added. An empty batch
-    /// sends nothing.
+    /// sends nothing. Calls answered 401 cause one refresh of the credentials and are
+    /// sent again, those calls only, once.
     pub fn execute(&self) -> Result<Vec<BatchResult>, Error> {
+        let mut results = self.send(&self.batch)?;
+        let again = crate::batch::unauthorized(&results);
+        if again.is_empty() {
+            return Ok(results);
+        }
+        let Some(c) = &self.service.credentials else {
+            return Ok(results);
+        };
+        c.refresh()?;
+        let retried = self.send(&self.batch.subset(&again))?;
+        crate::batch::merge(&mut results, &again, retried);
+        Ok(results)
+    }
+
+    fn send(&self, batch: &BatchRequest) -> Result<Vec<BatchResult>, Error> {
         let s = &self.service;
         let headers = match &s.credentials {
             Some(c) => c.headers()?,
             None => http::HeaderMap::new(),
         };
-        let mut call = self.batch.exchange(&headers, s.options);
+        let mut call = batch.exchange(&headers, s.options);
         run_authorized(s.client.as_ref(), &mut call, s.credentials.as_ref())?
     }
 }
