@@ -92,6 +92,8 @@ pub mod workspace_docs {
     pub struct Security;
     #[doc = include_str!("../../../docs/differences.md")]
     pub struct Differences;
+    #[doc = include_str!("../../../docs/cli.md")]
+    pub struct Cli;
     /// (Its snippets use `RedisStore`: compiled with the `redis` feature; oauth-redis's own
     /// doc-tests compile the same example.)
     #[cfg(feature = "redis")]
