@@ -412,7 +412,7 @@ impl ResumableUpload {
     }
 
     /// What to do next.
-    pub fn next(&mut self) -> UploadStep {
+    pub fn next_step(&mut self) -> UploadStep {
         let Some(session) = self.session.clone() else {
             let call = ApiCall::new(
                 self.initiation.clone(),

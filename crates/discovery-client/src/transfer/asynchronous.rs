@@ -210,7 +210,7 @@ pub(crate) async fn upload(
     }
     let mut up = ResumableUpload::new(request, &source.info, call, options, link.origin)?;
     loop {
-        match up.next() {
+        match up.next_step() {
             UploadStep::Initiate(mut c) => {
                 let answer = run_authorized(link.client, &mut c, link.credentials).await??;
                 up.on_initiated(answer)?;

@@ -212,7 +212,7 @@ pub(crate) fn upload(
     }
     let mut up = ResumableUpload::new(request, &source.info, call, options, link.origin)?;
     loop {
-        match up.next() {
+        match up.next_step() {
             UploadStep::Initiate(mut c) => {
                 let answer = run_authorized(link.client, &mut c, link.credentials)??;
                 up.on_initiated(answer)?;
