@@ -14,6 +14,8 @@ use crate::batch::{BatchRequest, BatchResult};
 use crate::download::{DownloadOptions, MediaDownload};
 use crate::flavour::{call_builder_methods, service_methods};
 use crate::paging::Pages;
+use crate::transfer::asynchronous::{self as transfer, MediaSource};
+use crate::upload::UploadOptions;
 use crate::{Api, ApiResponse, BuildOptions, CallOptions, Error, Request};
 
 /// Fetches (or takes from the cache) the discovery document of `api` `version` and
@@ -63,13 +65,6 @@ pub async fn build_with(
         client,
         options: options.call,
     })
-}
-
-fn writer_error(e: std::io::Error) -> Error {
-    Error::Io {
-        path: "(download writer)".into(),
-        reason: e.to_string(),
-    }
 }
 
 /// An API with credentials and a transport: cheap to clone, `Send + Sync`. The blocking
@@ -154,17 +149,65 @@ impl MethodCall {
         out: &mut W,
         options: DownloadOptions,
     ) -> Result<u64, Error> {
-        use tokio::io::AsyncWriteExt;
-        let mut download = self.media_download(options)?;
+        self.download_with_progress(out, options, &|_, _| {}).await
+    }
+
+    /// [`MethodCall::download_to`], each chunk's body written as it arrives (constant
+    /// memory whatever the chunk size), a body that breaks off continued with `Range`
+    /// from the last byte written (a bounded number of times), and `progress` told the
+    /// bytes written and the size once known.
+    ///
+    /// ```no_run
+    /// # async fn f(service: discovery_client::Service) -> Result<(), Box<dyn std::error::Error>> {
+    /// use discovery_client::download::DownloadOptions;
+    /// let mut file = tokio::fs::File::create("video.mp4").await?;
+    /// service.method("files.get")?.param("fileId", "abc")
+    ///     .download_with_progress(&mut file, DownloadOptions::default(), &|done, total| {
+    ///         eprintln!("{done} of {total:?}");
+    ///     }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn download_with_progress<W: tokio::io::AsyncWrite + Unpin + ?Sized>(
+        &self,
+        out: &mut W,
+        options: DownloadOptions,
+        progress: &(dyn Fn(u64, Option<u64>) + Sync),
+    ) -> Result<u64, Error> {
+        let download = self.media_download(options)?.streamed();
+        transfer::download(&self.link(), download, out, progress).await
+    }
+
+    /// Uploads media read from `source` as it is sent, in constant memory: simple (or,
+    /// with a [`MethodCall::body`], multipart) by default, resumable with
+    /// [`UploadOptions::resumable`] (see [`crate::upload`]). The answer is the method's
+    /// (the new file's metadata).
+    ///
+    /// ```no_run
+    /// # async fn f(service: discovery_client::Service) -> Result<(), discovery_client::Error> {
+    /// use discovery_client::{MediaSource, upload::UploadOptions};
+    /// let source = MediaSource::from_file("backup.tar", Some("application/x-tar")).await?;
+    /// let file = service.method("files.create")?
+    ///     .body(serde_json::json!({"name": "backup.tar"}))
+    ///     .upload(source, UploadOptions::resumable().on_session(|url| eprintln!("session {url}")))
+    ///     .await?
+    ///     .json();
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload(
+        &self,
+        source: MediaSource,
+        options: UploadOptions,
+    ) -> Result<ApiResponse, Error> {
+        transfer::upload(&self.link(), &self.request, self.options, source, options).await
+    }
+
+    fn link(&self) -> transfer::Link<'_> {
         let s = &self.service;
-        while let Some(mut chunk) = download.next_chunk() {
-            let answer =
-                run_authorized(s.client.as_ref(), &mut chunk, s.credentials.as_ref()).await??;
-            let bytes = download.on_chunk(answer)?;
-            out.write_all(&bytes).await.map_err(writer_error)?;
+        transfer::Link {
+            client: s.client.as_ref(),
+            credentials: s.credentials.as_ref(),
+            origin: s.api.root_origin(),
         }
-        out.flush().await.map_err(writer_error)?;
-        Ok(download.progress())
     }
 
     /// Streams the media chunk by chunk to `on_chunk` (which may stop the download by
@@ -333,14 +376,30 @@ impl Batch {
 
     /// Sends the batch (the outer request retried by the service's call options) and
     /// returns each call's result in the order the calls were added. An empty batch
-    /// sends nothing.
+    /// sends nothing. Calls answered 401 cause one refresh of the credentials and are
+    /// sent again, those calls only, once.
     pub async fn execute(&self) -> Result<Vec<BatchResult>, Error> {
+        let mut results = self.send(&self.batch).await?;
+        let again = crate::batch::unauthorized(&results);
+        if again.is_empty() {
+            return Ok(results);
+        }
+        let Some(c) = &self.service.credentials else {
+            return Ok(results);
+        };
+        c.refresh().await?;
+        let retried = self.send(&self.batch.subset(&again)).await?;
+        crate::batch::merge(&mut results, &again, retried);
+        Ok(results)
+    }
+
+    async fn send(&self, batch: &BatchRequest) -> Result<Vec<BatchResult>, Error> {
         let s = &self.service;
         let headers = match &s.credentials {
             Some(c) => c.headers().await?,
             None => http::HeaderMap::new(),
         };
-        let mut call = self.batch.exchange(&headers, s.options);
+        let mut call = batch.exchange(&headers, s.options);
         run_authorized(s.client.as_ref(), &mut call, s.credentials.as_ref()).await?
     }
 }

@@ -263,6 +263,36 @@ impl BatchRequest {
         self.parts.is_empty()
     }
 
+    /// The batch of the calls at `indices` only (same ids, URL and base id, a new
+    /// boundary): what is sent again when those calls were answered 401.
+    ///
+    /// ```
+    /// # let doc = br#"{"name":"d","version":"v1","rootUrl":"https://d.googleapis.com/","servicePath":"",
+    /// #  "methods":{"ping":{"id":"d.ping","path":"ping","httpMethod":"GET","response":{"$ref":"P"}}}}"#;
+    /// let api = discovery_client::Api::from_document(doc)?;
+    /// let mut batch = discovery_client::batch::BatchRequest::for_api(&api);
+    /// for _ in 0..3 { batch.add(&api.method("ping")?)?; }
+    /// let again = batch.subset(&[2]);
+    /// assert_eq!(again.ids().collect::<Vec<_>>(), ["3"]);
+    /// # Ok::<(), discovery_client::Error>(())
+    /// ```
+    pub fn subset(&self, indices: &[usize]) -> BatchRequest {
+        let mut out = BatchRequest::new(self.url.clone());
+        out.origin = self.origin.clone();
+        out.base_id = self.base_id.clone();
+        out.last_auto_id = self.last_auto_id;
+        out.parts = indices
+            .iter()
+            .filter_map(|&i| self.parts.get(i))
+            .map(|p| Part {
+                id: p.id.clone(),
+                prepared: p.prepared.clone(),
+                meta: p.meta.clone(),
+            })
+            .collect();
+        out
+    }
+
     /// The calls' ids, in the order they were added.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().map(|p| p.id.as_str())
@@ -291,6 +321,7 @@ impl BatchRequest {
             )],
             body: Bytes::from(self.body(credentials)),
             resumable: None,
+            media_at: None,
             method_id: "batch".into(),
         }
     }
@@ -388,6 +419,33 @@ pub struct BatchResult {
     /// Its answer: a 2xx as an [`ApiResponse`] (`json()`, `decode()`, headers), any other
     /// status as [`Error::Api`] with Google's error body.
     pub result: Result<ApiResponse, Error>,
+}
+
+impl BatchResult {
+    /// Whether the call was answered 401: its credentials were refused (the flavours'
+    /// `Batch::execute` refreshes once and sends those calls again).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(&self.result, Err(Error::Api(e)) if e.status == 401)
+    }
+}
+
+/// The calls of `results` answered 401, by index.
+pub(crate) fn unauthorized(results: &[BatchResult]) -> Vec<usize> {
+    results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_unauthorized())
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Puts the answers of a resend back in their calls' places.
+pub(crate) fn merge(results: &mut [BatchResult], indices: &[usize], again: Vec<BatchResult>) {
+    for (&i, r) in indices.iter().zip(again) {
+        if let Some(slot) = results.get_mut(i) {
+            *slot = r;
+        }
+    }
 }
 
 /// A batch on the wire, as an [`Exchange`]: the outer POST (retried like any call) and
@@ -691,6 +749,7 @@ fn parse_answer(
                     kind: meta.kind,
                     data_wrapper: meta.data_wrapper,
                     endpoint: meta.endpoint.clone(),
+                    stream: None,
                 }),
                 Some(a) => Err(Error::Api(Box::new(ApiError::from_response(
                     a.status,

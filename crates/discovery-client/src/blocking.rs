@@ -11,6 +11,9 @@ use crate::batch::{BatchRequest, BatchResult};
 use crate::download::{DownloadOptions, MediaDownload};
 use crate::flavour::{call_builder_methods, service_methods};
 use crate::paging::Pages;
+use crate::transfer::blocking as transfer;
+pub use crate::transfer::blocking::MediaSource;
+use crate::upload::UploadOptions;
 use crate::{Api, ApiResponse, BuildOptions, CallOptions, Error, Request};
 
 /// Fetches (or takes from the cache) the discovery document of `api` `version` and
@@ -146,22 +149,70 @@ impl MethodCall {
         out: &mut W,
         options: DownloadOptions,
     ) -> Result<u64, Error> {
+        self.download_with_progress(out, options, &|_, _| {})
+    }
+
+    /// [`MethodCall::download_to`], each chunk's body written as it arrives (constant
+    /// memory whatever the chunk size), a body that breaks off continued with `Range`
+    /// from the last byte written (a bounded number of times), and `progress` told the
+    /// bytes written and the size once known.
+    ///
+    /// ```no_run
+    /// # fn f(service: discovery_client::blocking::Service) -> Result<(), Box<dyn std::error::Error>> {
+    /// use discovery_client::download::DownloadOptions;
+    /// let mut file = std::fs::File::create("video.mp4")?;
+    /// service.method("files.get")?.param("fileId", "abc")
+    ///     .download_with_progress(&mut file, DownloadOptions::default(), &|done, total| {
+    ///         eprintln!("{done} of {total:?}");
+    ///     })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn download_with_progress<W: std::io::Write + ?Sized>(
+        &self,
+        out: &mut W,
+        options: DownloadOptions,
+        progress: &(dyn Fn(u64, Option<u64>) + Sync),
+    ) -> Result<u64, Error> {
         let options = DownloadOptions {
             call: options.call.or(Some(self.options)),
             ..options
         };
-        let mut download =
-            MediaDownload::new(&self.request, options)?.on_origin(self.service.api.root_origin());
+        let download = MediaDownload::new(&self.request, options)?
+            .on_origin(self.service.api.root_origin())
+            .streamed();
+        transfer::download(&self.link(), download, out, progress)
+    }
+
+    /// Uploads media read from `source` as it is sent, in constant memory: simple (or,
+    /// with a [`MethodCall::body`], multipart) by default, resumable with
+    /// [`UploadOptions::resumable`] (see [`crate::upload`]). The answer is the method's
+    /// (the new file's metadata).
+    ///
+    /// ```no_run
+    /// # fn f(service: discovery_client::blocking::Service) -> Result<(), discovery_client::Error> {
+    /// use discovery_client::{blocking::MediaSource, upload::UploadOptions};
+    /// let source = MediaSource::from_file("backup.tar", Some("application/x-tar"))?;
+    /// let file = service.method("files.create")?
+    ///     .body(serde_json::json!({"name": "backup.tar"}))
+    ///     .upload(source, UploadOptions::resumable().on_session(|url| eprintln!("session {url}")))?
+    ///     .json();
+    /// # Ok(()) }
+    /// ```
+    pub fn upload(
+        &self,
+        source: MediaSource,
+        options: UploadOptions,
+    ) -> Result<ApiResponse, Error> {
+        transfer::upload(&self.link(), &self.request, self.options, source, options)
+    }
+
+    fn link(&self) -> transfer::Link<'_> {
         let s = &self.service;
-        while let Some(mut chunk) = download.next_chunk() {
-            let answer = run_authorized(s.client.as_ref(), &mut chunk, s.credentials.as_ref())??;
-            let bytes = download.on_chunk(answer)?;
-            out.write_all(&bytes).map_err(|e| Error::Io {
-                path: "(download writer)".into(),
-                reason: e.to_string(),
-            })?;
+        transfer::Link {
+            client: s.client.as_ref(),
+            credentials: s.credentials.as_ref(),
+            origin: s.api.root_origin(),
         }
-        Ok(download.progress())
     }
 
     /// The pages of a listing, one request per page, following `nextPageToken`. Paging
@@ -254,14 +305,30 @@ impl Batch {
 
     /// Sends the batch (the outer request retried by the service's call options) and
     /// returns each call's result in the order the calls were added. An empty batch
-    /// sends nothing.
+    /// sends nothing. Calls answered 401 cause one refresh of the credentials and are
+    /// sent again, those calls only, once.
     pub fn execute(&self) -> Result<Vec<BatchResult>, Error> {
+        let mut results = self.send(&self.batch)?;
+        let again = crate::batch::unauthorized(&results);
+        if again.is_empty() {
+            return Ok(results);
+        }
+        let Some(c) = &self.service.credentials else {
+            return Ok(results);
+        };
+        c.refresh()?;
+        let retried = self.send(&self.batch.subset(&again))?;
+        crate::batch::merge(&mut results, &again, retried);
+        Ok(results)
+    }
+
+    fn send(&self, batch: &BatchRequest) -> Result<Vec<BatchResult>, Error> {
         let s = &self.service;
         let headers = match &s.credentials {
             Some(c) => c.headers()?,
             None => http::HeaderMap::new(),
         };
-        let mut call = self.batch.exchange(&headers, s.options);
+        let mut call = batch.exchange(&headers, s.options);
         run_authorized(s.client.as_ref(), &mut call, s.credentials.as_ref())?
     }
 }

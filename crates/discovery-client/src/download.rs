@@ -102,6 +102,10 @@ pub struct MediaDownload {
     done: bool,
     /// The origin the chunks declare: the service's (see [`ApiCall::on_origin`]).
     origin: Option<crate::origin::Origin>,
+    /// Chunks asked for with their body handed over unread.
+    streamed: bool,
+    /// Bodies broken off in a row without progress.
+    interruptions: u32,
 }
 
 impl std::fmt::Debug for MediaDownload {
@@ -138,6 +142,8 @@ impl MediaDownload {
             total: None,
             done: false,
             origin: None,
+            streamed: false,
+            interruptions: 0,
         })
     }
 
@@ -145,6 +151,13 @@ impl MediaDownload {
     /// with none that leaves it.
     pub(crate) fn on_origin(mut self, origin: &crate::origin::Origin) -> Self {
         self.origin = Some(origin.clone());
+        self
+    }
+
+    /// Asks for each chunk's body unread ([`ApiResponse`] then holds the body still
+    /// arriving), for a driver that writes it as it comes.
+    pub(crate) fn streamed(mut self) -> Self {
+        self.streamed = true;
         self
     }
 
@@ -183,11 +196,32 @@ impl MediaDownload {
             call = call.on_origin(origin);
         }
         call.ranged = true;
+        call.stream_response = self.streamed;
         Some(call)
     }
 
     /// Takes a chunk's answer and returns the bytes to write next (possibly none).
     pub fn on_chunk(&mut self, answer: ApiResponse) -> Result<Bytes, Error> {
+        let incoming = self.on_head(&answer, Some(answer.body.len() as u64))?;
+        let mut body = answer.body;
+        let skip = usize::try_from(incoming.skip).unwrap_or(usize::MAX);
+        if skip >= body.len() && incoming.end == Some(self.progress) {
+            self.on_end(&incoming)?;
+            return Ok(Bytes::new());
+        }
+        let fresh = body.split_off(skip.min(body.len()));
+        self.on_bytes(fresh.len() as u64);
+        self.on_end(&incoming)?;
+        Ok(fresh)
+    }
+
+    /// Checks a chunk's answer before its body is read (`body_len`: its length, when
+    /// known): what of the body to skip (bytes already written) and how many to expect.
+    pub fn on_head(
+        &mut self,
+        answer: &ApiResponse,
+        body_len: Option<u64>,
+    ) -> Result<Incoming, Error> {
         let endpoint = answer.endpoint.clone();
         let bad = |reason: String| {
             Error::Core(oauth_core::Error::MalformedResponse {
@@ -200,6 +234,7 @@ impl MediaDownload {
             .get(CONTENT_RANGE)
             .and_then(|v| v.to_str().ok())
             .map(ContentRange::parse);
+        let body_len = body_len.or_else(|| content_length(answer));
         match answer.status {
             206 => {
                 let Some(Some(ContentRange {
@@ -215,11 +250,12 @@ impl MediaDownload {
                         self.progress
                     )));
                 }
-                if answer.body.len() as u64 != last - first + 1 {
+                if let Some(n) = body_len
+                    && n != last - first + 1
+                {
                     return Err(bad(format!(
-                        "Content-Range announces {} bytes but the answer holds {}",
+                        "Content-Range announces {} bytes but the answer holds {n}",
                         last - first + 1,
-                        answer.body.len()
                     )));
                 }
                 if let Some(t) = total
@@ -227,25 +263,29 @@ impl MediaDownload {
                 {
                     return Err(bad("Content-Range ends past the media's size".into()));
                 }
-                let skip = (self.progress - first) as usize;
-                let mut body = answer.body;
-                let fresh = body.split_off(skip.min(body.len()));
-                self.progress = last + 1;
                 self.total = total;
-                let asked = self.chunk_size as u64;
-                self.done = match total {
-                    Some(t) => self.progress >= t,
-                    // Size unknown: a short chunk is the last one.
-                    None => last - first + 1 < asked || fresh.is_empty(),
-                };
-                Ok(fresh)
+                Ok(Incoming {
+                    skip: self.progress - first,
+                    end: Some(last + 1),
+                    whole: false,
+                    last_chunk: match total {
+                        Some(t) => last + 1 >= t,
+                        // Size unknown: a short chunk is the last one.
+                        None => last - first + 1 < self.chunk_size as u64,
+                    },
+                })
             }
             416 => match range.flatten().and_then(|r| r.total) {
                 // Nothing left: an empty media, or a resume of a complete file.
                 Some(t) if t == self.progress => {
                     self.total = Some(t);
-                    self.done = true;
-                    Ok(Bytes::new())
+                    Ok(Incoming {
+                        // The body is Google's error text, not media.
+                        skip: u64::MAX,
+                        end: Some(t),
+                        whole: false,
+                        last_chunk: true,
+                    })
                 }
                 _ => Err(Error::Api(Box::new(crate::ApiError::from_response(
                     416,
@@ -255,22 +295,88 @@ impl MediaDownload {
             },
             _ => {
                 // The server ignored Range: the whole media in one answer.
-                let len = answer.body.len() as u64;
-                if len < self.progress {
-                    return Err(bad(format!(
-                        "the media has {len} bytes but {} were already received",
-                        self.progress
-                    )));
+                if let Some(len) = body_len {
+                    if len < self.progress {
+                        return Err(bad(format!(
+                            "the media has {len} bytes but {} were already received",
+                            self.progress
+                        )));
+                    }
+                    self.total = Some(len);
                 }
-                let mut body = answer.body;
-                let fresh = body.split_off(self.progress as usize);
-                self.progress = len;
-                self.total = Some(len);
-                self.done = true;
-                Ok(fresh)
+                Ok(Incoming {
+                    skip: self.progress,
+                    end: body_len,
+                    whole: true,
+                    last_chunk: true,
+                })
             }
         }
     }
+
+    /// `n` more bytes were written.
+    pub fn on_bytes(&mut self, n: u64) {
+        self.progress = self.progress.saturating_add(n);
+    }
+
+    /// The chunk's body has ended: checks it held what its head announced and tells
+    /// whether the download is complete.
+    pub fn on_end(&mut self, incoming: &Incoming) -> Result<(), Error> {
+        if let Some(end) = incoming.end
+            && self.progress != end
+        {
+            return Err(Error::Core(oauth_core::Error::MalformedResponse {
+                endpoint: self.prepared.method_id.clone(),
+                reason: format!(
+                    "the answer ended at byte {} of the {end} it announced",
+                    self.progress
+                ),
+            }));
+        }
+        if incoming.whole {
+            self.total = Some(self.progress);
+        }
+        self.done = incoming.last_chunk;
+        Ok(())
+    }
+
+    /// A chunk's body broke off (a dropped connection, a timeout): the download goes on
+    /// from what was written, at most `retries` times in a row without progress.
+    pub fn on_interrupted(&mut self, error: Error, progress_before: u64) -> Result<(), Error> {
+        if self.progress > progress_before {
+            self.interruptions = 0;
+        }
+        self.interruptions += 1;
+        if self.interruptions > self.call.retry.max_attempts.max(3) {
+            return Err(error);
+        }
+        tracing::debug!(%error, at = self.progress, "download broke off; resuming with Range");
+        Ok(())
+    }
+}
+
+/// What a chunk's answer will bring, from its head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Incoming {
+    /// Leading bytes of the body already written (a server that ignored `Range`).
+    pub skip: u64,
+    /// Where the download stands once the body has ended, when known.
+    pub end: Option<u64>,
+    /// The answer is the whole media (the server ignored `Range`).
+    whole: bool,
+    /// Once this body has ended, the download is complete.
+    last_chunk: bool,
+}
+
+fn content_length(answer: &ApiResponse) -> Option<u64> {
+    if answer.stream.is_none() {
+        return Some(answer.body.len() as u64);
+    }
+    answer
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// `bytes first-last/total`, `bytes */total`, with `*` for an unknown total.

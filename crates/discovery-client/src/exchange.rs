@@ -7,7 +7,10 @@ use std::time::Duration;
 use http::header::{CONTENT_RANGE, LOCATION, RANGE};
 use oauth_core::RetryPolicy;
 use oauth_core::exchange::{Exchange, Input, Step};
-use oauth_core::http::{Bytes, HttpRequest, HttpResponse, ResponseLimit, endpoint_label};
+use oauth_core::http::{
+    Bytes, HttpRequest, HttpResponse, ResponseLimit, StreamResponse, StreamedBody, endpoint_label,
+    take_response_stream,
+};
 use oauth_core::retry::{RetryOn, retry_after, transport_error};
 use serde::de::DeserializeOwned;
 
@@ -93,6 +96,8 @@ pub struct ApiResponse {
     pub(crate) kind: ModelKind,
     pub(crate) data_wrapper: bool,
     pub(crate) endpoint: String,
+    /// The body still arriving, when the call asked for it unread (streamed downloads).
+    pub(crate) stream: Option<oauth_core::http::ResponseStream>,
 }
 
 impl ApiResponse {
@@ -159,6 +164,10 @@ pub struct ApiCall {
     origin: Option<Origin>,
     /// A ranged download: 416 (nothing left in the range) is an answer, not an error.
     pub(crate) ranged: bool,
+    /// A body streamed from a source (uploads of any size): sent with the first request.
+    pub(crate) streamed: Option<StreamedBody>,
+    /// A successful answer's body is handed over unread (streamed downloads).
+    pub(crate) stream_response: bool,
 }
 
 impl ApiCall {
@@ -184,6 +193,8 @@ impl ApiCall {
             endpoint,
             origin,
             ranged: false,
+            streamed: None,
+            stream_response: false,
         }
     }
 
@@ -203,7 +214,14 @@ impl ApiCall {
         if let Some(origin) = &self.origin {
             req.extensions_mut().insert(origin.clone());
         }
-        crate::encoding::offer(&mut req);
+        if self.stream_response {
+            req.extensions_mut().insert(StreamResponse);
+        } else {
+            crate::encoding::offer(&mut req);
+        }
+        if let (Phase::Initial, Some(body)) = (&self.phase, &self.streamed) {
+            body.clone().attach(&mut req);
+        }
         req
     }
 
@@ -306,7 +324,8 @@ impl ApiCall {
         }
     }
 
-    fn done(&self, resp: HttpResponse) -> Step<Result<ApiResponse, Error>> {
+    fn done(&self, mut resp: HttpResponse) -> Step<Result<ApiResponse, Error>> {
+        let stream = take_response_stream(&mut resp);
         let (head, body) = resp.into_parts();
         Step::Done(Ok(Ok(ApiResponse {
             status: head.status.as_u16(),
@@ -315,6 +334,7 @@ impl ApiCall {
             kind: self.kind,
             data_wrapper: self.data_wrapper,
             endpoint: self.endpoint.clone(),
+            stream,
         })))
     }
 

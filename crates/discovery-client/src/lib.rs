@@ -85,12 +85,14 @@ pub mod origin;
 pub mod paging;
 pub mod request;
 pub mod template;
+pub mod upload;
 pub mod value;
 
 mod document;
 mod encoding;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod flavour;
+mod transfer;
 
 #[cfg(feature = "async")]
 mod asynchronous;
@@ -105,4 +107,6 @@ pub use exchange::{ApiResponse, CallOptions};
 pub use fetch::{BuildOptions, discovery_urls};
 pub use media::Media;
 pub use request::{PreparedRequest, Request, UploadProtocol};
+#[cfg(feature = "async")]
+pub use transfer::asynchronous::MediaSource;
 pub use value::ParamValue;

@@ -23,6 +23,8 @@ pub struct Media {
     /// file, as googleapiclient checks a `media_body` given as a file name; not for media
     /// from memory, as googleapiclient does not check its `MediaUpload` objects.
     check_type: bool,
+    /// For a streamed upload: the media is not held here, only its length (when known).
+    streamed: Option<Option<u64>>,
 }
 
 impl std::fmt::Debug for Media {
@@ -44,6 +46,7 @@ impl Media {
             bytes: bytes.into(),
             mime_type: mime_type.into(),
             check_type: false,
+            streamed: None,
         }
     }
 
@@ -61,24 +64,36 @@ impl Media {
     /// # Ok::<(), discovery_client::Error>(())
     /// ```
     pub fn from_file(path: &Path, mime_type: Option<&str>) -> Result<Media, Error> {
-        let mime = match mime_type {
-            Some(m) => m.to_owned(),
-            None => guess_mime(path)
-                .ok_or_else(|| Error::InvalidValue {
-                    method: "media".into(),
-                    param: "media_mime_type".into(),
-                    reason: format!(
-                        "cannot tell the media type of {}; give it explicitly",
-                        path.display()
-                    ),
-                })?
-                .to_owned(),
-        };
+        let mime = mime_of(path, mime_type)?;
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
         Ok(Media {
             check_type: true,
             ..Media::new(bytes, mime)
         })
+    }
+
+    /// What stands for streamed media while its request is prepared: the type and the
+    /// length (when known), checked as media from a file (`check_type`) or from memory.
+    pub(crate) fn streamed(mime_type: &str, len: Option<u64>, check_type: bool) -> Media {
+        Media {
+            check_type,
+            streamed: Some(len),
+            ..Media::new(Bytes::new(), mime_type)
+        }
+    }
+
+    /// The length announced for an upload (`X-Upload-Content-Length`): the bytes held, or
+    /// a streamed media's known length; `None` when a stream's length is unknown.
+    pub(crate) fn announced_len(&self) -> Option<u64> {
+        match self.streamed {
+            Some(len) => len,
+            None => Some(self.bytes.len() as u64),
+        }
+    }
+
+    /// Whether this stands for streamed media.
+    pub(crate) fn is_streamed(&self) -> bool {
+        self.streamed.is_some()
     }
 
     /// The bytes.
@@ -123,7 +138,7 @@ impl Media {
                 accept: accept.iter().map(|a| a.to_string()).collect(),
             });
         }
-        let size = self.bytes.len() as u64;
+        let size = self.announced_len().unwrap_or(0);
         if max_size > 0 && size > max_size {
             return Err(Error::MediaTooLarge {
                 method: method.to_owned(),
@@ -133,6 +148,24 @@ impl Media {
         }
         Ok(())
     }
+}
+
+/// The media type given, or guessed from the file's extension (as googleapiclient does
+/// with `mimetypes`); an unknown extension is an error naming `media_mime_type`.
+pub(crate) fn mime_of(path: &Path, mime_type: Option<&str>) -> Result<String, Error> {
+    Ok(match mime_type {
+        Some(m) => m.to_owned(),
+        None => guess_mime(path)
+            .ok_or_else(|| Error::InvalidValue {
+                method: "media".into(),
+                param: "media_mime_type".into(),
+                reason: format!(
+                    "cannot tell the media type of {}; give it explicitly",
+                    path.display()
+                ),
+            })?
+            .to_owned(),
+    })
 }
 
 fn split_mime(s: &str) -> (String, String, Vec<(String, String)>) {
@@ -236,22 +269,37 @@ fn boundary_for(parts: &[&[u8]]) -> String {
 /// part, then the media part with `Content-Transfer-Encoding: binary`.
 pub(crate) fn multipart_related(json: &[u8], media: &Media) -> (String, Vec<u8>) {
     let boundary = boundary_for(&[json, media.bytes()]);
-    let mut out = Vec::with_capacity(json.len() + media.len() + 256);
-    out.extend_from_slice(
+    let (head, tail) = multipart_frame(&boundary, json, media.mime_type());
+    let mut out = Vec::with_capacity(head.len() + media.len() + tail.len());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(media.bytes());
+    out.extend_from_slice(&tail);
+    (boundary, out)
+}
+
+/// A multipart/related body around media streamed between its two halves: the boundary
+/// (random: the media is not at hand to check), what goes before the media, what after.
+pub(crate) fn multipart_around(json: &[u8], mime_type: &str) -> (String, Bytes, Bytes) {
+    let boundary = boundary_for(&[json]);
+    let (head, tail) = multipart_frame(&boundary, json, mime_type);
+    (boundary, head.into(), tail.into())
+}
+
+fn multipart_frame(boundary: &str, json: &[u8], mime_type: &str) -> (Vec<u8>, Vec<u8>) {
+    let mut head = Vec::with_capacity(json.len() + 256);
+    head.extend_from_slice(
         format!("--{boundary}\r\nContent-Type: application/json\r\nMIME-Version: 1.0\r\n\r\n")
             .as_bytes(),
     );
-    out.extend_from_slice(json);
-    out.extend_from_slice(
+    head.extend_from_slice(json);
+    head.extend_from_slice(
         format!(
-            "\r\n--{boundary}\r\nContent-Type: {}\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n\r\n",
-            media.mime_type()
+            "\r\n--{boundary}\r\nContent-Type: {mime_type}\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n\r\n"
         )
         .as_bytes(),
     );
-    out.extend_from_slice(media.bytes());
-    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (boundary, out)
+    let tail = format!("\r\n--{boundary}--\r\n").into_bytes();
+    (head, tail)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use oauth_core::http::Bytes;
 use crate::Error;
 use crate::api::Api;
 use crate::document::{Location, MethodDesc, Model, Param, Slot};
-use crate::media::{Media, multipart_related};
+use crate::media::{Media, multipart_around, multipart_related};
 use crate::template::{join_path_before, quote_plus};
 use crate::value::{ParamValue, cast_text};
 
@@ -83,6 +83,9 @@ pub struct PreparedRequest {
     pub resumable: Option<(Media, usize)>,
     /// The method id (`drive.files.list`), for errors and logs.
     pub method_id: String,
+    /// Where streamed media goes inside `body` (simple: at 0, multipart: between the
+    /// halves); `None` when the media, if any, is in the body already.
+    pub(crate) media_at: Option<usize>,
 }
 
 impl PreparedRequest {
@@ -422,6 +425,7 @@ impl Request {
 
         let mut url = String::with_capacity(model.base_url.len() + 64);
         let mut resumable = None;
+        let mut media_at = None;
         match (&self.media, &m.media) {
             (Some(media), Some(mu)) => {
                 media.check(&m.id, &mu.accept, mu.max_size)?;
@@ -444,13 +448,27 @@ impl Request {
                     UploadProtocol::Resumable { chunk_size } => {
                         resumable = Some((media.clone(), round_chunk(chunk_size)));
                         headers.push(("x-upload-content-type".into(), media.mime_type().into()));
-                        headers.push(("x-upload-content-length".into(), media.len().to_string()));
+                        if let Some(n) = media.announced_len() {
+                            headers.push(("x-upload-content-length".into(), n.to_string()));
+                        }
                         "resumable"
                     }
                     UploadProtocol::Simple if self.body.is_none() => {
                         headers.push((CONTENT_TYPE.as_str().into(), media.mime_type().into()));
                         body = media.shared(0..media.len());
+                        media_at = media.is_streamed().then_some(0);
                         "media"
+                    }
+                    UploadProtocol::Simple if media.is_streamed() => {
+                        let (boundary, head, tail) = multipart_around(&body, media.mime_type());
+                        headers.retain(|(k, _)| k != CONTENT_TYPE.as_str());
+                        headers.push((
+                            CONTENT_TYPE.as_str().into(),
+                            format!("multipart/related; boundary=\"{boundary}\""),
+                        ));
+                        media_at = Some(head.len());
+                        body = [head, tail].concat().into();
+                        "multipart"
                     }
                     UploadProtocol::Simple => {
                         let (boundary, multipart) = multipart_related(&body, media);
@@ -519,6 +537,7 @@ impl Request {
             body,
             resumable,
             method_id: m.id.to_string(),
+            media_at,
         })
     }
 }

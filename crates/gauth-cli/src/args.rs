@@ -325,6 +325,22 @@ pub struct CallArgs {
     /// The media's MIME type (guessed from the extension when absent).
     #[arg(long = "media-type", value_name = "MIME", requires = "media")]
     pub media_type: Option<String>,
+    /// Upload the media with Google's resumable protocol, in chunks, resuming from the
+    /// server's committed offset after a 5xx or a dropped connection.
+    #[arg(long, requires = "media")]
+    pub resumable: bool,
+    /// Bytes per chunk of a resumable upload: a positive multiple of 262144 (256 KiB);
+    /// 8388608 (8 MiB) by default.
+    #[arg(
+        long = "chunk-size",
+        value_name = "BYTES",
+        requires = "resumable",
+        value_parser = chunk_size
+    )]
+    pub chunk_size: Option<usize>,
+    /// Write the method's media (`alt=media`) to FILE as it arrives.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["media", "all_pages"])]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub creds: CredentialArgs,
     #[command(flatten)]
@@ -362,4 +378,19 @@ pub struct CallArgs {
         requires = "impersonate_service_account"
     )]
     pub iam_url: Option<String>,
+}
+
+/// `--chunk-size`: a positive multiple of 256 KiB, as Google's resumable protocol requires.
+fn chunk_size(s: &str) -> Result<usize, String> {
+    const UNIT: usize = 256 * 1024;
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of bytes"))?;
+    if n == 0 || n % UNIT != 0 {
+        return Err(format!(
+            "{n} is not a positive multiple of {UNIT} (256 KiB), as resumable uploads require"
+        ));
+    }
+    Ok(n)
 }

@@ -1,6 +1,9 @@
 //! `gauth call API VERSION METHOD ...`: a discovery-based call, like
 //! `build(API, VERSION).RESOURCE().METHOD(**params).execute()` in Python.
 
+use gauth::discovery::blocking::MediaSource;
+use gauth::discovery::download::DownloadOptions;
+use gauth::discovery::upload::UploadOptions;
 use gauth::discovery::{self, Api, BuildOptions, DocumentOptions, Media, ParamValue};
 
 use crate::args::CallArgs;
@@ -18,13 +21,23 @@ pub fn call(a: &CallArgs) -> Result<(), Failure> {
             serde_json::from_str(body).map_err(|e| gauth::Error::json("--body", &e).to_string())?;
         request = request.body(v);
     }
-    if let Some(file) = &a.media {
+    let streamed = a.media.as_ref().filter(|_| !a.dry_run);
+    if let Some(file) = a.media.as_ref().filter(|_| a.dry_run) {
         let media = Media::from_file(file, a.media_type.as_deref()).map_err(|e| e.to_string())?;
         request = request.media(media);
     }
+    if a.output.is_some() {
+        request = request.download();
+    }
     // Validation happens here, before any credential is loaded: an invalid call exits 1
-    // naming the parameter, dry run or not.
+    // naming the parameter, dry run or not (streamed media is checked as it starts).
     let prepared = request.prepare().map_err(|e| e.to_string())?;
+    let source = match streamed {
+        Some(file) => {
+            Some(MediaSource::from_file(file, a.media_type.as_deref()).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
     if a.dry_run {
         let mut json = prepared.to_json();
         if let Some(h) = json["headers"].as_object_mut() {
@@ -45,12 +58,63 @@ pub fn call(a: &CallArgs) -> Result<(), Failure> {
     let loaded = crate::cache::share(loaded, &a.cache)?;
     let service = discovery::blocking::Service::new(api, Some(loaded.credentials));
     let call = service.call(request);
-    let out = if a.all_pages {
+    let out = if let Some(source) = source {
+        upload(&call, source, a)?
+    } else if let Some(path) = &a.output {
+        download(&call, path)?
+    } else if a.all_pages {
         serde_json::Value::Array(call.collect_items().map_err(|e| e.to_string())?)
     } else {
         call.execute().map_err(|e| e.to_string())?
     };
     out::json(&out, true)
+}
+
+/// `--media FILE [--resumable [--chunk-size BYTES]]`: the file streamed; the answer's JSON.
+fn upload(
+    call: &discovery::blocking::MethodCall,
+    source: MediaSource,
+    a: &CallArgs,
+) -> Result<serde_json::Value, Failure> {
+    let mut options = if a.resumable {
+        UploadOptions::resumable()
+    } else {
+        UploadOptions::default()
+    };
+    if let Some(n) = a.chunk_size {
+        options = options.chunk_size(n);
+    }
+    let bar = crate::progress::Bar::new(source.info().len);
+    if let Some(bar) = bar.clone() {
+        options = options.on_progress(move |done, total| bar.update(done, total));
+    }
+    let answer = call.upload(source, options);
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    Ok(answer.map_err(|e| e.to_string())?.json())
+}
+
+/// `--output FILE`: the media written as it arrives; a summary of what was written.
+fn download(
+    call: &discovery::blocking::MethodCall,
+    path: &std::path::Path,
+) -> Result<serde_json::Value, Failure> {
+    let file = std::fs::File::create(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut sink = std::io::BufWriter::with_capacity(1 << 20, file);
+    let bar = crate::progress::Bar::new(None);
+    let report = |done: u64, total: Option<u64>| {
+        if let Some(bar) = &bar {
+            bar.update(done, total);
+        }
+    };
+    let written = call.download_with_progress(&mut sink, DownloadOptions::default(), &report);
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let written = written.map_err(|e| e.to_string())?;
+    Ok(serde_json::json!({ "output": path.display().to_string(), "bytes": written }))
 }
 
 /// The document, from a file (size-bounded) or fetched, its rootUrl held to the endpoint

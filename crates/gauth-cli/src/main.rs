@@ -16,6 +16,7 @@ mod federation;
 mod info;
 mod login;
 mod out;
+mod progress;
 mod revoke;
 mod token;
 mod verify;

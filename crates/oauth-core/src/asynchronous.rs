@@ -85,6 +85,12 @@ async fn drive<E: Exchange + ?Sized, A: Authorize>(
         match exchange.step(input) {
             Step::Send(mut request) => {
                 authorize.authorize(&mut request).await?;
+                if !client.streams_bodies()
+                    && let Err(e) = crate::http::materialize_async(&mut request).await
+                {
+                    input = Input::Response(Err(e));
+                    continue;
+                }
                 input = Input::Response(client.execute(request).await);
             }
             Step::Wait(d) => {

@@ -8,13 +8,13 @@ use http::HeaderMap;
 use crate::cache::{Ahead, Refresher};
 use crate::exchange::{Exchange, Input, Step};
 use crate::flavour::Blocking;
-use crate::http::HttpRequest;
+use crate::http::{HttpRequest, HttpResponse};
 use crate::origin::{check_origin, declares_origin};
 use crate::source::Refresh;
 use crate::store::{StoreLock, StoredToken, TokenKey};
 use crate::transport::HttpClient;
 use crate::types::AccessToken;
-use crate::{Error, Token, apply_token};
+use crate::{Error, Token, TransportError, apply_token};
 
 /// The blocking credential handle: [`handle::Credentials`](crate::handle::Credentials) in
 /// the blocking flavour.
@@ -74,7 +74,7 @@ pub fn run_authorized<E: Exchange + ?Sized>(
                 if let Some(c) = credentials {
                     c.apply(&mut request)?;
                 }
-                input = Input::Response(client.execute(request));
+                input = Input::Response(send(client, request));
             }
             Step::Wait(d) => {
                 std::thread::sleep(d);
@@ -83,6 +83,15 @@ pub fn run_authorized<E: Exchange + ?Sized>(
             Step::Done(result) => return result,
         }
     }
+}
+
+/// Sends one request; a streamed body is read into memory first for a client that does
+/// not stream.
+fn send(client: &dyn HttpClient, mut request: HttpRequest) -> Result<HttpResponse, TransportError> {
+    if !client.streams_bodies() {
+        crate::http::materialize(&mut request)?;
+    }
+    client.execute(request)
 }
 
 /// Where a blocking credential handle keeps its tokens: the blocking twin of

@@ -14,6 +14,16 @@ use crate::Error;
 
 pub use bytes::Bytes;
 
+mod stream;
+#[cfg(feature = "blocking")]
+pub(crate) use stream::materialize;
+#[cfg(feature = "async")]
+pub(crate) use stream::{AsyncReadBody, materialize_async};
+pub use stream::{
+    ResponseStream, StreamResponse, StreamedBody, streamed_body, take_response_stream,
+};
+pub(crate) use stream::{put_response_stream, wants_stream};
+
 /// A request as the protocol code builds it.
 pub type HttpRequest = http::Request<Bytes>;
 /// A response as a transport hands it back.

@@ -17,6 +17,8 @@ mod ureq_client;
 
 #[cfg(feature = "async")]
 pub use reqwest_client::ReqwestClient;
+#[cfg(feature = "async")]
+pub(crate) use reqwest_client::map_error as reqwest_error;
 #[cfg(feature = "blocking")]
 pub use ureq_client::UreqClient;
 
@@ -50,6 +52,13 @@ pub const USER_AGENT: &str = concat!("gauth/", env!("CARGO_PKG_VERSION"));
 pub trait HttpClient: Send + Sync {
     /// Sends the request and reads the whole response.
     fn execute(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+
+    /// Whether this client sends a request's [`StreamedBody`](crate::http::StreamedBody)
+    /// itself and honours [`StreamResponse`](crate::http::StreamResponse). A client that
+    /// does not (the default) gets streamed bodies read into memory by the runner first.
+    fn streams_bodies(&self) -> bool {
+        false
+    }
 }
 
 impl<F> HttpClient for F
@@ -79,6 +88,13 @@ where
 pub trait AsyncHttpClient: Send + Sync {
     /// Sends the request and reads the whole response.
     async fn execute(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+
+    /// Whether this client sends a request's [`StreamedBody`](crate::http::StreamedBody)
+    /// itself and honours [`StreamResponse`](crate::http::StreamResponse). A client that
+    /// does not (the default) gets streamed bodies read into memory by the runner first.
+    fn streams_bodies(&self) -> bool {
+        false
+    }
 }
 
 /// The rustls configuration both transports share: ring, webpki roots, TLS 1.2 and 1.3.

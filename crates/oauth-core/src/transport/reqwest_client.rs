@@ -3,7 +3,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::http::{HttpRequest, HttpResponse, response_limit};
+use crate::http::{
+    AsyncReadBody, Bytes, HttpRequest, HttpResponse, ResponseStream, put_response_stream,
+    response_limit, streamed_body, wants_stream,
+};
 use crate::{TransportError, TransportErrorKind};
 
 use super::{
@@ -71,17 +74,36 @@ impl ReqwestClient {
 impl AsyncHttpClient for ReqwestClient {
     async fn execute(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let limit = response_limit(&request);
-        let request = reqwest::Request::try_from(request).map_err(|e| {
+        let stream_answer = wants_stream(&request);
+        let streamed = streamed_body(&request)
+            .map(AsyncReadBody::new)
+            .transpose()?;
+        let mut request = reqwest::Request::try_from(request).map_err(|e| {
             TransportError::new(TransportErrorKind::Other, e.without_url().to_string())
         })?;
+        if let Some(body) = streamed {
+            *request.body_mut() = Some(reqwest::Body::wrap(body));
+        }
         let mut response = self.client.execute(request).await.map_err(map_error)?;
+        let status = response.status();
+        let version = response.version();
+        let headers = std::mem::take(response.headers_mut());
+        let head = |body: Bytes| {
+            let mut out = http::Response::new(body);
+            *out.status_mut() = status;
+            *out.version_mut() = version;
+            *out.headers_mut() = headers;
+            out
+        };
+        if stream_answer && status.is_success() {
+            let mut out = head(Bytes::new());
+            put_response_stream(&mut out, ResponseStream::reqwest(response));
+            return Ok(out);
+        }
         let too_large = || TransportError::new(TransportErrorKind::TooLarge, limit.to_string());
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err(too_large());
         }
-        let status = response.status();
-        let version = response.version();
-        let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(map_error)? {
             if body.len() + chunk.len() > limit {
@@ -89,15 +111,15 @@ impl AsyncHttpClient for ReqwestClient {
             }
             body.extend_from_slice(&chunk);
         }
-        let mut out = http::Response::new(body.into());
-        *out.status_mut() = status;
-        *out.version_mut() = version;
-        *out.headers_mut() = headers;
-        Ok(out)
+        Ok(head(body.into()))
+    }
+
+    fn streams_bodies(&self) -> bool {
+        true
     }
 }
 
-fn map_error(e: reqwest::Error) -> TransportError {
+pub(crate) fn map_error(e: reqwest::Error) -> TransportError {
     let kind = if e.is_timeout() {
         TransportErrorKind::Timeout
     } else if e.is_connect() {

@@ -3,7 +3,12 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::http::{HttpRequest, HttpResponse, response_limit};
+use http::Method;
+
+use crate::http::{
+    Bytes, HttpRequest, HttpResponse, ResponseStream, put_response_stream, response_limit,
+    streamed_body, wants_stream,
+};
 use crate::{TransportError, TransportErrorKind};
 
 use super::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpClient, USER_AGENT, clamp};
@@ -61,11 +66,32 @@ impl UreqClient {
 impl HttpClient for UreqClient {
     fn execute(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let limit = response_limit(&request);
-        // The body is lent to ureq, never copied.
+        let stream_answer = wants_stream(&request);
+        let streamed = streamed_body(&request)
+            .map(|b| b.take_reader())
+            .transpose()?;
         let (parts, body) = request.into_parts();
-        let request = http::Request::from_parts(parts, body.as_ref());
-        let response = self.agent.run(request).map_err(map_error)?;
+        let response = match streamed {
+            Some(reader) => {
+                let body = ureq::SendBody::from_owned_reader(reader);
+                self.agent.run(http::Request::from_parts(parts, body))
+            }
+            // No body at all (no `Content-Length: 0`) where the method carries none.
+            None if body.is_empty() && matches!(parts.method, Method::GET | Method::HEAD) => {
+                self.agent.run(http::Request::from_parts(parts, ()))
+            }
+            // The body is lent to ureq, never copied.
+            None => self
+                .agent
+                .run(http::Request::from_parts(parts, body.as_ref())),
+        }
+        .map_err(map_error)?;
         let (parts, body) = response.into_parts();
+        if stream_answer && parts.status.is_success() {
+            let mut out = http::Response::from_parts(parts, Bytes::new());
+            put_response_stream(&mut out, ResponseStream::reader(body.into_reader()));
+            return Ok(out);
+        }
         let bytes = body
             .into_with_config()
             .limit(limit as u64)
@@ -77,6 +103,10 @@ impl HttpClient for UreqClient {
                 other => map_error(other),
             })?;
         Ok(http::Response::from_parts(parts, bytes.into()))
+    }
+
+    fn streams_bodies(&self) -> bool {
+        true
     }
 }
 
