@@ -760,7 +760,7 @@ fn certificate_fetches_survive_every_fault() {
         body: jwks.clone(),
     });
     let client = ureq();
-    let verifier = gauth::IdTokenVerifier::new("aud")
+    let verifier = gauth::blocking::IdTokenVerifier::new("aud")
         .with_certs_url(server.url("/certs").parse().unwrap())
         .with_retry(fast_retry());
     exercise(

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use oauth_core::fsutil::FileLock;
 use gauth::{AuthorizedUser, Credentials, Error, FileStore, RetryPolicy};
 use gauth_tests::authorized_user_json;
 use gauth_tests::hostile::{Hostile, Reply};
+use oauth_core::fsutil::FileLock;
 use serde_json::Value;
 
 const PROCESSES: usize = 5;

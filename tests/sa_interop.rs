@@ -388,17 +388,13 @@ fn id_tokens_cross_verify_between_gauth_and_google_auth() {
     // google-auth signed, gauth verifies: both certificate forms, both flavours.
     for certs in ["certs_pem.json", "jwks.json"] {
         server.seen.lock().unwrap().certs = keys.read(certs);
-        let v = IdTokenVerifier::new("https://svc.example")
-            .with_certs_url(format!("{}/certs", server.base).parse().unwrap());
-        let client = gauth::transport::UreqClient::shared();
+        let url: url::Url = format!("{}/certs", server.base).parse().unwrap();
+        let v = gauth::blocking::IdTokenVerifier::new("https://svc.example")
+            .with_certs_url(url.clone());
+        let av = IdTokenVerifier::new("https://svc.example").with_certs_url(url);
         for t in [&rsa, &es] {
-            assert_eq!(
-                v.verify(t, client.as_ref()).unwrap()["email"],
-                "a@example.com",
-                "{certs}"
-            );
-            let a =
-                rt.block_on(v.verify_async(t, gauth::transport::ReqwestClient::shared().as_ref()));
+            assert_eq!(v.verify(t).unwrap()["email"], "a@example.com", "{certs}");
+            let a = rt.block_on(av.verify(t));
             assert_eq!(a.unwrap()["sub"], "42");
         }
     }

@@ -132,24 +132,25 @@ pub fn verification(ctx: &Ctx) -> Result<Vec<Record>, String> {
     let certs = serde_json::json!({ fixtures::KEY_ID: fixtures::RSA_CERT_PEM });
     let certs =
         Certs::parse(certs.to_string().as_bytes(), "bench certs").map_err(|e| e.to_string())?;
-    let verifier = IdTokenVerifier::new(AUD);
-    verifier.store_certs(FetchedCerts {
+    let fetched = FetchedCerts {
         certs: Arc::new(certs),
         max_age: Some(Duration::from_secs(86_400)),
-    });
-    let client = oauth_core::transport::UreqClient::shared();
+    };
+    let verifier = oauth_sa::blocking::IdTokenVerifier::new(AUD);
+    verifier.store_certs(fetched.clone());
+    let averifier = IdTokenVerifier::new(AUD);
+    averifier.store_certs(fetched);
     verifier
-        .verify(&token, client.as_ref())
+        .verify(&token)
         .map_err(|e| format!("gauth verify: {e}"))?;
     let mut out = vec![Record::new(
         CASE,
         "gauth (blocking)",
-        per_call(&ctx.budget, || verifier.verify(&token, client.as_ref())),
+        per_call(&ctx.budget, || verifier.verify(&token)),
     )];
-    let aclient = oauth_core::transport::ReqwestClient::shared();
-    let s = ctx.rt.block_on(per_call_async(&ctx.budget, || {
-        verifier.verify_async(&token, aclient.as_ref())
-    }));
+    let s = ctx
+        .rt
+        .block_on(per_call_async(&ctx.budget, || averifier.verify(&token)));
     out.push(Record::new(CASE, "gauth (async)", s));
 
     let (n, e) = sa.key().signer().public_components();

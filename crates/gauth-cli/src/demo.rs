@@ -11,9 +11,7 @@ use gauth::blocking::{Credentials, InstalledAppFlow};
 use gauth::discovery::BuildOptions;
 use gauth::http::{HttpRequest, get};
 use gauth::transport::{HttpClient, UreqClient};
-use gauth::{
-    EndpointPolicy, IdTokenVerifier, LocalServerOptions, Secret, ServiceAccountCredentials,
-};
+use gauth::{EndpointPolicy, LocalServerOptions, Secret, ServiceAccountCredentials};
 use gauth_emulator::{Emulator, EmulatorConfig};
 use serde_json::json;
 
@@ -190,7 +188,7 @@ pub fn demo() -> Result<(), Failure> {
 
     // 8. An ID token for an audience, verified against the emulator's certificates.
     let id_token = id_creds.token().map_err(|e| e.to_string())?;
-    let verifier = IdTokenVerifier::new("https://demo.gauth.example")
+    let verifier = gauth::blocking::IdTokenVerifier::new("https://demo.gauth.example")
         .with_certs_url(
             emu.pem_certs_uri()
                 .parse()
@@ -198,7 +196,7 @@ pub fn demo() -> Result<(), Failure> {
         )
         .with_issuers([emu.issuer()]);
     let claims = verifier
-        .verify(id_token.expose(), UreqClient::shared().as_ref())
+        .verify(id_token.expose())
         .map_err(|e| e.to_string())?;
     step(
         8,

@@ -3,8 +3,7 @@
 
 use std::io::Read;
 
-use gauth::IdTokenVerifier;
-use gauth::transport::UreqClient;
+use gauth::blocking::IdTokenVerifier;
 
 use crate::args::VerifyArgs;
 use crate::out::{self, Failure};
@@ -29,8 +28,6 @@ pub fn verify_id_token(args: &VerifyArgs) -> Result<(), Failure> {
     if !args.issuers.is_empty() {
         verifier = verifier.with_issuers(args.issuers.iter().cloned());
     }
-    let claims = verifier
-        .verify(&token, UreqClient::shared().as_ref())
-        .map_err(|e| e.to_string())?;
+    let claims = verifier.verify(&token).map_err(|e| e.to_string())?;
     out::json(&serde_json::Value::Object(claims), true)
 }

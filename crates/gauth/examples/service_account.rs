@@ -18,9 +18,9 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use gauth::ServiceAccountCredentials;
 use gauth::blocking::Credentials;
-use gauth::transport::UreqClient;
-use gauth::{IdTokenVerifier, ServiceAccountCredentials};
+use gauth::blocking::IdTokenVerifier;
 use serde_json::{Map, Value};
 
 /// The broad Cloud scope; IAM roles then decide what the account may do.
@@ -120,7 +120,7 @@ pub fn run(
                 .map_err(|e| format!("certificates URL {url}: {e}"))?,
         );
     }
-    let id_token_claims = verifier.verify(id_token.expose(), UreqClient::shared().as_ref())?;
+    let id_token_claims = verifier.verify(id_token.expose())?;
 
     Ok(Outcome {
         email,

@@ -39,10 +39,12 @@ pub fn read_json_file(path: &std::path::Path) -> Result<serde_json::Value, Error
 /// (the `oauth-sa` crate).
 #[cfg(feature = "service-account")]
 pub use oauth_sa as sa;
+#[cfg(all(feature = "service-account", feature = "async"))]
+pub use oauth_sa::IdTokenVerifier;
 #[cfg(feature = "service-account")]
 pub use oauth_sa::{
-    IdTokenCredentials, IdTokenVerifier, ImpersonatedCredentials, MetadataCredentials,
-    ServiceAccountCredentials, ServiceAccountKey,
+    IdTokenCredentials, ImpersonatedCredentials, MetadataCredentials, ServiceAccountCredentials,
+    ServiceAccountKey,
 };
 
 /// Workload identity federation (`external_account` files: file, URL, executable and AWS
@@ -107,6 +109,8 @@ pub mod blocking {
     pub use discovery_client::blocking::{MethodCall, PageIter, Service, build, build_with};
     #[cfg(feature = "flow")]
     pub use oauth_flow::blocking::{DeviceFlow, InstalledAppFlow, revoke, tokeninfo};
+    #[cfg(feature = "service-account")]
+    pub use oauth_sa::blocking::IdTokenVerifier;
 
     /// Application Default Credentials, blocking: the names of [`crate::adc`], with
     /// `find` and `default_credentials` that block.

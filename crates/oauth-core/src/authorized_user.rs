@@ -106,15 +106,12 @@ impl AuthorizedUser {
 
     /// Reads an authorized-user file, checking `token_uri` against `policy`.
     pub fn from_file_with(path: impl AsRef<Path>, policy: &EndpointPolicy) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let v = json::read_file(path)?;
-        Self::from_value_with(&v, &path.display().to_string(), policy)
+        json::load_file(path.as_ref(), policy, Self::from_value_with)
     }
 
     /// Parses authorized-user JSON; `origin` names it in errors.
     pub fn from_json(bytes: &[u8], origin: &str) -> Result<Self, Error> {
-        let v = json::parse(bytes, origin)?;
-        Self::from_value_with(&v, origin, &EndpointPolicy::default())
+        json::load_json(bytes, origin, Self::from_value_with)
     }
 
     /// Reads an already parsed value (google-auth's `from_authorized_user_info`).
@@ -124,15 +121,7 @@ impl AuthorizedUser {
         policy: &EndpointPolicy,
     ) -> Result<Self, Error> {
         let f = Fields::new(value, origin, "")?;
-        if let Some(t) = f.optional_str("type")?
-            && t != "authorized_user"
-        {
-            return Err(Error::UnknownType {
-                origin: origin.to_owned(),
-                found: t.to_owned(),
-                supported: "authorized_user".into(),
-            });
-        }
+        f.expect_type("authorized_user")?;
         let refresh_token = RefreshToken::new(f.required_secret("refresh_token")?);
         let client_id = ClientId::new(f.required_str("client_id")?);
         let client_secret = ClientSecret::new(f.required_secret("client_secret")?);

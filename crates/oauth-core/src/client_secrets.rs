@@ -83,15 +83,12 @@ impl ClientSecrets {
 
     /// Reads a client-secrets file, checking its endpoints against `policy`.
     pub fn from_file_with(path: impl AsRef<Path>, policy: &EndpointPolicy) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let v = json::read_file(path)?;
-        Self::from_value_with(&v, &path.display().to_string(), policy)
+        json::load_file(path.as_ref(), policy, Self::from_value_with)
     }
 
     /// Parses client-secrets JSON; `origin` names it in errors.
     pub fn from_json(bytes: &[u8], origin: &str) -> Result<Self, Error> {
-        let v = json::parse(bytes, origin)?;
-        Self::from_value_with(&v, origin, &EndpointPolicy::default())
+        json::load_json(bytes, origin, Self::from_value_with)
     }
 
     /// Reads an already parsed value (the Python `from_client_config`).

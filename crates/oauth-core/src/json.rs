@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::{Error, Secret};
+use crate::{EndpointPolicy, Error, Secret};
 
 /// Reads and parses a JSON credentials file of at most
 /// `MAX_CREDENTIALS_FILE` (1 MiB) bytes; errors name the
@@ -22,6 +22,39 @@ pub fn read_file(path: &Path) -> Result<Value, Error> {
 /// Parses JSON text; `origin` names it in errors.
 pub fn parse(bytes: &[u8], origin: &str) -> Result<Value, Error> {
     serde_json::from_slice(bytes).map_err(|e| Error::json(origin, &e))
+}
+
+/// Reads a credentials file ([`read_file`]) and hands its value, its name and `policy` to
+/// `read`: the one body of every file type's `from_file_with`.
+///
+/// ```
+/// let e = oauth_core::json::load_file(std::path::Path::new("/no/such.json"), &Default::default(),
+///     oauth_core::AuthorizedUser::from_value_with).unwrap_err();
+/// assert!(e.to_string().starts_with("cannot read /no/such.json"));
+/// ```
+pub fn load_file<T, E: From<Error>>(
+    path: &Path,
+    policy: &EndpointPolicy,
+    read: impl FnOnce(&Value, &str, &EndpointPolicy) -> Result<T, E>,
+) -> Result<T, E> {
+    let value = read_file(path)?;
+    read(&value, &path.display().to_string(), policy)
+}
+
+/// Parses credentials JSON ([`parse`]) and hands it to `read` with the default endpoint
+/// policy: the one body of every file type's `from_json`.
+///
+/// ```
+/// let e = oauth_core::json::load_json(b"{", "user.json", oauth_core::AuthorizedUser::from_value_with).unwrap_err();
+/// assert!(e.to_string().starts_with("user.json"));
+/// ```
+pub fn load_json<T, E: From<Error>>(
+    bytes: &[u8],
+    origin: &str,
+    read: impl FnOnce(&Value, &str, &EndpointPolicy) -> Result<T, E>,
+) -> Result<T, E> {
+    let value = parse(bytes, origin)?;
+    read(&value, origin, &EndpointPolicy::default())
 }
 
 /// A JSON object with the name of where it came from, for field access with good errors.
@@ -43,6 +76,27 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    /// Checks the file's `type`, when it has one: it must be `expected`
+    /// ([`Error::UnknownType`] otherwise).
+    ///
+    /// ```
+    /// use oauth_core::json::Fields;
+    /// let v = serde_json::json!({"type": "service_account"});
+    /// let f = Fields::new(&v, "key.json", "").unwrap();
+    /// assert!(f.expect_type("service_account").is_ok());
+    /// assert!(f.expect_type("authorized_user").unwrap_err().to_string().contains("service_account"));
+    /// ```
+    pub fn expect_type(&self, expected: &str) -> Result<(), Error> {
+        match self.optional_str("type")? {
+            Some(t) if t != expected => Err(Error::UnknownType {
+                origin: self.origin.to_owned(),
+                found: t.to_owned(),
+                supported: expected.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Wraps a value that must be an object; `prefix` is its dotted path ("" at the top).
     pub fn new(value: &'a Value, origin: &'a str, prefix: &str) -> Result<Self, Error> {
         match value.as_object() {

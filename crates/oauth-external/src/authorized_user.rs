@@ -68,15 +68,12 @@ impl ExternalAccountAuthorizedUser {
 
     /// Reads the file, checking its endpoints against `policy`.
     pub fn from_file_with(path: impl AsRef<Path>, policy: &EndpointPolicy) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let v = json::read_file(path)?;
-        Self::from_value_with(&v, &path.display().to_string(), policy)
+        json::load_file(path.as_ref(), policy, Self::from_value_with)
     }
 
     /// Parses the JSON; `origin` names it in errors.
     pub fn from_json(bytes: &[u8], origin: &str) -> Result<Self, Error> {
-        let v = json::parse(bytes, origin)?;
-        Self::from_value_with(&v, origin, &EndpointPolicy::default())
+        json::load_json(bytes, origin, Self::from_value_with)
     }
 
     /// Reads an already parsed value (google-auth's `from_info`).
@@ -86,15 +83,7 @@ impl ExternalAccountAuthorizedUser {
         policy: &EndpointPolicy,
     ) -> Result<Self, Error> {
         let f = Fields::new(value, origin, "")?;
-        if let Some(t) = f.optional_str("type")?
-            && t != "external_account_authorized_user"
-        {
-            return Err(Error::UnknownType {
-                origin: origin.to_owned(),
-                found: t.to_owned(),
-                supported: "external_account_authorized_user".into(),
-            });
-        }
+        f.expect_type("external_account_authorized_user")?;
         let url = |field: &str| -> Result<Option<Url>, Error> {
             match f.optional_str(field)?.filter(|u| !u.is_empty()) {
                 Some(u) => policy.check(origin, field, u, None).map(Some),

@@ -97,15 +97,12 @@ impl ExternalAccountCredentials {
 
     /// Reads an `external_account` file, checking its endpoints against `policy`.
     pub fn from_file_with(path: impl AsRef<Path>, policy: &EndpointPolicy) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let v = json::read_file(path)?;
-        Self::from_value_with(&v, &path.display().to_string(), policy)
+        json::load_file(path.as_ref(), policy, Self::from_value_with)
     }
 
     /// Parses `external_account` JSON; `origin` names it in errors.
     pub fn from_json(bytes: &[u8], origin: &str) -> Result<Self, Error> {
-        let v = json::parse(bytes, origin)?;
-        Self::from_value_with(&v, origin, &EndpointPolicy::default())
+        json::load_json(bytes, origin, Self::from_value_with)
     }
 
     /// Reads an already parsed value (google-auth's `from_info`).
@@ -115,15 +112,7 @@ impl ExternalAccountCredentials {
         policy: &EndpointPolicy,
     ) -> Result<Self, Error> {
         let f = Fields::new(value, origin, "")?;
-        if let Some(t) = f.optional_str("type")?
-            && t != "external_account"
-        {
-            return Err(Error::UnknownType {
-                origin: origin.to_owned(),
-                found: t.to_owned(),
-                supported: "external_account".into(),
-            });
-        }
+        f.expect_type("external_account")?;
         let audience = f.required_str("audience")?.to_owned();
         let subject_token_type = f.required_str("subject_token_type")?.to_owned();
         if !SUBJECT_TOKEN_TYPES.contains(&subject_token_type.as_str()) {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use oauth_core::exchange::{Call, Exchange, Input, Step};
 use oauth_core::http::{HttpRequest, HttpResponse, endpoint_label, error_from_response, form_post};
-use oauth_core::types::{ClientSecret, Scope};
+use oauth_core::types::{ClientId, ClientSecret, Scope, TokenUrl};
 use oauth_core::{
     AuthorizedUser, ClientSecrets, Error, OAuthError, RetryPolicy, Retrying, Secret, TokenCall,
     TokenResponse,
@@ -40,10 +40,10 @@ const MAX_TRANSIENT_POLL_FAILURES: u32 = 5;
 /// ```
 #[derive(Clone)]
 pub struct DeviceAuthorization {
-    client_id: String,
-    client_secret: Option<Secret>,
+    client_id: ClientId,
+    client_secret: Option<ClientSecret>,
     device_authorization_uri: Url,
-    token_uri: Url,
+    token_uri: TokenUrl,
     scopes: Vec<Scope>,
     retry: RetryPolicy,
 }
@@ -71,11 +71,11 @@ impl DeviceAuthorization {
         S: Into<Scope>,
     {
         DeviceAuthorization {
-            client_id: secrets.client_id.to_string(),
-            client_secret: secrets.client_secret.clone().map(ClientSecret::into_secret),
+            client_id: secrets.client_id.clone(),
+            client_secret: secrets.client_secret.clone(),
             device_authorization_uri: Url::parse(GOOGLE_DEVICE_AUTHORIZATION_URI)
                 .unwrap_or_else(|_| secrets.token_uri.url().clone()),
-            token_uri: secrets.token_uri.url().clone(),
+            token_uri: secrets.token_uri.clone(),
             scopes: scopes.into_iter().map(Into::into).collect(),
             retry: RetryPolicy::default(),
         }
@@ -113,8 +113,8 @@ impl DeviceAuthorization {
     pub fn code_call(&self) -> DeviceCodeCall {
         DeviceCodeCall {
             url: self.device_authorization_uri.clone(),
-            client_id: self.client_id.clone(),
-            client_secret: self.client_secret.clone(),
+            client_id: self.client_id.to_string(),
+            client_secret: self.client_secret.clone().map(ClientSecret::into_secret),
             scopes: self.scopes.clone(),
         }
     }
@@ -127,7 +127,7 @@ impl DeviceAuthorization {
                 "device_code".to_owned(),
                 code.device_code.expose().to_owned(),
             ),
-            ("client_id".to_owned(), self.client_id.clone()),
+            ("client_id".to_owned(), self.client_id.to_string()),
         ];
         if let Some(s) = &self.client_secret {
             params.push(("client_secret".into(), s.expose().to_owned()));
@@ -169,7 +169,7 @@ impl DeviceAuthorization {
         let scopes = token.scopes.clone().unwrap_or_else(|| self.scopes.clone());
         AuthorizedUser::new(
             self.client_id.clone(),
-            self.client_secret.clone().map(ClientSecret::from),
+            self.client_secret.clone(),
             response.refresh_token.clone(),
             self.token_uri.clone(),
         )

@@ -105,6 +105,27 @@ impl FlowError {
         }
     }
 
+    /// The oauth-core error underneath (token endpoint, file, endpoint policy), to ask
+    /// [`kind`](oauth_core::Error::kind) or [`status`](oauth_core::Error::status) without
+    /// matching variants.
+    ///
+    /// ```
+    /// let e = oauth_flow::FlowError::from(oauth_core::Error::InvalidRequest("x".into()));
+    /// assert_eq!(e.core().unwrap().kind(), oauth_core::ErrorKind::InvalidInput);
+    /// assert!(oauth_flow::FlowError::StateMismatch.core().is_none());
+    /// ```
+    pub fn core(&self) -> Option<&oauth_core::Error> {
+        match self {
+            FlowError::Core(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the token endpoint's failed answer, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        self.core()?.status()
+    }
+
     pub(crate) fn io(context: &'static str, source: std::io::Error) -> Self {
         FlowError::Io {
             context,

@@ -72,6 +72,10 @@ pub use asynchronous::{
 };
 pub use device::{DeviceAuthorization, DeviceCode, device_error};
 pub use error::{AuthorizationError, FlowError};
+
+/// The crate's one error type, by the name the other gauth crates use (`oauth_sa::Error`,
+/// `discovery_client::Error`): [`FlowError`].
+pub type Error = FlowError;
 pub use flow::{AuthorizationRequest, CodeExchange, Flow, OOB_REDIRECT_URI};
 pub use installed::{ConsoleOptions, DEFAULT_SUCCESS_MESSAGE, LocalServerOptions, LoopbackHost};
 pub use revoke::{GOOGLE_REVOKE_URI, GOOGLE_TOKENINFO_URI, RevokeCall, TokenInfo, TokenInfoCall};

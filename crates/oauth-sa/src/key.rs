@@ -195,9 +195,7 @@ impl ServiceAccountKey {
 
     /// Reads a key file, checking `token_uri` against `policy`.
     pub fn from_file_with(path: impl AsRef<Path>, policy: &EndpointPolicy) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let v = json::read_file(path)?;
-        Self::from_value_with(&v, &path.display().to_string(), policy)
+        json::load_file(path.as_ref(), policy, Self::from_value_with)
     }
 
     /// Parses key JSON; `origin` names it in errors.
@@ -207,8 +205,7 @@ impl ServiceAccountKey {
     /// assert_eq!(e.to_string(), "key.json: missing field `client_email`");
     /// ```
     pub fn from_json(bytes: &[u8], origin: &str) -> Result<Self, Error> {
-        let v = json::parse(bytes, origin)?;
-        Self::from_value_with(&v, origin, &EndpointPolicy::default())
+        json::load_json(bytes, origin, Self::from_value_with)
     }
 
     /// Reads an already parsed value (google-auth's `from_service_account_info`).
@@ -222,16 +219,7 @@ impl ServiceAccountKey {
         policy: &EndpointPolicy,
     ) -> Result<Self, Error> {
         let f = Fields::new(value, origin, "")?;
-        if let Some(t) = f.optional_str("type")?
-            && t != "service_account"
-        {
-            return Err(CoreError::UnknownType {
-                origin: origin.to_owned(),
-                found: t.to_owned(),
-                supported: "service_account".into(),
-            }
-            .into());
-        }
+        f.expect_type("service_account")?;
         let client_email = f.required_str("client_email")?.to_owned();
         let key_id = f.optional_str("private_key_id")?.map(str::to_owned);
         // Read as a plain string: the value never enters an error.

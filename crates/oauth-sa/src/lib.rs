@@ -8,7 +8,9 @@
 //!   self-signed JWTs with no round trip; scopes, subject (domain-wide delegation), extra
 //!   claims, quota project.
 //! - [`IdTokenCredentials`]: ID tokens for a target audience.
-//! - [`IdTokenVerifier`]: ID token verification against JWKS or PEM certificates.
+//! - `IdTokenVerifier`: ID token verification against JWKS or PEM certificates, async at
+//!   the root and the same name under [`blocking`] (one type, [`verify::IdTokenVerifier`],
+//!   generic over the flavour).
 //! - [`ImpersonatedCredentials`]: tokens for another service account through the IAM
 //!   Credentials API.
 //! - [`MetadataCredentials`]: the metadata server of GCE, Cloud Run and GKE.
@@ -31,7 +33,7 @@
 //!
 //! JWTs are made and checked by the `jsonwebtoken` crate, whose cryptography here is ring's
 //! ([`jwt::RING_PROVIDER`], installed when the program installed none). Features `blocking` and
-//! `async` (both default) add the verifier's blocking and async drivers.
+//! `async` (both default) add the verifier's blocking and async flavours.
 
 mod crypto;
 mod der;
@@ -44,8 +46,15 @@ mod metadata;
 mod service_account;
 #[cfg(test)]
 mod testutil;
-mod verify;
+pub mod verify;
 
+#[cfg(feature = "async")]
+mod asynchronous;
+#[cfg(feature = "blocking")]
+pub mod blocking;
+
+#[cfg(feature = "async")]
+pub use asynchronous::IdTokenVerifier;
 pub use error::{Error, IdTokenError};
 pub use id_token::{IdTokenCall, IdTokenCredentials};
 pub use impersonated::{IAM_CREDENTIALS_ENDPOINT, ImpersonatedCredentials};
@@ -56,5 +65,5 @@ pub use metadata::{
 pub use service_account::{DEFAULT_LIFETIME, JWT_BEARER_GRANT, ServiceAccountCredentials};
 pub use verify::{
     Certs, CertsCall, DEFAULT_CLOCK_SKEW, EARLY_REFETCH_INTERVAL, FetchedCerts, GOOGLE_ISSUERS,
-    GOOGLE_OAUTH2_CERTS_URL, GOOGLE_OAUTH2_JWKS_URL, IdTokenVerifier, MAX_CERTS_BYTES,
+    GOOGLE_OAUTH2_CERTS_URL, GOOGLE_OAUTH2_JWKS_URL, MAX_CERTS_BYTES,
 };

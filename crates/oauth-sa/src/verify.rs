@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use oauth_core::exchange::Call;
+use oauth_core::flavour::Flavour;
 use oauth_core::http::{
     HttpRequest, HttpResponse, endpoint_label, error_from_response, get, to_uri,
 };
@@ -383,21 +384,26 @@ struct Cached {
 /// never `none` or HMAC) with the key the header's `kid` names, `iss` among the accepted
 /// issuers, `aud` among the expected audiences, `iat` and `exp` with a small clock skew.
 ///
-/// The certificates are fetched through a sans-IO [`CertsCall`] by
-/// [`verify`](Self::verify) (blocking) or [`verify_async`](Self::verify_async), and kept as
-/// long as `Cache-Control: max-age` allows; clones share the cache. A token whose `kid` the
-/// cached certificates lack makes them be fetched again at once (keys rotate before
-/// `max-age` runs out), at most once per [`EARLY_REFETCH_INTERVAL`].
+/// The certificates are fetched through a sans-IO [`CertsCall`] by `verify` (blocking, or
+/// async: the same name), over the verifier's client (the flavour's shared one unless
+/// [`with_http_client`](Self::with_http_client) says otherwise), and kept as long as
+/// `Cache-Control: max-age` allows; clones share the cache. A token whose `kid` the cached
+/// certificates lack makes them be fetched again at once (keys rotate before `max-age` runs
+/// out), at most once per [`EARLY_REFETCH_INTERVAL`].
+///
+/// Written once for both flavours; use it by its flavour's name:
+/// `oauth_sa::IdTokenVerifier` (async) or `oauth_sa::blocking::IdTokenVerifier`.
 ///
 /// ```no_run
-/// let verifier = oauth_sa::IdTokenVerifier::new("https://my-service.example.com");
+/// # #[cfg(feature = "blocking")] {
+/// let verifier = oauth_sa::blocking::IdTokenVerifier::new("https://my-service.example.com");
 /// # let token = "";
-/// let claims = verifier.verify(token, &*oauth_core::transport::UreqClient::shared())?;
+/// let claims = verifier.verify(token)?;
 /// println!("{}", claims["email"]);
+/// # }
 /// # Ok::<(), oauth_sa::Error>(())
 /// ```
-#[derive(Debug, Clone)]
-pub struct IdTokenVerifier {
+pub struct IdTokenVerifier<F: Flavour> {
     certs_url: Url,
     audiences: Vec<String>,
     issuers: Vec<String>,
@@ -407,6 +413,35 @@ pub struct IdTokenVerifier {
     cache: Arc<Mutex<Option<Cached>>>,
     last_refetch: Arc<Mutex<Option<SystemTime>>>,
     rules: Arc<Rules>,
+    pub(crate) http: Arc<F::Client>,
+}
+
+impl<F: Flavour> Clone for IdTokenVerifier<F> {
+    fn clone(&self) -> Self {
+        IdTokenVerifier {
+            certs_url: self.certs_url.clone(),
+            audiences: self.audiences.clone(),
+            issuers: self.issuers.clone(),
+            skew: self.skew,
+            clock: Arc::clone(&self.clock),
+            retry: self.retry,
+            cache: Arc::clone(&self.cache),
+            last_refetch: Arc::clone(&self.last_refetch),
+            rules: Arc::clone(&self.rules),
+            http: Arc::clone(&self.http),
+        }
+    }
+}
+
+impl<F: Flavour> fmt::Debug for IdTokenVerifier<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenVerifier")
+            .field("certs_url", &self.certs_url.as_str())
+            .field("audiences", &self.audiences)
+            .field("issuers", &self.issuers)
+            .field("skew", &self.skew)
+            .finish_non_exhaustive()
+    }
 }
 
 /// jsonwebtoken's validation, one per accepted algorithm (a `Validation` names the
@@ -438,7 +473,7 @@ impl Rules {
     }
 }
 
-impl IdTokenVerifier {
+impl<F: Flavour> IdTokenVerifier<F> {
     /// A verifier of Google ID tokens for `audience`, with Google's PEM certificates.
     pub fn new(audience: impl Into<String>) -> Self {
         let audiences = vec![audience.into()];
@@ -453,7 +488,14 @@ impl IdTokenVerifier {
             retry: RetryPolicy::default(),
             cache: Arc::new(Mutex::new(None)),
             last_refetch: Arc::new(Mutex::new(None)),
+            http: F::shared_client(),
         }
+    }
+
+    /// Fetches certificates over another client (the flavour's shared one by default).
+    pub fn with_http_client(mut self, http: Arc<F::Client>) -> Self {
+        self.http = http;
+        self
     }
 
     /// Fetches certificates from `url` (JWKS or PEM form) instead of Google's.
@@ -515,10 +557,12 @@ impl IdTokenVerifier {
     /// Verifies `token` against `certs`, with no I/O; returns its claims.
     ///
     /// ```
+    /// # #[cfg(feature = "async")] {
     /// let v = oauth_sa::IdTokenVerifier::new("aud");
     /// let none = "eyJhbGciOiJub25lIn0.eyJhdWQiOiJhdWQifQ.";
     /// let e = v.verify_with_certs(none, &oauth_sa::Certs::default()).unwrap_err();
     /// assert_eq!(e.to_string(), "invalid ID token: algorithm `none` is not accepted (RS256, ES256 and ES384 are)");
+    /// # }
     /// ```
     pub fn verify_with_certs(
         &self,
@@ -620,57 +664,11 @@ impl IdTokenVerifier {
         fetched.certs
     }
 
-    /// Verifies `token`, fetching the certificates over a blocking client when the cache
-    /// holds none.
-    #[cfg(feature = "blocking")]
-    pub fn verify(
-        &self,
-        token: &str,
-        client: &dyn oauth_core::transport::HttpClient,
-    ) -> Result<Map<String, Value>, Error> {
-        let fetch = || -> Result<Arc<Certs>, Error> {
-            let fetched = oauth_core::blocking::run(client, &mut self.certs_exchange())?;
-            Ok(self.store_certs(fetched))
-        };
-        let (certs, cached) = match self.cached_certs() {
-            Some(c) => (c, true),
-            None => (fetch()?, false),
-        };
-        let verdict = self.verify_with_certs(token, &certs);
-        if self.refetch_for(&verdict, cached) {
-            return self.verify_with_certs(token, &*fetch()?);
-        }
-        verdict
-    }
-
-    /// Verifies `token`, fetching the certificates over an async client when the cache holds
-    /// none.
-    #[cfg(feature = "async")]
-    pub async fn verify_async(
-        &self,
-        token: &str,
-        client: &dyn oauth_core::transport::AsyncHttpClient,
-    ) -> Result<Map<String, Value>, Error> {
-        let (certs, cached) = match self.cached_certs() {
-            Some(c) => (c, true),
-            None => {
-                let fetched = oauth_core::run(client, &mut self.certs_exchange()).await?;
-                (self.store_certs(fetched), false)
-            }
-        };
-        let verdict = self.verify_with_certs(token, &certs);
-        if self.refetch_for(&verdict, cached) {
-            let fetched = oauth_core::run(client, &mut self.certs_exchange()).await?;
-            return self.verify_with_certs(token, &self.store_certs(fetched));
-        }
-        verdict
-    }
-
     /// Whether a verdict reached with cached certificates calls for fetching them again
     /// before their `max-age` is out: the header names a key they lack (the issuer rotated
     /// its keys), and the verifier has not refetched early in the last
     /// [`EARLY_REFETCH_INTERVAL`]. Claims the early refetch when it answers yes. Both
-    /// drivers ([`verify`](Self::verify), [`verify_async`](Self::verify_async)) ask it.
+    /// flavours' `verify` ask it.
     pub fn refetch_for(&self, verdict: &Result<Map<String, Value>, Error>, cached: bool) -> bool {
         if !cached
             || !matches!(
@@ -785,6 +783,7 @@ mod tests {
 
     use super::*;
     use crate::testutil::*;
+    use oauth_core::flavour::{Async, Blocking};
 
     const NOW: i64 = 1_700_000_000;
     const AUD: &str = "https://service.example.com";
@@ -794,7 +793,7 @@ mod tests {
                "iat": NOW - 10, "exp": NOW + 3590, "email": "a@b.c"})
     }
 
-    fn verifier() -> IdTokenVerifier {
+    fn verifier() -> IdTokenVerifier<Blocking> {
         IdTokenVerifier::new(AUD).with_clock(Arc::new(ManualClock::new(
             UNIX_EPOCH + Duration::from_secs(NOW as u64),
         )))
@@ -1084,19 +1083,20 @@ mod tests {
         let clock = Arc::new(ManualClock::new(
             UNIX_EPOCH + Duration::from_secs(NOW as u64),
         ));
-        let v = IdTokenVerifier::new(AUD)
+        let v = IdTokenVerifier::<Blocking>::new(AUD)
             .with_clock(clock.clone())
-            .with_certs_url("http://127.0.0.1:7/certs".parse().unwrap());
-        v.verify(&es256("old", &claims()), &client).unwrap();
+            .with_certs_url("http://127.0.0.1:7/certs".parse().unwrap())
+            .with_http_client(Arc::new(client));
+        v.verify(&es256("old", &claims())).unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
         // The issuer rotates: the cached set lacks the new kid, so it is fetched again.
         *body.lock().unwrap() = json!({"new": RSA_CERT}).to_string();
-        v.verify(&rs256("new", &claims()), &client).unwrap();
+        v.verify(&rs256("new", &claims())).unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
-        v.verify(&rs256("new", &claims()), &client).unwrap();
+        v.verify(&rs256("new", &claims())).unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 2, "the new set is cached");
         // Made-up kids: one early refetch a minute, no more.
-        let made_up = |k: &str| v.verify(&rs256(k, &claims()), &client).unwrap_err();
+        let made_up = |k: &str| v.verify(&rs256(k, &claims())).unwrap_err();
         clock.advance(Duration::from_secs(30));
         assert!(matches!(
             made_up("x1"),
@@ -1127,15 +1127,16 @@ mod tests {
         let clock = Arc::new(ManualClock::new(
             UNIX_EPOCH + Duration::from_secs(NOW as u64),
         ));
-        let v = IdTokenVerifier::new(AUD)
+        let v = IdTokenVerifier::<Blocking>::new(AUD)
             .with_clock(clock.clone())
-            .with_certs_url("http://127.0.0.1:7/certs".parse().unwrap());
+            .with_certs_url("http://127.0.0.1:7/certs".parse().unwrap())
+            .with_http_client(Arc::new(client));
         let t = rs256("rsa1", &claims());
-        v.verify(&t, &client).unwrap();
-        v.clone().verify(&t, &client).unwrap();
+        v.verify(&t).unwrap();
+        v.clone().verify(&t).unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
         clock.advance(Duration::from_secs(101));
-        v.verify(&t, &client).unwrap();
+        v.verify(&t).unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
     }
 
@@ -1171,8 +1172,12 @@ mod tests {
             }
         }
         let body = json!({"keys": [rsa_jwk("rsa1")]}).to_string();
-        let c = verifier()
-            .verify_async(&rs256("rsa1", &claims()), &Canned(body))
+        let c = IdTokenVerifier::<Async>::new(AUD)
+            .with_clock(Arc::new(ManualClock::new(
+                UNIX_EPOCH + Duration::from_secs(NOW as u64),
+            )))
+            .with_http_client(Arc::new(Canned(body)))
+            .verify(&rs256("rsa1", &claims()))
             .await
             .unwrap();
         assert_eq!(c["aud"], AUD);

@@ -132,6 +132,33 @@ impl AdcError {
             _ => false,
         }
     }
+
+    /// The oauth-core error underneath, however it is wrapped: the one to ask
+    /// [`kind`](oauth_core::Error::kind), [`status`](oauth_core::Error::status) or
+    /// [`oauth`](oauth_core::Error::oauth) instead of matching nested variants.
+    ///
+    /// ```
+    /// let e = gauth::adc::AdcError::from(gauth::Error::InvalidRequest("x".into()));
+    /// assert_eq!(e.core().unwrap().kind(), gauth::ErrorKind::InvalidInput);
+    /// assert!(gauth::adc::AdcError::NotFound { tried: vec![] }.core().is_none());
+    /// ```
+    pub fn core(&self) -> Option<&oauth_core::Error> {
+        match self {
+            AdcError::Load(oauth_sa::Error::Core(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The OAuth error (RFC 6749 section 5.2) a token endpoint answered with, if that is
+    /// what went wrong.
+    pub fn oauth(&self) -> Option<&oauth_core::OAuthError> {
+        self.core()?.oauth()
+    }
+
+    /// The HTTP status of the failed answer, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        self.core()?.status()
+    }
 }
 
 impl From<oauth_core::Error> for AdcError {
