@@ -767,3 +767,139 @@ impl Exchange for ChunkCall {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Api;
+
+    const DOC: &str = r#"{"name":"u","version":"v1","rootUrl":"https://u.googleapis.com/","servicePath":"u/v1/",
+      "methods":{"insert":{"id":"u.insert","path":"files","httpMethod":"POST","request":{"$ref":"F"},
+      "response":{"$ref":"F"},"mediaUpload":{"accept":["*/*"],"protocols":{"resumable":{"path":"/upload/u/v1/files"}}}}}}"#;
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> Input {
+        let mut b = http::Response::builder().status(status);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        Input::Response(Ok(b.body(Bytes::new()).unwrap()))
+    }
+
+    fn upload(len: Option<u64>) -> ResumableUpload {
+        let api = Api::from_document(DOC.as_bytes()).unwrap();
+        let req = api
+            .method("insert")
+            .unwrap()
+            .body(serde_json::json!({"name": "f"}));
+        let origin = Origin::parse("https://u.googleapis.com/").unwrap();
+        let options = UploadOptions::resumable()
+            .chunk_size(CHUNK_UNIT)
+            .retry(RetryPolicy::default().with_max_attempts(3));
+        ResumableUpload::new(
+            &req,
+            &MediaInfo::new("text/plain", len),
+            CallOptions::default(),
+            options,
+            &origin,
+        )
+        .unwrap()
+    }
+
+    /// Runs a chunk exchange over `answers`; the requests' Content-Range values.
+    fn run(call: &mut ChunkCall, answers: Vec<Input>) -> (Vec<String>, ChunkOutcome) {
+        let mut ranges = Vec::new();
+        let mut input = Input::Start;
+        let mut answers = answers.into_iter();
+        loop {
+            match call.step(input) {
+                Step::Send(r) => {
+                    ranges.push(r.headers()["content-range"].to_str().unwrap().to_owned());
+                    input = answers.next().expect("an answer");
+                }
+                Step::Wait(_) => input = Input::Waited,
+                Step::Done(r) => return (ranges, r.unwrap().unwrap()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_chunk_is_queried_and_only_what_the_server_lacks_is_sent_again() {
+        let total = 2 * CHUNK_UNIT as u64 + 10;
+        let mut up = upload(Some(total));
+        let UploadStep::Initiate(_) = up.next_step() else {
+            panic!()
+        };
+        let headers: http::HeaderMap = [(
+            LOCATION,
+            "https://u.googleapis.com/upload?upload_id=1"
+                .parse()
+                .unwrap(),
+        )]
+        .into_iter()
+        .collect();
+        let initiated = ApiResponse {
+            status: 200,
+            headers,
+            body: Bytes::new(),
+            kind: ModelKind::Json,
+            data_wrapper: false,
+            endpoint: "e".into(),
+            stream: None,
+        };
+        up.on_initiated(initiated).unwrap();
+        assert!(matches!(up.next_step(), UploadStep::Read(n) if n == CHUNK_UNIT));
+        up.filled(Bytes::from(vec![1u8; CHUNK_UNIT])).unwrap();
+        let UploadStep::Chunk(mut c) = up.next_step() else {
+            panic!()
+        };
+        // 503, then the query says the server has 100 bytes.
+        let (ranges, outcome) = run(
+            &mut c,
+            vec![answer(503, &[]), answer(308, &[("range", "bytes=0-99")])],
+        );
+        assert_eq!(
+            ranges,
+            [
+                format!("bytes 0-262143/{total}"),
+                format!("bytes */{total}")
+            ]
+        );
+        assert!(up.on_chunk(outcome).unwrap().is_none());
+        assert_eq!(up.committed(), 100);
+        // The rest of the chunk from memory, not from the source.
+        let UploadStep::Chunk(mut c) = up.next_step() else {
+            panic!()
+        };
+        let (ranges, outcome) = run(&mut c, vec![answer(308, &[("range", "bytes=0-262143")])]);
+        assert_eq!(ranges, [format!("bytes 100-262143/{total}")]);
+        up.on_chunk(outcome).unwrap();
+        assert!(matches!(up.next_step(), UploadStep::Read(n) if n == CHUNK_UNIT));
+        // A source shorter than announced is an error, not a short upload.
+        assert!(up.filled(Bytes::from(vec![2u8; 5])).is_err());
+    }
+
+    #[test]
+    fn a_forgotten_session_starts_over_from_byte_zero_at_most_as_often_as_allowed() {
+        let mut up = upload(None);
+        up.session = Some("https://u.googleapis.com/upload?upload_id=1".into());
+        up.start = CHUNK_UNIT as u64;
+        up.source_at = Some(CHUNK_UNIT as u64);
+        let gone = || ApiResponse {
+            status: 410,
+            headers: http::HeaderMap::new(),
+            body: Bytes::new(),
+            kind: ModelKind::Json,
+            data_wrapper: false,
+            endpoint: "e".into(),
+            stream: None,
+        };
+        assert!(up.on_chunk(ChunkOutcome::Gone(gone())).unwrap().is_none());
+        assert!(matches!(up.next_step(), UploadStep::Initiate(_)));
+        assert_eq!(up.committed(), 0);
+        up.session = Some("https://u.googleapis.com/upload?upload_id=2".into());
+        assert!(matches!(up.next_step(), UploadStep::Seek(0)));
+        assert!(
+            matches!(up.on_chunk(ChunkOutcome::Gone(gone())), Err(Error::Api(e)) if e.status == 410)
+        );
+    }
+}
