@@ -144,8 +144,29 @@ impl MediaSource {
         let mut bytes = Vec::with_capacity(want);
         let limit = want as u64;
         let read = match &mut self.kind {
-            Kind::File { file: Some(f), .. } => f.take(limit).read_to_end(&mut bytes).await,
-            Kind::File { file: None, .. } => unreachable!("opened above"),
+            Kind::File { file, .. } => match file.take() {
+                // One read of the whole chunk on the blocking pool: no staging buffer.
+                Some(f) => {
+                    let mut std_file = f.into_std().await;
+                    let task = tokio::task::spawn_blocking(move || {
+                        let mut bytes = Vec::with_capacity(want);
+                        let r = std::io::Read::read_to_end(
+                            &mut std::io::Read::take(&mut std_file, limit),
+                            &mut bytes,
+                        );
+                        (std_file, bytes, r)
+                    });
+                    match task.await {
+                        Ok((std_file, read, r)) => {
+                            *file = Some(tokio::fs::File::from_std(std_file));
+                            bytes = read;
+                            r
+                        }
+                        Err(e) => Err(std::io::Error::other(e.to_string())),
+                    }
+                }
+                None => unreachable!("opened above"),
+            },
             Kind::Reader(r) => r.take(limit).read_to_end(&mut bytes).await,
         };
         read.map_err(|e| self.fail(&e))?;
