@@ -24,7 +24,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use http::header::{CONTENT_RANGE, LOCATION, RANGE};
 use oauth_core::RetryPolicy;
 use oauth_core::exchange::{Exchange, Input, Step};
@@ -284,9 +283,9 @@ pub enum UploadStep {
     /// Run this call (the session's initiation) and give its answer to
     /// [`ResumableUpload::on_initiated`].
     Initiate(ApiCall),
-    /// Read up to this many bytes from the source into [`ResumableUpload::spare`] and
-    /// report them with [`ResumableUpload::filled`] (0: the source has ended).
-    Read,
+    /// Read this many bytes from the source (fewer only at its end) and hand them to
+    /// [`ResumableUpload::filled`].
+    Read(usize),
     /// Put the source at this offset from the media's start (0 to start over, the
     /// committed offset to continue a saved session), then go on.
     Seek(u64),
@@ -300,7 +299,7 @@ impl std::fmt::Debug for UploadStep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UploadStep::Initiate(_) => f.write_str("Initiate"),
-            UploadStep::Read => f.write_str("Read"),
+            UploadStep::Read(n) => write!(f, "Read({n})"),
             UploadStep::Seek(n) => write!(f, "Seek({n})"),
             UploadStep::Chunk(c) => write!(f, "Chunk({c:?})"),
             UploadStep::Done(a) => write!(f, "Done({})", a.status),
@@ -328,10 +327,11 @@ pub struct ResumableUpload {
     origin: Origin,
     options: UploadOptions,
     session: Option<String>,
-    /// Media bytes from `start`, read but not yet committed.
-    buf: BytesMut,
+    /// Media bytes from `start`, read but not yet committed: the chunk being sent (shared
+    /// with its request, never copied), or what of it the server did not take.
+    held: Bytes,
     start: u64,
-    /// Where the source stands (`start + buf.len()` once it is positioned).
+    /// Where the source stands (`start + held.len()` once it is positioned).
     source_at: Option<u64>,
     /// The media's size: known from the start, or once the source ended.
     total: Option<u64>,
@@ -341,8 +341,8 @@ pub struct ResumableUpload {
     resuming: bool,
     /// Chunks answered without progress, in a row.
     stalled: u32,
-    /// The valid length of `buf` while the driver reads into its spare part.
-    reading: Option<usize>,
+    /// The bytes last asked of the source (fewer mean it ended).
+    asked: usize,
     finished: bool,
 }
 
@@ -377,14 +377,14 @@ impl ResumableUpload {
             data_wrapper: request.api.model.data_wrapper,
             origin: origin.clone(),
             session: None,
-            buf: BytesMut::new(),
+            held: Bytes::new(),
             start: 0,
             source_at: Some(0),
             total: info.len,
             query_first: false,
             resuming: false,
             stalled: 0,
-            reading: None,
+            asked: 0,
             finished: false,
             options,
         };
@@ -428,41 +428,30 @@ impl ResumableUpload {
             self.resuming = true;
             return UploadStep::Chunk(self.chunk_call(session, None));
         }
-        let end = self.start + self.buf.len() as u64;
+        let end = self.start + self.held.len() as u64;
         if self.source_at != Some(end) {
             return UploadStep::Seek(end);
         }
-        let chunk = self.options.chunk_size;
-        let full = self.buf.len() >= chunk || self.total.is_some_and(|t| end >= t);
-        if !full {
-            return UploadStep::Read;
+        if self.held.is_empty() {
+            let chunk = self.options.chunk_size;
+            let want = match self.total {
+                Some(t) => usize::try_from(t.saturating_sub(end)).map_or(chunk, |n| n.min(chunk)),
+                None => chunk,
+            };
+            if want > 0 {
+                self.asked = want;
+                return UploadStep::Read(want);
+            }
         }
-        let take = self.buf.len().min(chunk);
-        let body = Bytes::copy_from_slice(&self.buf[..take]);
-        UploadStep::Chunk(self.chunk_call(session, Some(body)))
+        // A chunk, or (nothing left to read) the empty last one.
+        UploadStep::Chunk(self.chunk_call(session, Some(self.held.clone())))
     }
 
-    /// Where the driver reads into (after [`UploadStep::Read`]): at most what the next
-    /// chunk still needs.
-    pub fn spare(&mut self) -> &mut [u8] {
-        let have = self.reading.unwrap_or(self.buf.len());
-        let mut want = self.options.chunk_size.saturating_sub(have);
-        if let Some(t) = self.total {
-            let left = t.saturating_sub(self.start + have as u64);
-            want = want.min(usize::try_from(left).unwrap_or(usize::MAX));
-        }
-        self.reading = Some(have);
-        self.buf.resize(have + want, 0);
-        &mut self.buf[have..]
-    }
-
-    /// `n` bytes were read into [`ResumableUpload::spare`]; 0 means the source ended.
-    pub fn filled(&mut self, n: usize) -> Result<(), Error> {
-        let have = self.reading.take().unwrap_or(self.buf.len());
-        self.buf.truncate(have + n.min(self.buf.len() - have));
-        let end = self.start + self.buf.len() as u64;
+    /// The bytes read after [`UploadStep::Read`]: fewer than asked means the source ended.
+    pub fn filled(&mut self, bytes: Bytes) -> Result<(), Error> {
+        let end = self.start + bytes.len() as u64;
         self.source_at = Some(end);
-        if n == 0 {
+        if bytes.len() < self.asked {
             match self.total {
                 Some(t) if end < t => {
                     return Err(Error::Io {
@@ -474,6 +463,7 @@ impl ResumableUpload {
                 None => self.total = Some(end),
             }
         }
+        self.held = bytes;
         Ok(())
     }
 
@@ -508,7 +498,7 @@ impl ResumableUpload {
         match outcome {
             ChunkOutcome::Complete(answer) => {
                 self.finished = true;
-                let done = self.total.unwrap_or(self.start + self.buf.len() as u64);
+                let done = self.total.unwrap_or(self.start + self.held.len() as u64);
                 self.options.report(done, Some(done));
                 Ok(Some(answer))
             }
@@ -525,7 +515,7 @@ impl ResumableUpload {
                 tracing::debug!("the upload session is gone; starting a new one");
                 self.session = None;
                 self.start = 0;
-                self.buf.clear();
+                self.held = Bytes::new();
                 self.stalled = 0;
                 if self.source_at != Some(0) {
                     self.source_at = None;
@@ -537,7 +527,7 @@ impl ResumableUpload {
 
     /// The server has every byte before `offset`: the buffer drops them.
     fn committed_to(&mut self, offset: u64) -> Result<(), Error> {
-        let end = self.start + self.buf.len() as u64;
+        let end = self.start + self.held.len() as u64;
         let resuming = std::mem::take(&mut self.resuming);
         let known_end = if resuming {
             u64::MAX
@@ -562,11 +552,11 @@ impl ResumableUpload {
             self.stalled = 0;
         }
         if offset >= self.start && offset <= end {
-            let _ = self.buf.split_to((offset - self.start) as usize);
+            self.held = self.held.slice((offset - self.start) as usize..);
         } else {
             // Behind what is buffered (a saved session's first answer, or a server that
             // lost bytes): read again from there.
-            self.buf.clear();
+            self.held = Bytes::new();
             self.source_at = None;
         }
         self.start = offset;
@@ -775,5 +765,141 @@ impl Exchange for ChunkCall {
                 self.answer(resp, after)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Api;
+
+    const DOC: &str = r#"{"name":"u","version":"v1","rootUrl":"https://u.googleapis.com/","servicePath":"u/v1/",
+      "methods":{"insert":{"id":"u.insert","path":"files","httpMethod":"POST","request":{"$ref":"F"},
+      "response":{"$ref":"F"},"mediaUpload":{"accept":["*/*"],"protocols":{"resumable":{"path":"/upload/u/v1/files"}}}}}}"#;
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> Input {
+        let mut b = http::Response::builder().status(status);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        Input::Response(Ok(b.body(Bytes::new()).unwrap()))
+    }
+
+    fn upload(len: Option<u64>) -> ResumableUpload {
+        let api = Api::from_document(DOC.as_bytes()).unwrap();
+        let req = api
+            .method("insert")
+            .unwrap()
+            .body(serde_json::json!({"name": "f"}));
+        let origin = Origin::parse("https://u.googleapis.com/").unwrap();
+        let options = UploadOptions::resumable()
+            .chunk_size(CHUNK_UNIT)
+            .retry(RetryPolicy::default().with_max_attempts(3));
+        ResumableUpload::new(
+            &req,
+            &MediaInfo::new("text/plain", len),
+            CallOptions::default(),
+            options,
+            &origin,
+        )
+        .unwrap()
+    }
+
+    /// Runs a chunk exchange over `answers`; the requests' Content-Range values.
+    fn run(call: &mut ChunkCall, answers: Vec<Input>) -> (Vec<String>, ChunkOutcome) {
+        let mut ranges = Vec::new();
+        let mut input = Input::Start;
+        let mut answers = answers.into_iter();
+        loop {
+            match call.step(input) {
+                Step::Send(r) => {
+                    ranges.push(r.headers()["content-range"].to_str().unwrap().to_owned());
+                    input = answers.next().expect("an answer");
+                }
+                Step::Wait(_) => input = Input::Waited,
+                Step::Done(r) => return (ranges, r.unwrap().unwrap()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_chunk_is_queried_and_only_what_the_server_lacks_is_sent_again() {
+        let total = 2 * CHUNK_UNIT as u64 + 10;
+        let mut up = upload(Some(total));
+        let UploadStep::Initiate(_) = up.next_step() else {
+            panic!()
+        };
+        let headers: http::HeaderMap = [(
+            LOCATION,
+            "https://u.googleapis.com/upload?upload_id=1"
+                .parse()
+                .unwrap(),
+        )]
+        .into_iter()
+        .collect();
+        let initiated = ApiResponse {
+            status: 200,
+            headers,
+            body: Bytes::new(),
+            kind: ModelKind::Json,
+            data_wrapper: false,
+            endpoint: "e".into(),
+            stream: None,
+        };
+        up.on_initiated(initiated).unwrap();
+        assert!(matches!(up.next_step(), UploadStep::Read(n) if n == CHUNK_UNIT));
+        up.filled(Bytes::from(vec![1u8; CHUNK_UNIT])).unwrap();
+        let UploadStep::Chunk(mut c) = up.next_step() else {
+            panic!()
+        };
+        // 503, then the query says the server has 100 bytes.
+        let (ranges, outcome) = run(
+            &mut c,
+            vec![answer(503, &[]), answer(308, &[("range", "bytes=0-99")])],
+        );
+        assert_eq!(
+            ranges,
+            [
+                format!("bytes 0-262143/{total}"),
+                format!("bytes */{total}")
+            ]
+        );
+        assert!(up.on_chunk(outcome).unwrap().is_none());
+        assert_eq!(up.committed(), 100);
+        // The rest of the chunk from memory, not from the source.
+        let UploadStep::Chunk(mut c) = up.next_step() else {
+            panic!()
+        };
+        let (ranges, outcome) = run(&mut c, vec![answer(308, &[("range", "bytes=0-262143")])]);
+        assert_eq!(ranges, [format!("bytes 100-262143/{total}")]);
+        up.on_chunk(outcome).unwrap();
+        assert!(matches!(up.next_step(), UploadStep::Read(n) if n == CHUNK_UNIT));
+        // A source shorter than announced is an error, not a short upload.
+        assert!(up.filled(Bytes::from(vec![2u8; 5])).is_err());
+    }
+
+    #[test]
+    fn a_forgotten_session_starts_over_from_byte_zero_at_most_as_often_as_allowed() {
+        let mut up = upload(None);
+        up.session = Some("https://u.googleapis.com/upload?upload_id=1".into());
+        up.start = CHUNK_UNIT as u64;
+        up.source_at = Some(CHUNK_UNIT as u64);
+        let gone = || ApiResponse {
+            status: 410,
+            headers: http::HeaderMap::new(),
+            body: Bytes::new(),
+            kind: ModelKind::Json,
+            data_wrapper: false,
+            endpoint: "e".into(),
+            stream: None,
+        };
+        assert!(up.on_chunk(ChunkOutcome::Gone(gone())).unwrap().is_none());
+        assert!(matches!(up.next_step(), UploadStep::Initiate(_)));
+        assert_eq!(up.committed(), 0);
+        up.session = Some("https://u.googleapis.com/upload?upload_id=2".into());
+        assert!(matches!(up.next_step(), UploadStep::Seek(0)));
+        assert!(
+            matches!(up.on_chunk(ChunkOutcome::Gone(gone())), Err(Error::Api(e)) if e.status == 410)
+        );
     }
 }

@@ -387,7 +387,7 @@ fn chunk_size(s: &str) -> Result<usize, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{s}` is not a number of bytes"))?;
-    if n == 0 || n % UNIT != 0 {
+    if n == 0 || !n.is_multiple_of(UNIT) {
         return Err(format!(
             "{n} is not a positive multiple of {UNIT} (256 KiB), as resumable uploads require"
         ));

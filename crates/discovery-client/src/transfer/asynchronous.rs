@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
-use oauth_core::http::StreamedBody;
+use oauth_core::http::{Bytes, StreamedBody};
 use oauth_core::transport::AsyncHttpClient;
 use oauth_core::{Credentials, run_authorized};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
@@ -137,16 +137,41 @@ impl MediaSource {
         Ok(StreamedBody::from_async_reader(body, total))
     }
 
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+    /// The next `want` bytes (fewer only at the source's end), read into a buffer that
+    /// becomes the chunk's body as it is.
+    async fn read_chunk(&mut self, want: usize) -> Result<Bytes, Error> {
         self.open().await?;
+        let mut bytes = Vec::with_capacity(want);
+        let limit = want as u64;
         let read = match &mut self.kind {
-            Kind::File { file: Some(f), .. } => f.read(buf).await,
-            Kind::File { file: None, .. } => unreachable!("opened above"),
-            Kind::Reader(r) => r.read(buf).await,
+            Kind::File { file, .. } => match file.take() {
+                // One read of the whole chunk on the blocking pool: no staging buffer.
+                Some(f) => {
+                    let mut std_file = f.into_std().await;
+                    let task = tokio::task::spawn_blocking(move || {
+                        let mut bytes = Vec::with_capacity(want);
+                        let r = std::io::Read::read_to_end(
+                            &mut std::io::Read::take(&mut std_file, limit),
+                            &mut bytes,
+                        );
+                        (std_file, bytes, r)
+                    });
+                    match task.await {
+                        Ok((std_file, read, r)) => {
+                            *file = Some(tokio::fs::File::from_std(std_file));
+                            bytes = read;
+                            r
+                        }
+                        Err(e) => Err(std::io::Error::other(e.to_string())),
+                    }
+                }
+                None => unreachable!("opened above"),
+            },
+            Kind::Reader(r) => r.take(limit).read_to_end(&mut bytes).await,
         };
-        let n = read.map_err(|e| self.fail(&e))?;
-        self.pos += n as u64;
-        Ok(n)
+        read.map_err(|e| self.fail(&e))?;
+        self.pos += bytes.len() as u64;
+        Ok(Bytes::from(bytes))
     }
 
     async fn seek(&mut self, offset: u64) -> Result<(), Error> {
@@ -166,11 +191,9 @@ impl MediaSource {
                 ),
             });
         }
-        let mut block = vec![0u8; 64 * 1024];
         while self.pos < offset {
-            let want =
-                usize::try_from(offset - self.pos).map_or(block.len(), |n| n.min(block.len()));
-            if self.read(&mut block[..want]).await? == 0 {
+            let want = usize::try_from(offset - self.pos).map_or(1 << 20, |n| n.min(1 << 20));
+            if self.read_chunk(want).await?.is_empty() {
                 return Err(Error::Io {
                     path: self.name(),
                     reason: format!("the source ended at byte {} before {offset}", self.pos),
@@ -215,9 +238,9 @@ pub(crate) async fn upload(
                 let answer = run_authorized(link.client, &mut c, link.credentials).await??;
                 up.on_initiated(answer)?;
             }
-            UploadStep::Read => {
-                let n = source.read(up.spare()).await?;
-                up.filled(n)?;
+            UploadStep::Read(want) => {
+                let bytes = source.read_chunk(want).await?;
+                up.filled(bytes)?;
             }
             UploadStep::Seek(offset) => {
                 source.seek(offset).await?;

@@ -7,7 +7,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use oauth_core::blocking::{Credentials, run_authorized};
-use oauth_core::http::StreamedBody;
+use oauth_core::http::{Bytes, StreamedBody};
 use oauth_core::transport::HttpClient;
 
 use super::broke_off;
@@ -135,17 +135,14 @@ impl MediaSource {
         Ok(StreamedBody::from_reader(body, total))
     }
 
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-        loop {
-            match self.reader()?.read(buf) {
-                Ok(n) => {
-                    self.pos += n as u64;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.fail(&e)),
-            }
-        }
+    /// The next `want` bytes (fewer only at the source's end), read into a buffer that
+    /// becomes the chunk's body as it is.
+    fn read_chunk(&mut self, want: usize) -> Result<Bytes, Error> {
+        let mut bytes = Vec::with_capacity(want);
+        let read = self.reader()?.take(want as u64).read_to_end(&mut bytes);
+        read.map_err(|e| self.fail(&e))?;
+        self.pos += bytes.len() as u64;
+        Ok(Bytes::from(bytes))
     }
 
     /// Puts the source at `offset`: a file seeks, a reader skips forward (it cannot go
@@ -217,9 +214,9 @@ pub(crate) fn upload(
                 let answer = run_authorized(link.client, &mut c, link.credentials)??;
                 up.on_initiated(answer)?;
             }
-            UploadStep::Read => {
-                let n = source.read(up.spare())?;
-                up.filled(n)?;
+            UploadStep::Read(want) => {
+                let bytes = source.read_chunk(want)?;
+                up.filled(bytes)?;
             }
             UploadStep::Seek(offset) => {
                 source.seek(offset)?;
