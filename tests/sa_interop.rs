@@ -403,8 +403,9 @@ fn id_tokens_cross_verify_between_gauth_and_google_auth() {
         .iter()
         .filter(|(p, _, _)| p == "/certs")
         .count();
+    // Four verifiers (two certificate forms, two flavours), each verifying two tokens.
     assert_eq!(
-        fetches, 2,
+        fetches, 4,
         "one fetch per verifier: max-age=600 is honoured"
     );
     // gauth mints (through the token endpoint's target_audience grant), google-auth verifies.

@@ -564,7 +564,19 @@ mod tests {
         let first = creds.token().unwrap();
         clock.advance(Duration::from_secs(3000));
         assert_eq!(creds.token().unwrap(), first);
-        clock.advance(Duration::from_secs(400)); // inside the 225 s margin
-        assert_ne!(creds.token().unwrap(), first);
+        // Inside the 225 s margin: still valid, so the caller is answered at once (with the
+        // old token) while one refresh runs ahead in the background; it lands soon after.
+        clock.advance(Duration::from_secs(400));
+        let inside = creds.token().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut now = inside;
+        while now == first && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            now = creds.token().unwrap();
+        }
+        assert_ne!(now, first, "the background refresh replaced the token");
+        // Past its expiry a caller never gets a token again.
+        clock.advance(Duration::from_secs(4000));
+        assert_ne!(creds.token().unwrap(), now);
     }
 }
