@@ -163,6 +163,7 @@ struct RawMethod {
     api_version: Option<String>,
 }
 
+/// A method's `mediaUpload`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawMediaUpload {
@@ -188,7 +189,7 @@ pub(super) struct RawParam {
 
 impl RawParam {
     /// The parameter, its pattern shared with every other use of the same pattern.
-    pub(super) fn into_param(self, patterns: &mut HashMap<Box<str>, Arc<Pattern>>) -> Param {
+    fn into_param(self, patterns: &mut HashMap<Box<str>, Arc<Pattern>>) -> Param {
         Param {
             ty: ParamType::parse(self.ty.as_deref()),
             location: match self.location.as_deref() {
