@@ -11,32 +11,48 @@ use gauth_emulator::token_server::{TokenServer, TokenServerConfig};
 use oauth_core::ManualClock;
 use oauth_core::transport::UreqClient;
 
-use crate::gauth_creds::{self, BLOCKING};
+use crate::Ctx;
+use crate::gauth_creds::BLOCKING;
 use crate::harness::{Record, Stats};
-use crate::{Ctx, fixtures};
 
 /// Simulated minutes per lifetime.
 const MINUTES: u64 = 10;
 
-pub fn short_lived(ctx: &Ctx) -> Result<Vec<Record>, String> {
+pub fn short_lived(_ctx: &Ctx) -> Result<Vec<Record>, String> {
     let mut out = Vec::new();
     for lifetime in [10u64, 60, 120] {
         let server = TokenServer::start(TokenServerConfig::default().expires_in(lifetime))
             .map_err(|e| format!("token server: {e}"))?;
-        let key = fixtures::write_key_file(&ctx.dir, &server.token_uri())?;
+        // An authorized user: a service account's assertion would carry the manual clock's
+        // time, which runs ahead of the server's, and be refused as issued in the future.
+        let c = server.config();
+        let user = oauth_core::AuthorizedUser::new(
+            c.client_id.clone(),
+            Some(oauth_core::Secret::new(c.client_secret.as_str()).into()),
+            Some(oauth_core::Secret::new(c.refresh_token.as_str()).into()),
+            server
+                .token_uri()
+                .parse::<url::Url>()
+                .map_err(|e| e.to_string())?,
+        );
         let clock = Arc::new(ManualClock::new(SystemTime::now()));
-        let creds = oauth_core::blocking::Credentials::builder(gauth_creds::service_account(&key)?)
+        let creds = oauth_core::blocking::Credentials::builder(user)
             .http_client(Arc::new(UreqClient::new()))
             .clock(clock.clone())
             .build();
         let started = Instant::now();
+        // The first token, in the foreground; every later refresh is a background one.
+        creds.token_details().map_err(|e| e.to_string())?;
+        let mut unlanded = 0u32;
         for _ in 0..MINUTES * 60 {
             let before = server.requests();
-            let token = creds.token().map_err(|e| e.to_string())?;
+            let token = creds.token_details().map_err(|e| e.to_string())?;
             if server.requests() > before {
                 // A background refresh went out: let it land before the clock moves on, as
                 // it would in a second of real time.
-                wait_for_new_token(&creds, token.expose())?;
+                if !landed(&creds, &token) {
+                    unlanded += 1;
+                }
             }
             clock.advance(Duration::from_secs(1));
         }
@@ -51,19 +67,22 @@ pub fn short_lived(ctx: &Ctx) -> Result<Vec<Record>, String> {
             .requests(requests)
             .note(format!(
                 "{per_minute:.1} requests/min at 1 call/s over {MINUTES} min of a manual clock \
-                 (was 60/min when every token under 225 s was stale on arrival)"
+                 (was 60/min when every token under 225 s was stale on arrival); \
+                 {unlanded} background refreshes not landed within 2 s"
             )),
         );
     }
     Ok(out)
 }
 
-fn wait_for_new_token(creds: &oauth_core::blocking::Credentials, old: &str) -> Result<(), String> {
+/// Waits until the cache holds another token than `old` (the server may issue the same
+/// access token string again: the entry itself is compared); `false` after about 2 s.
+fn landed(creds: &oauth_core::blocking::Credentials, old: &Arc<oauth_core::Token>) -> bool {
     for _ in 0..10_000 {
-        if creds.token().map_err(|e| e.to_string())?.expose() != old {
-            return Ok(());
+        match creds.token_details() {
+            Ok(t) if !Arc::ptr_eq(&t, old) => return true,
+            _ => std::thread::sleep(Duration::from_micros(200)),
         }
-        std::thread::sleep(Duration::from_micros(200));
     }
-    Err("a background refresh never landed".into())
+    false
 }

@@ -5,8 +5,8 @@
 //!   warnings denied, several at a time (see `suites.rs`); a table of what ran and how long
 //!   each part took at the end. Before the tests, the facade's build shape: its crate counts
 //!   within the limits of issue 13 (no crate linked twice), the declared MSRV satisfied by
-//!   the toolchain and every dependency, and every feature combination compiling
-//!   (`GAUTH_SKIP_FEATURES` skips the last). Needs no root and installs
+//!   the toolchain and every dependency; beside the tests, every feature combination
+//!   compiling (`GAUTH_SKIP_FEATURES` skips it). Needs no root and installs
 //!   nothing outside the target directory: the Python venv (google-auth,
 //!   google-auth-oauthlib, google-api-python-client) and node's oidc-provider go to
 //!   `TARGET/interop`, cargo-deny to `TARGET/tools`, each once. Machine-wide packages
@@ -217,15 +217,6 @@ fn test_steps(steps: &mut Steps, lint: bool, jobs: Option<usize>) -> Result<(), 
         features::check_limits(&root())?;
         features::check_msrv(&root())
     })?;
-    if std::env::var_os("GAUTH_SKIP_FEATURES").is_some() {
-        steps.skipped("every feature combination of gauth", "GAUTH_SKIP_FEATURES");
-    } else {
-        let n = features::combinations().len();
-        steps.step(
-            &format!("cargo check: the {n} feature sets of gauth"),
-            || features::check_combinations(&root(), &target.join("feature-check")),
-        )?;
-    }
     if std::env::var_os("GAUTH_SKIP_DENY").is_some() {
         steps.skipped("cargo deny check", "GAUTH_SKIP_DENY");
     } else {
@@ -276,8 +267,20 @@ fn test_steps(steps: &mut Steps, lint: bool, jobs: Option<usize>) -> Result<(), 
         steps.skipped("fmt, clippy, doc", "--no-lint");
     }
     cargo_job.push(suites::doc_tests());
-    let count = binaries.len() + cargo_job.len();
+    let mut count = binaries.len() + cargo_job.len();
     let mut work = vec![cargo_job];
+    // Every feature combination, checked in a target directory of its own (no shared build
+    // lock), so it runs beside the tests instead of before them.
+    if std::env::var_os("GAUTH_SKIP_FEATURES").is_some() {
+        steps.skipped("every feature combination of gauth", "GAUTH_SKIP_FEATURES");
+    } else {
+        let n = features::combinations().len();
+        work.push(vec![suites::xtask_suite(
+            &format!("cargo check: the {n} feature sets of gauth"),
+            &["shape"],
+        )]);
+        count += 1;
+    }
     work.extend(binaries.into_iter().map(|b| vec![b]));
     let jobs = jobs.unwrap_or_else(suites::default_jobs);
     let name = format!("run {count} suites (tests, doc-tests, lints), {jobs} at a time");

@@ -111,6 +111,19 @@ pub fn cargo_suite(name: &str, tests: bool, args: &[&str], env: &[(&str, &str)])
     }
 }
 
+/// A suite that runs this xtask again with `args` (e.g. `shape`: the feature sets, in a
+/// target directory of their own).
+pub fn xtask_suite(name: &str, args: &[&str]) -> Suite {
+    Suite {
+        name: name.to_owned(),
+        tests: false,
+        program: std::env::current_exe().unwrap_or_else(|_| "cargo-xtask".into()),
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        dir: super::root(),
+        env: Vec::new(),
+    }
+}
+
 /// The doc-tests of every library (the guide, the README and `docs/` included).
 pub fn doc_tests() -> Suite {
     let mut s = cargo_suite(

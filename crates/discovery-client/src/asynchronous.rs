@@ -6,17 +6,18 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use oauth_core::flavour::Async;
 use oauth_core::transport::{AsyncHttpClient, ReqwestClient};
 use oauth_core::{Credentials, run_authorized};
 use serde::de::DeserializeOwned;
 
 use crate::batch::{BatchRequest, BatchResult};
 use crate::download::{DownloadOptions, MediaDownload};
-use crate::flavour::{call_builder_methods, service_methods};
 use crate::paging::Pages;
+use crate::service;
 use crate::transfer::asynchronous::{self as transfer, MediaSource};
 use crate::upload::UploadOptions;
-use crate::{Api, ApiResponse, BuildOptions, CallOptions, Error, Request};
+use crate::{ApiResponse, BuildOptions, Error};
 
 /// Fetches (or takes from the cache) the discovery document of `api` `version` and
 /// returns a service that calls it with `credentials` (googleapiclient's `build`).
@@ -67,8 +68,8 @@ pub async fn build_with(
     })
 }
 
-/// An API with credentials and a transport: cheap to clone, `Send + Sync`. The blocking
-/// twin is [`crate::blocking::Service`].
+/// An API with credentials and a transport (async): [`service::Service`] on the
+/// [`Async`] flavour. The blocking twin is [`crate::blocking::Service`].
 ///
 /// ```
 /// # let doc = br#"{"name":"d","version":"v1","rootUrl":"http://127.0.0.1:1/","servicePath":"",
@@ -78,38 +79,25 @@ pub async fn build_with(
 /// assert_eq!(service.method("ping")?.prepare()?.url, "http://127.0.0.1:1/ping?alt=json");
 /// # Ok::<(), discovery_client::Error>(())
 /// ```
-#[derive(Clone)]
-pub struct Service {
-    api: Api,
-    credentials: Option<Credentials>,
-    client: Arc<dyn AsyncHttpClient>,
-    options: CallOptions,
-}
+pub type Service = service::Service<Async>;
 
-impl std::fmt::Debug for Service {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service")
-            .field("api", &self.api)
-            .field("credentials", &self.credentials)
-            .finish_non_exhaustive()
+/// One call of a method, ready to execute (async): [`service::MethodCall`] on the
+/// [`Async`] flavour.
+pub type MethodCall = service::MethodCall<Async>;
+
+/// Calls sent together as one batch request (async): [`service::Batch`] on the [`Async`]
+/// flavour.
+pub type Batch = service::Batch<Async>;
+
+impl Service {
+    /// Uses another transport (tests pass a local client).
+    pub fn with_http_client(mut self, client: Arc<dyn AsyncHttpClient>) -> Service {
+        self.client = client;
+        self
     }
 }
 
-impl Service {
-    service_methods!(client: AsyncHttpClient, default_client: ReqwestClient, path: "Service");
-}
-
-/// One call of a method, ready to execute.
-#[derive(Debug, Clone)]
-pub struct MethodCall {
-    request: Request,
-    service: Service,
-    options: CallOptions,
-}
-
 impl MethodCall {
-    call_builder_methods!();
-
     /// Sends the call and returns the raw answer.
     pub async fn execute_response(&self) -> Result<ApiResponse, Error> {
         let mut call = self.call()?;
@@ -348,32 +336,7 @@ impl Pager {
     }
 }
 
-/// Calls sent together as one batch request (googleapiclient's `BatchHttpRequest`); made
-/// by [`Service::new_batch_http_request`]. The body and the answer are
-/// [`crate::batch::BatchRequest`]'s.
-#[derive(Debug)]
-pub struct Batch {
-    batch: BatchRequest,
-    service: Service,
-}
-
 impl Batch {
-    /// Adds a call under the next numeric id and returns the id; the call is validated
-    /// now (see [`BatchRequest::add`]).
-    pub fn add(&mut self, call: MethodCall) -> Result<String, Error> {
-        self.batch.add(&call.request)
-    }
-
-    /// Adds a call under an id of the caller's.
-    pub fn add_with_id(&mut self, call: MethodCall, id: &str) -> Result<(), Error> {
-        self.batch.add_with_id(&call.request, id)
-    }
-
-    /// The sans-IO batch.
-    pub fn request(&self) -> &BatchRequest {
-        &self.batch
-    }
-
     /// Sends the batch (the outer request retried by the service's call options) and
     /// returns each call's result in the order the calls were added. An empty batch
     /// sends nothing. Calls answered 401 cause one refresh of the credentials and are

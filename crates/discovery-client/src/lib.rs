@@ -84,14 +84,14 @@ pub mod media;
 pub mod origin;
 pub mod paging;
 pub mod request;
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub mod service;
 pub mod template;
 pub mod upload;
 pub mod value;
 
 mod document;
 mod encoding;
-#[cfg(any(feature = "blocking", feature = "async"))]
-mod flavour;
 mod transfer;
 
 #[cfg(feature = "async")]

@@ -251,6 +251,36 @@ impl Request {
     /// parameters, missing required ones, patterns, enums, then the values' types, then
     /// media.
     pub fn prepare(&self) -> Result<PreparedRequest, Error> {
+        let params = self.known_params()?;
+        self.check_values(&params)?;
+        let (path_values, query) = self.texts(&params)?;
+        let (headers, body) = self.headers_and_body();
+        let mut draft = Draft {
+            url: String::with_capacity(self.api.model.base_url.len() + 64),
+            query,
+            headers,
+            body,
+            resumable: None,
+            media_at: None,
+        };
+        self.expand_url(&mut draft, &path_values)?;
+        draft.append_query(self.media.is_none());
+        self.check_origin(&draft.url, &path_values)?;
+        let m = self.desc();
+        Ok(PreparedRequest {
+            method: m.http_method.clone(),
+            url: draft.url,
+            headers: draft.headers,
+            body: draft.body,
+            resumable: draft.resumable,
+            method_id: m.id.to_string(),
+            media_at: draft.media_at,
+        })
+    }
+
+    /// Steps 1 and 2: every parameter known to the method (in the caller's order), a body
+    /// or media only where the method takes one, and every required parameter given.
+    fn known_params(&self) -> Result<Vec<(&str, &ParamValue, &Param)>, Error> {
         let model: &Model = &self.api.model;
         let m = self.desc();
         let err_method = || m.id.to_string();
@@ -302,7 +332,12 @@ impl Request {
                 });
             }
         }
-        // 3. and 4. patterns, then enums, each in name order.
+        Ok(params)
+    }
+
+    /// Steps 3 and 4: patterns, then enums, each in name order.
+    fn check_values(&self, params: &[(&str, &ParamValue, &Param)]) -> Result<(), Error> {
+        let err_method = || self.desc().id.to_string();
         let checked = params
             .iter()
             .any(|(_, _, p)| p.pattern.is_some() || p.enum_values.is_some());
@@ -351,10 +386,19 @@ impl Request {
                 }
             }
         }
-        // 5. values as text, in the caller's order.
+        Ok(())
+    }
+
+    /// Step 5: the values as text, in the caller's order, split into the path's and the
+    /// query's; the query gets the `alt` of the response model.
+    fn texts<'a>(
+        &'a self,
+        params: &[(&'a str, &'a ParamValue, &'a Param)],
+    ) -> Result<(Named<'a>, Named<'a>), Error> {
+        let m = self.desc();
         let mut path_values: Vec<(&str, Texts<'_>)> = Vec::new();
         let mut query: Vec<(&str, Texts<'_>)> = Vec::with_capacity(params.len() + 1);
-        for &(name, value, p) in &params {
+        for &(name, value, p) in params {
             let texts = match value {
                 ParamValue::List(l) if p.repeated => l
                     .iter()
@@ -364,7 +408,7 @@ impl Request {
                 v => cast_text(v, p.ty).map(Texts::One),
             }
             .map_err(|reason| Error::InvalidValue {
-                method: err_method(),
+                method: m.id.to_string(),
                 param: name.to_owned(),
                 reason,
             })?;
@@ -375,8 +419,7 @@ impl Request {
                 query.push((name, texts));
             }
         }
-        let kind = self.model_kind();
-        let alt = match kind {
+        let alt = match self.model_kind() {
             ModelKind::Json => Some("json"),
             ModelKind::Media => Some("media"),
             ModelKind::Raw => None,
@@ -387,17 +430,17 @@ impl Request {
                 None => query.push(("alt", Texts::One(alt.into()))),
             }
         }
-        let lookup = |n: &str| {
-            path_values
-                .iter()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.as_slice())
-        };
+        Ok((path_values, query))
+    }
 
+    /// The headers every call carries, and the JSON body (wrapped in `data` for APIs
+    /// with the `dataWrapper` feature).
+    fn headers_and_body(&self) -> (Vec<(String, String)>, Bytes) {
+        let m = self.desc();
         let mut headers: Vec<(String, String)> = Vec::with_capacity(4);
         headers.push((
             ACCEPT.as_str().into(),
-            if kind == ModelKind::Json {
+            if self.model_kind() == ModelKind::Json {
                 "application/json"
             } else {
                 "*/*"
@@ -408,11 +451,11 @@ impl Request {
         if let Some(v) = &m.api_version {
             headers.push(("x-goog-api-version".into(), v.to_string()));
         }
-        let mut body = match &self.body {
+        let body = match &self.body {
             Some(b) => {
                 headers.push((CONTENT_TYPE.as_str().into(), "application/json".into()));
                 let wrapped;
-                let b = if model.data_wrapper && b.is_object() && b.get("data").is_none() {
+                let b = if self.api.model.data_wrapper && b.is_object() && b.get("data").is_none() {
                     wrapped = serde_json::json!({ "data": b });
                     &wrapped
                 } else {
@@ -422,10 +465,23 @@ impl Request {
             }
             None => Bytes::new(),
         };
+        (headers, body)
+    }
 
-        let mut url = String::with_capacity(model.base_url.len() + 64);
-        let mut resumable = None;
-        let mut media_at = None;
+    /// The path: the media upload path (with the upload's body and headers), or the
+    /// method's path, expanded and put after the base URL unless absolute.
+    fn expand_url<'a>(
+        &'a self,
+        draft: &mut Draft<'a>,
+        path_values: &[(&str, Texts<'_>)],
+    ) -> Result<(), Error> {
+        let m = self.desc();
+        let lookup = |n: &str| {
+            path_values
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.as_slice())
+        };
         match (&self.media, &m.media) {
             (Some(media), Some(mu)) => {
                 media.check(&m.id, &mu.accept, mu.max_size)?;
@@ -433,87 +489,91 @@ impl Request {
                     // It goes into a header and a multipart body: CR or LF there would add
                     // headers of the caller's choosing.
                     return Err(Error::InvalidValue {
-                        method: err_method(),
+                        method: m.id.to_string(),
                         param: "media_mime_type".into(),
                         reason: "a media type cannot hold control characters (CR, LF, ...)".into(),
                     });
                 }
                 let mut expanded = String::new();
                 mu.path.expand(&mut expanded, lookup);
-                url.push_str(&expanded);
-                // googleapiclient re-parses the query here (dropping empty values) and sets
-                // uploadType.
-                query.retain(|(n, v)| *n == "alt" || v.as_slice().iter().any(|s| !s.is_empty()));
-                let upload_type = match self.protocol {
-                    UploadProtocol::Resumable { chunk_size } => {
-                        resumable = Some((media.clone(), round_chunk(chunk_size)));
-                        headers.push(("x-upload-content-type".into(), media.mime_type().into()));
-                        if let Some(n) = media.announced_len() {
-                            headers.push(("x-upload-content-length".into(), n.to_string()));
-                        }
-                        "resumable"
-                    }
-                    UploadProtocol::Simple if self.body.is_none() => {
-                        headers.push((CONTENT_TYPE.as_str().into(), media.mime_type().into()));
-                        body = media.shared(0..media.len());
-                        media_at = media.is_streamed().then_some(0);
-                        "media"
-                    }
-                    UploadProtocol::Simple if media.is_streamed() => {
-                        let (boundary, head, tail) = multipart_around(&body, media.mime_type());
-                        headers.retain(|(k, _)| k != CONTENT_TYPE.as_str());
-                        headers.push((
-                            CONTENT_TYPE.as_str().into(),
-                            format!("multipart/related; boundary=\"{boundary}\""),
-                        ));
-                        media_at = Some(head.len());
-                        body = [head, tail].concat().into();
-                        "multipart"
-                    }
-                    UploadProtocol::Simple => {
-                        let (boundary, multipart) = multipart_related(&body, media);
-                        headers.retain(|(k, _)| k != CONTENT_TYPE.as_str());
-                        headers.push((
-                            CONTENT_TYPE.as_str().into(),
-                            format!("multipart/related; boundary=\"{boundary}\""),
-                        ));
-                        body = Bytes::from(multipart);
-                        "multipart"
-                    }
-                };
-                match query.iter_mut().find(|(n, _)| *n == "uploadType") {
-                    Some(e) => *e = ("uploadType", Texts::One(upload_type.into())),
-                    None => query.push(("uploadType", Texts::One(upload_type.into()))),
-                }
+                draft.url.push_str(&expanded);
+                self.media_upload(draft, media);
             }
             _ => {
                 // Expanded in place, then put after the base URL unless absolute.
-                m.path.expand(&mut url, lookup);
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    join_path_before(&mut url, &model.base_url);
+                m.path.expand(&mut draft.url, lookup);
+                if !(draft.url.starts_with("http://") || draft.url.starts_with("https://")) {
+                    join_path_before(&mut draft.url, &self.api.model.base_url);
                 }
             }
         }
-        if query.is_empty() && self.media.is_none() {
-            // googleapiclient appends `"?" + urlencode({})`: a bare `?` (which matters
-            // when a `{+name}` value put a `?` in the path).
-            url.push('?');
-        }
-        let mut first = true;
-        for (name, values) in &query {
-            for v in values.as_slice() {
-                url.push(if first { '?' } else { '&' });
-                first = false;
-                quote_plus(&mut url, name);
-                url.push('=');
-                quote_plus(&mut url, v);
+        Ok(())
+    }
+
+    /// Step 6: the media, by protocol: resumable (sent once the session is open), simple
+    /// (the media is the body) or multipart (the JSON body, then the media).
+    fn media_upload(&self, draft: &mut Draft<'_>, media: &Media) {
+        let Draft {
+            query,
+            headers,
+            body,
+            resumable,
+            media_at,
+            ..
+        } = draft;
+        // googleapiclient re-parses the query here (dropping empty values) and sets
+        // uploadType.
+        query.retain(|(n, v)| *n == "alt" || v.as_slice().iter().any(|s| !s.is_empty()));
+        let upload_type = match self.protocol {
+            UploadProtocol::Resumable { chunk_size } => {
+                *resumable = Some((media.clone(), round_chunk(chunk_size)));
+                headers.push(("x-upload-content-type".into(), media.mime_type().into()));
+                if let Some(n) = media.announced_len() {
+                    headers.push(("x-upload-content-length".into(), n.to_string()));
+                }
+                "resumable"
             }
+            UploadProtocol::Simple if self.body.is_none() => {
+                headers.push((CONTENT_TYPE.as_str().into(), media.mime_type().into()));
+                *body = media.shared(0..media.len());
+                *media_at = media.is_streamed().then_some(0);
+                "media"
+            }
+            UploadProtocol::Simple if media.is_streamed() => {
+                let (boundary, head, tail) = multipart_around(body, media.mime_type());
+                headers.retain(|(k, _)| k != CONTENT_TYPE.as_str());
+                headers.push((
+                    CONTENT_TYPE.as_str().into(),
+                    format!("multipart/related; boundary=\"{boundary}\""),
+                ));
+                *media_at = Some(head.len());
+                *body = [head, tail].concat().into();
+                "multipart"
+            }
+            UploadProtocol::Simple => {
+                let (boundary, multipart) = multipart_related(body, media);
+                headers.retain(|(k, _)| k != CONTENT_TYPE.as_str());
+                headers.push((
+                    CONTENT_TYPE.as_str().into(),
+                    format!("multipart/related; boundary=\"{boundary}\""),
+                ));
+                *body = Bytes::from(multipart);
+                "multipart"
+            }
+        };
+        match query.iter_mut().find(|(n, _)| *n == "uploadType") {
+            Some(e) => *e = ("uploadType", Texts::One(upload_type.into())),
+            None => query.push(("uploadType", Texts::One(upload_type.into()))),
         }
-        // Credentials go only to the root URL's origin: a path or a parameter value that
-        // leads elsewhere is refused here, before anything is sent.
-        if let Err(found) = model.root_origin.admits(&url) {
+    }
+
+    /// Credentials go only to the root URL's origin: a path or a parameter value that
+    /// leads elsewhere is refused here, before anything is sent.
+    fn check_origin(&self, url: &str, path_values: &[(&str, Texts<'_>)]) -> Result<(), Error> {
+        let model: &Model = &self.api.model;
+        if let Err(found) = model.root_origin.admits(url) {
             let media = self.media.is_some();
-            let field = self.blame(&path_values, media).map_or_else(
+            let field = self.blame(path_values, media).map_or_else(
                 || {
                     if media {
                         "mediaUpload path".to_owned()
@@ -524,21 +584,13 @@ impl Request {
                 |p| format!("parameter `{p}`"),
             );
             return Err(Error::foreign(
-                &m.id,
+                &self.desc().id,
                 &field,
                 found.as_ref(),
                 &model.root_origin,
             ));
         }
-        Ok(PreparedRequest {
-            method: m.http_method.clone(),
-            url,
-            headers,
-            body,
-            resumable,
-            method_id: m.id.to_string(),
-            media_at,
-        })
+        Ok(())
     }
 }
 
@@ -589,6 +641,40 @@ impl<'a> Texts<'a> {
         match self {
             Texts::One(t) => std::slice::from_ref(t),
             Texts::Many(v) => v,
+        }
+    }
+}
+
+/// Parameter values as text, by name, in order.
+type Named<'a> = Vec<(&'a str, Texts<'a>)>;
+
+/// A request as [`Request::prepare`]'s steps build it.
+struct Draft<'a> {
+    url: String,
+    query: Named<'a>,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+    resumable: Option<(Media, usize)>,
+    media_at: Option<usize>,
+}
+
+impl Draft<'_> {
+    /// The query string after the path, in order.
+    fn append_query(&mut self, no_media: bool) {
+        if self.query.is_empty() && no_media {
+            // googleapiclient appends `"?" + urlencode({})`: a bare `?` (which matters
+            // when a `{+name}` value put a `?` in the path).
+            self.url.push('?');
+        }
+        let mut first = true;
+        for (name, values) in &self.query {
+            for v in values.as_slice() {
+                self.url.push(if first { '?' } else { '&' });
+                first = false;
+                quote_plus(&mut self.url, name);
+                self.url.push('=');
+                quote_plus(&mut self.url, v);
+            }
         }
     }
 }
