@@ -260,6 +260,7 @@ impl TokenCache {
 
     /// Waits for the flight in progress, or becomes the leader of a new one. `Ok` is the
     /// token to return (another caller's result, or a valid one held meanwhile).
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
     fn lead_or_wait_blocking(&self) -> Result<Result<Arc<Token>, Error>, Refresher> {
         loop {
             match self.join() {
@@ -279,6 +280,7 @@ impl TokenCache {
 
     /// Returns a fresh token, running `refresh` (in this thread) when none is cached and no
     /// other caller is already refreshing; waits for that caller otherwise.
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
     pub fn get_blocking(
         &self,
         refresh: impl FnOnce() -> Result<Token, Error>,
@@ -298,6 +300,7 @@ impl TokenCache {
     }
 
     /// The async twin of [`TokenCache::get_blocking`].
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
     pub async fn get_async<F>(&self, refresh: impl FnOnce() -> F) -> Result<Arc<Token>, Error>
     where
         F: Future<Output = Result<Token, Error>>,
