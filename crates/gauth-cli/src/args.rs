@@ -319,6 +319,11 @@ pub struct CallArgs {
     /// The JSON request body.
     #[arg(long, value_name = "JSON")]
     pub body: Option<String>,
+    /// A scope to ask for (repeatable). Default, as googleapiclient's `build()`: every
+    /// scope of the API's document, for credentials that need scopes (service accounts,
+    /// external and impersonated accounts); users' grants keep their own.
+    #[arg(long = "scope", value_name = "S")]
+    pub scopes: Vec<String>,
     /// A file to upload as the method's media.
     #[arg(long, value_name = "FILE")]
     pub media: Option<PathBuf>,

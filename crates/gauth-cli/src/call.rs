@@ -48,11 +48,20 @@ pub fn call(a: &CallArgs) -> Result<(), Failure> {
     // Where the Authorization header may go was settled when the document was read (its
     // rootUrl held to the endpoint policy, or --root-url), and the library refuses any
     // request off that origin.
-    let loaded = crate::credentials::load(&a.creds, &[])?;
     let loaded = match &a.impersonate_service_account {
-        None => loaded,
+        None => crate::credentials::load_for_call(&a.creds, &a.scopes, api.scopes())?,
         Some(spec) => {
-            crate::federation::impersonate(loaded, spec, &[], None, a.iam_url.as_deref(), &a.creds)?
+            // The source calls IAM credentials (its default scope); the account acted as
+            // calls the API.
+            let loaded = crate::credentials::load(&a.creds, &[])?;
+            // The service account acted as needs the scopes, as a key file would.
+            let scopes = if a.scopes.is_empty() {
+                api.scopes()
+            } else {
+                &a.scopes
+            };
+            let iam = a.iam_url.as_deref();
+            crate::federation::impersonate(loaded, spec, scopes, None, iam, &a.creds)?
         }
     };
     let loaded = crate::cache::share(loaded, &a.cache)?;

@@ -120,6 +120,31 @@ pub fn load(args: &CredentialArgs, scopes: &[String]) -> Result<Loaded, String> 
     load_for(args, scopes, None, None)
 }
 
+/// The credentials for `gauth call`, scoped as googleapiclient's `build()` scopes them:
+/// `--scope` when given, else every scope of the API's discovery document, applied only to
+/// credentials that need scopes (service accounts, external accounts, impersonated service
+/// accounts); a user's grant and the metadata server's account keep their own scopes.
+pub fn load_for_call(
+    args: &CredentialArgs,
+    asked: &[String],
+    api_scopes: &[String],
+) -> Result<Loaded, String> {
+    if !asked.is_empty() {
+        return load(args, asked);
+    }
+    let needs_scopes = match located_file(args)? {
+        None => false,
+        Some((_, path)) => {
+            let value = gauth::read_json_file(&path).map_err(|e| e.to_string())?;
+            matches!(
+                value.get("type").and_then(|t| t.as_str()),
+                Some("service_account" | "external_account" | "impersonated_service_account")
+            )
+        }
+    };
+    load(args, if needs_scopes { api_scopes } else { &[] })
+}
+
 /// The search's options: the gauth command line's order, the process environment.
 fn adc_options(args: &CredentialArgs, scopes: &[String]) -> (AdcOptions, AdcEnv) {
     let env = AdcEnv::from_process();

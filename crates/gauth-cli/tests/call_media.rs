@@ -145,3 +145,31 @@ fn a_chunk_size_that_is_no_multiple_of_256_kib_is_a_usage_error() {
     }
     assert!(w.emu.media_requests().is_empty());
 }
+
+#[test]
+fn a_service_account_key_is_scoped_with_the_apis_scopes_as_googleapiclient_does() {
+    let w = world();
+    let key = w.home.path().join("sa.json");
+    std::fs::write(&key, w.emu.service_account_key().to_string()).unwrap();
+    let bytes = media(1000);
+    let file = w.home.path().join("sa.bin");
+    std::fs::write(&file, &bytes).unwrap();
+    let call = |extra: &[&str]| {
+        let mut c = w.home.gauth();
+        c.args(["call", "drive", "v3", "files.create", "--media"])
+            .arg(&file)
+            .args(["--param=fields=id,sha256Checksum", "--credentials"])
+            .arg(&key)
+            .args(["--discovery-url", &w.discovery])
+            .args(extra);
+        c.output().unwrap()
+    };
+    // No --scope: every scope of Drive's document (drive among them), as build() asks.
+    let out = call(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let v: Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(v["sha256Checksum"], sha256(&bytes));
+    // An explicit --scope is what is asked for: one Drive does not take is refused.
+    let out = call(&["--scope", "https://www.googleapis.com/auth/tasks"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+}
