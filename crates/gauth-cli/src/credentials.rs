@@ -129,20 +129,7 @@ pub fn load_for_call(
     asked: &[String],
     api_scopes: &[String],
 ) -> Result<Loaded, String> {
-    if !asked.is_empty() {
-        return load(args, asked);
-    }
-    let needs_scopes = match located_file(args)? {
-        None => false,
-        Some((_, path)) => {
-            let value = gauth::read_json_file(&path).map_err(|e| e.to_string())?;
-            matches!(
-                value.get("type").and_then(|t| t.as_str()),
-                Some("service_account" | "external_account" | "impersonated_service_account")
-            )
-        }
-    };
-    load(args, if needs_scopes { api_scopes } else { &[] })
+    load_scoped(args, asked, api_scopes, None, None)
 }
 
 /// The search's options: the gauth command line's order, the process environment.
@@ -191,6 +178,18 @@ pub fn load_for(
     subject: Option<&str>,
     audience: Option<&str>,
 ) -> Result<Loaded, String> {
+    load_scoped(args, scopes, &[], subject, audience)
+}
+
+/// [`load_for`], with `defaults`: the scopes for credentials that need scopes when none
+/// were asked for (one read of the file decides both).
+fn load_scoped(
+    args: &CredentialArgs,
+    scopes: &[String],
+    defaults: &[String],
+    subject: Option<&str>,
+    audience: Option<&str>,
+) -> Result<Loaded, String> {
     let (source, path) = match located_file(args)? {
         Some(found) => found,
         None => return load_metadata(args, scopes, subject, audience),
@@ -228,6 +227,7 @@ pub fn load_for(
             (credentials, recorded)
         }
         "service_account" => {
+            let scopes = if scopes.is_empty() { defaults } else { scopes };
             let sa = ServiceAccountCredentials::from_value_with(&value, &origin, &policy(args))
                 .map_err(|e| e.to_string())?;
             match (subject, audience) {
@@ -255,6 +255,11 @@ pub fn load_for(
         "external_account"
         | "external_account_authorized_user"
         | "impersonated_service_account" => {
+            let scopes = if scopes.is_empty() && kind != "external_account_authorized_user" {
+                defaults
+            } else {
+                scopes
+            };
             let credentials = crate::federation::load_keyless(
                 args, &value, &origin, kind, scopes, subject, audience,
             )?;
