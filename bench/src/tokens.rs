@@ -186,6 +186,12 @@ pub fn stampede(ctx: &Ctx) -> Result<Vec<Record>, String> {
         let imps: Vec<(&str, Option<Peer>, u64)> = [
             (BLOCKING, None, oauth_core::DEFAULT_REFRESH_MARGIN.as_secs()),
             (ASYNC, None, oauth_core::DEFAULT_REFRESH_MARGIN.as_secs()),
+            (
+                ASYNC_USER,
+                None,
+                oauth_core::DEFAULT_REFRESH_MARGIN.as_secs(),
+            ),
+            (RAW_THREADS, None, 0),
         ]
         .into_iter()
         .chain(Peer::ALL.map(|p| (p.name(), Some(p), p.refresh_margin_secs())))
@@ -252,45 +258,78 @@ fn stampede_once(
             }
             let before = server.requests() as u64;
             settle();
-            let gate = Arc::new(Barrier::new(CALLERS + 1));
-            let handles: Vec<_> = (0..CALLERS)
-                .map(|_| {
-                    let (c, gate) = (c.clone(), Arc::clone(&gate));
-                    std::thread::Builder::new()
-                        .stack_size(256 * 1024)
-                        .spawn(move || {
-                            gate.wait();
-                            let t = Instant::now();
-                            let ok = c.token().is_ok();
-                            (t, t.elapsed(), ok)
-                        })
-                })
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("spawn: {e}"))?;
-            gate.wait();
-            let mut latencies = Vec::with_capacity(CALLERS);
-            let (mut start, mut end) = (None::<Instant>, None::<Instant>);
-            for h in handles {
-                let (t, d, ok) = h.join().map_err(|_| "a caller panicked".to_string())?;
-                if !ok {
-                    return Err(format!("{name}: a caller got an error"));
-                }
-                start = Some(start.map_or(t, |s| s.min(t)));
-                end = Some(end.map_or(t + d, |e| e.max(t + d)));
-                latencies.push(d);
-            }
-            let wall = match (start, end) {
-                (Some(s), Some(e)) => e.saturating_duration_since(s),
-                _ => Duration::ZERO,
-            };
+            let (wall, latencies) = thread_stampede(name, move || c.token().is_ok())?;
             Stampede {
                 wall,
                 latencies,
-                requests: server.requests() as u64 - before,
+                requests: requests_after(&server, before, stale),
+            }
+        }
+        (RAW_THREADS, _) => {
+            // The floor of any thread-per-caller design: the first caller makes the one RSA
+            // signature a service account's assertion needs (ring, the same key), sends one
+            // token request with a bare ureq agent (a refresh-token grant, which the server
+            // answers after the same delay) and publishes the body, which every other thread
+            // waits for on one `OnceLock`.
+            let c = server.config().clone();
+            let agent = ureq::Agent::new_with_defaults();
+            let form = [
+                ("grant_type", "refresh_token".to_owned()),
+                ("client_id", c.client_id.clone()),
+                ("client_secret", c.client_secret.clone()),
+                ("refresh_token", c.refresh_token.clone()),
+            ];
+            let token_uri = uri.clone();
+            let before = server.requests() as u64;
+            settle();
+            let der = fixtures::pkcs8_der()?;
+            let pair = Arc::new(
+                ring::signature::RsaKeyPair::from_pkcs8(&der)
+                    .map_err(|e| format!("ring key: {e}"))?,
+            );
+            let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+            let cell = Arc::new(std::sync::OnceLock::<Arc<str>>::new());
+            let (wall, latencies) = thread_stampede(name, move || {
+                if stale {
+                    return true;
+                }
+                if first.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                    let mut sig = vec![0; pair.public().modulus_len()];
+                    let signed = pair.sign(
+                        &ring::signature::RSA_PKCS1_SHA256,
+                        &ring::rand::SystemRandom::new(),
+                        b"header.claims",
+                        &mut sig,
+                    );
+                    let body = agent
+                        .post(&token_uri)
+                        .send_form(form.iter().map(|(k, v)| (*k, v.as_str())))
+                        .ok()
+                        .and_then(|mut r| r.body_mut().read_to_string().ok())
+                        .filter(|_| signed.is_ok())
+                        .unwrap_or_default();
+                    let _ = cell.set(Arc::from(body));
+                }
+                !cell.wait().is_empty()
+            })?;
+            Stampede {
+                wall,
+                latencies,
+                requests: requests_after(&server, before, stale),
             }
         }
         _ => {
             let creds: Caller = match peer {
+                None if name == ASYNC_USER => {
+                    let json = crate::peers::authorized_user_json(&uri).to_string();
+                    let user = oauth_core::AuthorizedUser::from_json(json.as_bytes(), "user")
+                        .map_err(|e| e.to_string())?;
+                    Caller::Gauth(
+                        oauth_core::Credentials::builder(user)
+                            .http_client(Arc::new(oauth_core::transport::ReqwestClient::new()))
+                            .build(),
+                    )
+                }
                 None => Caller::Gauth(gauth_creds::asynchronous(&key)?),
                 Some(p) => Caller::Peer(ctx.rt.block_on(PeerCreds::build(p, &key, &uri))?),
             };
@@ -331,11 +370,108 @@ fn stampede_once(
             Stampede {
                 wall,
                 latencies,
-                requests: server.requests() as u64 - before,
+                requests: requests_after(&server, before, stale),
             }
         }
     };
     Ok(result)
+}
+
+/// The token requests the run made: with a stale token the one refresh runs in the
+/// background and may reach the server after the last caller returned, so it is waited for
+/// (up to 2 s, then 0.3 s more for any second request that should not exist).
+fn requests_after(server: &TokenServer, before: u64, stale: bool) -> u64 {
+    let count = || server.requests() as u64 - before;
+    if stale {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while count() == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    count()
+}
+
+/// A thousand threads, a thousand calls: the blocking flavour's stampede with the caller's
+/// timing, the start and finish lines of [`Gate`]. Returns the wall (first start to last
+/// end) and each caller's latency.
+fn thread_stampede(
+    name: &str,
+    call: impl Fn() -> bool + Clone + Send + 'static,
+) -> Result<(Duration, Vec<Duration>), String> {
+    // Threads wait at the start line, and again after timing themselves, so that no
+    // thread's exit (a stack to unmap, on a VM a TLB shootdown) competes with the callers
+    // still being timed.
+    let (gate, finish) = (Arc::new(Gate::default()), Arc::new(Gate::default()));
+    let handles: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (call, gate, finish) = (call.clone(), Arc::clone(&gate), Arc::clone(&finish));
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    gate.wait();
+                    let t = Instant::now();
+                    let ok = call();
+                    let timed = (t, t.elapsed(), ok);
+                    finish.wait();
+                    timed
+                })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("spawn: {e}"))?;
+    gate.open(CALLERS);
+    finish.open(CALLERS);
+    let mut latencies = Vec::with_capacity(CALLERS);
+    let (mut start, mut end) = (None::<Instant>, None::<Instant>);
+    for h in handles {
+        let (t, d, ok) = h.join().map_err(|_| "a caller panicked".to_string())?;
+        if !ok {
+            return Err(format!("{name}: a caller got an error"));
+        }
+        start = Some(start.map_or(t, |s| s.min(t)));
+        end = Some(end.map_or(t + d, |e| e.max(t + d)));
+        latencies.push(d);
+    }
+    let wall = match (start, end) {
+        (Some(s), Some(e)) => e.saturating_duration_since(s),
+        _ => Duration::ZERO,
+    };
+    Ok((wall, latencies))
+}
+
+/// The raw limit of the blocking stampede: threads, one signature, one request with a bare
+/// ureq agent and one `OnceLock`; no library.
+const RAW_THREADS: &str = "raw: threads, ring + ureq, OnceLock";
+
+/// gauth's async flavour on the authorized user google-cloud-auth is measured with (a
+/// refresh-token grant: no assertion to sign), like for like.
+const ASYNC_USER: &str = "gauth (async, authorized user)";
+
+/// A line the blocking stampede's threads wait at. A `std::sync::Barrier` releases its
+/// waiters through a mutex that each retakes on waking: on 2 cores a thousand threads
+/// passed it over about 50 ms, which the wall then measured. Here the waiters sleep on a
+/// `OnceLock` (one futex wake for all, nothing to retake), opened once all are waiting.
+#[derive(Default)]
+struct Gate {
+    arrived: std::sync::atomic::AtomicUsize,
+    open: std::sync::OnceLock<()>,
+}
+
+impl Gate {
+    fn wait(&self) {
+        self.arrived
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.open.wait();
+    }
+
+    /// Opens the gate once `n` threads arrived (and had a moment to fall asleep on it).
+    fn open(&self, n: usize) {
+        while self.arrived.load(std::sync::atomic::Ordering::Acquire) < n {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let _ = self.open.set(());
+    }
 }
 
 /// An async caller of either kind.

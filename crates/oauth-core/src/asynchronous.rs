@@ -167,12 +167,17 @@ impl Credentials {
             Ahead::Stale(t, Some(refresher)) => {
                 let replacing = t.access_token.clone();
                 let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-                    let result = self.fetch(Some(replacing)).await;
+                    let result = self.fetch(Some(replacing), FOREGROUND).await;
                     return Ok(self.core.cache.complete(refresher, result).unwrap_or(t));
                 };
                 let this = self.clone();
                 runtime.spawn(async move {
-                    let result = this.fetch(Some(replacing)).await;
+                    // Spawned from a worker, the task would run next on it (tokio's LIFO
+                    // slot), ahead of the callers already woken there; it goes behind them
+                    // instead, since they hold a valid token. Its signing, if any, runs on
+                    // the blocking pool (`BACKGROUND`), not on a worker.
+                    tokio::task::yield_now().await;
+                    let result = this.fetch(Some(replacing), BACKGROUND).await;
                     if let Err(e) = &result {
                         tracing::warn!(error = %e, "background refresh failed; the token is still valid");
                     }
@@ -182,7 +187,10 @@ impl Credentials {
             }
             Ahead::Unusable => {
                 let replacing = self.core.replacing();
-                self.core.cache.get_async(|| self.fetch(replacing)).await
+                self.core
+                    .cache
+                    .get_async(|| self.fetch(replacing, FOREGROUND))
+                    .await
             }
         }
     }
@@ -191,7 +199,10 @@ impl Credentials {
     pub async fn refresh(&self) -> Result<Arc<Token>, Error> {
         let replacing = self.core.replacing();
         self.core.cache.invalidate();
-        self.core.cache.get_async(|| self.fetch(replacing)).await
+        self.core
+            .cache
+            .get_async(|| self.fetch(replacing, FOREGROUND))
+            .await
     }
 
     /// Adds `Authorization` (and the quota project header) to a request.
@@ -209,8 +220,15 @@ impl Credentials {
     }
 
     /// One refresh through the store: load, lock, load again, refresh, save. The store
-    /// runs its file work on the blocking pool, and so does a source that reads files.
-    async fn fetch(&self, replacing: Option<AccessToken>) -> Result<Token, Error> {
+    /// runs its file work on the blocking pool, and so does a source that reads files; a
+    /// background refresh also starts its source there (a service account's RSA signature
+    /// is a millisecond of CPU that the callers of a still-valid token need not queue
+    /// behind).
+    async fn fetch(
+        &self,
+        replacing: Option<AccessToken>,
+        background: bool,
+    ) -> Result<Token, Error> {
         let c = &self.core;
         let (store, key) = (c.store.as_ref(), c.key());
         let load = || async {
@@ -237,14 +255,18 @@ impl Credentials {
             return Ok(t);
         }
         let begun = self
-            .source_step(move |source, ctx| source.begin_refresh(ctx, stored.as_ref()))
+            .source_step(background, move |source, ctx| {
+                source.begin_refresh(ctx, stored.as_ref())
+            })
             .await?;
         let token = match begun {
             Refresh::Ready(t) => t,
             Refresh::Exchange(mut exchange) => {
                 let response = run(c.http.as_ref(), &mut exchange).await?;
-                self.source_step(move |source, ctx| source.finish_refresh(response, ctx))
-                    .await?
+                self.source_step(false, move |source, ctx| {
+                    source.finish_refresh(response, ctx)
+                })
+                .await?
             }
         };
         store.save(key, &c.entry(&token)).await?;
@@ -252,19 +274,25 @@ impl Credentials {
     }
 
     /// Runs a step of the source, on tokio's blocking pool when the source reads files or
-    /// runs programs.
+    /// runs programs, or when `off_pool` asks.
     async fn source_step<R: Send + 'static>(
         &self,
+        off_pool: bool,
         f: impl FnOnce(&dyn TokenSource, &RefreshContext) -> Result<R, Error> + Send + 'static,
     ) -> Result<R, Error> {
         let core = Arc::clone(&self.core);
-        if core.source.does_blocking_io() {
+        if off_pool || core.source.does_blocking_io() {
             off_executor(move || f(core.source.as_ref(), &core.ctx)).await
         } else {
             f(core.source.as_ref(), &core.ctx)
         }
     }
 }
+
+/// [`Credentials::fetch`] for a caller that waits for it.
+const FOREGROUND: bool = false;
+/// [`Credentials::fetch`] in a spawned background refresh.
+const BACKGROUND: bool = true;
 
 /// Runs blocking work (files, locks, programs) on tokio's blocking pool, so the executor's
 /// threads keep running other tasks; inline when there is no tokio runtime to ask.

@@ -1,6 +1,8 @@
 //! The token cache shared by every credential type: lock-free reads, one refresh at a time.
 //!
-//! Readers load the current token through an [`ArcSwapOption`] and never block each other.
+//! Each thread reads its own copy of the current access token (see [`local`]): the hot path
+//! takes no lock and writes nothing shared; the entry itself sits behind a read-write lock
+//! that a thread reads on its first call and on the slow paths.
 //! A token is *fresh* until its refresh margin, scaled to its lifetime
 //! ([`Token::stale_at`]), and *valid* until it expires. Between the two, the handle returns
 //! it at once and starts one refresh in the background (see [`TokenCache::ahead`]); a
@@ -12,12 +14,16 @@
 //! background task whose runtime ended), its flight is abandoned and one of the waiters
 //! takes over. Waiting threads block on the flight's `OnceLock` (one futex wake for all of
 //! them, no lock to take again); waiting tasks on an [`event_listener::Event`].
+//!
+//! A caller of a stale token takes no lock while a refresh is under way (or held back by a
+//! backoff): a flag and the backoff's deadline are atomics beside the flight's mutex, and a
+//! thread that finds its own copy of the token stale returns that copy at once, so a
+//! thousand callers of a stale token touch nothing shared but two atomic loads.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwapOption;
 use event_listener::Event;
 
 use crate::{Clock, Error, Secret, Token};
@@ -34,13 +40,38 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// A token cache with single-flight refresh.
 #[derive(Debug)]
 pub struct TokenCache {
-    current: ArcSwapOption<Entry>,
+    current: Current,
     /// Which token `current` holds: a number never used by any other cache or token, so a
     /// thread's copy tagged with it is known to be this token (see [`local`]).
     generation: AtomicU64,
-    slot: Arc<Mutex<Slot>>,
+    flights: Arc<Flights>,
     clock: Arc<dyn Clock>,
     margin: Duration,
+}
+
+/// The cache's entry, read on a thread's first call and on the slow paths only (the hot path
+/// reads the thread's own copy, see [`local`]). A read-write lock and not an `ArcSwap`: an
+/// `ArcSwap` read on a new thread first claims a slot in a list shared by every thread that
+/// ever read one, walking it with an atomic exchange per slot, and its store walks the whole
+/// list: with a thousand threads calling at once, the blocking stampede of `cargo xtask bench`
+/// spent 10 to 50 ms there (see docs/performance.md).
+#[derive(Debug, Default)]
+struct Current(RwLock<Option<Arc<Entry>>>);
+
+impl Current {
+    fn load(&self) -> Option<Arc<Entry>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the entry; the old one is dropped after the lock is released (its secrets
+    /// leave the sanitiser's registry, which takes a lock of its own).
+    fn store(&self, entry: Option<Arc<Entry>>) {
+        let old = std::mem::replace(
+            &mut *self.0.write().unwrap_or_else(|p| p.into_inner()),
+            entry,
+        );
+        drop(old);
+    }
 }
 
 /// The cached token and when it becomes stale (fixed when the cache received it, as the
@@ -57,12 +88,54 @@ impl Entry {
     }
 }
 
-/// The refresh in flight, if any, and the backoff of failed background refreshes.
+/// The refresh in flight and the backoff of failed background refreshes. The mutex orders
+/// the callers that may start or end a flight; everything else reads without it: the flight
+/// through a read-write lock (callers joining a flight never queue on the mutex, so a
+/// thousand of them arriving at once leave the CPU to the one refreshing), whether one runs
+/// and the backoff's deadline through atomics. All are written under the mutex.
+#[derive(Debug, Default)]
+struct Flights {
+    slot: Mutex<Slot>,
+    flight: RwLock<Option<Arc<Flight>>>,
+    /// Whether `flight` is `Some`.
+    flying: AtomicBool,
+    /// `slot.retry_at` in nanoseconds since the Unix epoch (0: none).
+    retry_at_ns: AtomicU64,
+}
+
+/// Failed background refreshes in a row, and when the next may start.
 #[derive(Debug, Default)]
 struct Slot {
-    flight: Option<Arc<Flight>>,
     failures: u32,
     retry_at: Option<SystemTime>,
+}
+
+impl Flights {
+    /// Whether a stale token's caller has nothing to start at `now`: a refresh is under way,
+    /// or a failed one holds the next back. No lock.
+    fn busy(&self, now: SystemTime) -> bool {
+        self.flying.load(Ordering::Acquire) || nanos(now) < self.retry_at_ns.load(Ordering::Acquire)
+    }
+
+    /// The flight under way, if any.
+    fn flight(&self) -> Option<Arc<Flight>> {
+        self.flight
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Sets the flight; `_slot` proves the caller holds the mutex.
+    fn set_flight(&self, _slot: &mut Slot, flight: Option<Arc<Flight>>) {
+        self.flying.store(flight.is_some(), Ordering::Release);
+        *self.flight.write().unwrap_or_else(|p| p.into_inner()) = flight;
+    }
+}
+
+/// Nanoseconds since the Unix epoch (0 before it, saturated after 2554).
+fn nanos(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// One refresh and its outcome: `Some(result)` when the leader finished, `None` when it gave
@@ -89,7 +162,7 @@ enum Role {
 #[derive(Debug)]
 pub(crate) struct Refresher {
     flight: Arc<Flight>,
-    slot: Arc<Mutex<Slot>>,
+    flights: Arc<Flights>,
 }
 
 /// What [`TokenCache::ahead`] found.
@@ -113,9 +186,9 @@ impl TokenCache {
     /// An empty cache.
     pub fn new(clock: Arc<dyn Clock>, margin: Duration) -> Self {
         TokenCache {
-            current: ArcSwapOption::empty(),
+            current: Current::default(),
             generation: AtomicU64::new(local::next_generation()),
-            slot: Arc::default(),
+            flights: Arc::default(),
             clock,
             margin,
         }
@@ -142,7 +215,7 @@ impl TokenCache {
     /// The cached token, if it is fresh (outside its refresh margin). Never blocks.
     pub fn fresh(&self) -> Option<Arc<Token>> {
         let guard = self.current.load();
-        match &*guard {
+        match &guard {
             Some(e) if e.is_fresh(self.clock.now()) => Some(Arc::clone(&e.token)),
             _ => None,
         }
@@ -154,9 +227,7 @@ impl TokenCache {
     /// count), checked against the cache's generation and the copy's expiry.
     pub fn fresh_access_token(&self) -> Option<Secret> {
         let generation = self.generation.load(Ordering::Acquire);
-        let hit = local::get(generation, |stale_at, secret| {
-            (stale_at.is_none_or(|at| self.clock.now_coarse() < at)).then(|| secret.clone())
-        });
+        let hit = local::get(generation, |copy| self.usable_copy(copy));
         match hit {
             Some(found) => found,
             None => {
@@ -164,11 +235,28 @@ impl TokenCache {
                 let guard = self.current.load();
                 let e = guard.as_ref()?;
                 // The original is registered with the sanitiser; the copy need not be.
-                let own = Secret::unregistered(e.token.access_token.expose());
-                local::put(generation, e.stale_at, own.clone());
-                (e.stale_at.is_none_or(|at| self.clock.now_coarse() < at)).then_some(own)
+                let copy = local::Copy {
+                    generation,
+                    stale_at: e.stale_at,
+                    expiry: e.token.expiry,
+                    secret: Secret::unregistered(e.token.access_token.expose()),
+                };
+                let found = self.usable_copy(&copy);
+                local::put(copy);
+                found
             }
         }
+    }
+
+    /// A thread's copy, when it may be returned: fresh, or stale but still valid while
+    /// another caller's refresh is under way (nothing for this caller to start).
+    fn usable_copy(&self, copy: &local::Copy) -> Option<Secret> {
+        let fresh = copy.stale_at.is_none_or(|at| self.clock.now_coarse() < at);
+        let keep = fresh || {
+            let now = self.clock.now();
+            copy.expiry.is_some_and(|exp| now < exp) && self.flights.busy(now)
+        };
+        keep.then(|| copy.secret.clone())
     }
 
     /// The cached token whatever its age.
@@ -188,13 +276,17 @@ impl TokenCache {
     pub(crate) fn ahead(&self) -> Ahead {
         let now = self.clock.now();
         let guard = self.current.load();
-        match &*guard {
+        match &guard {
             Some(e) if e.is_fresh(now) => Ahead::Fresh(Arc::clone(&e.token)),
             Some(e) if e.token.is_valid(now) => {
                 let token = Arc::clone(&e.token);
                 drop(guard);
-                let mut slot = lock(&self.slot);
-                let idle = slot.flight.is_none() && slot.retry_at.is_none_or(|at| at <= now);
+                if self.flights.busy(now) {
+                    return Ahead::Stale(token, None);
+                }
+                let mut slot = lock(&self.flights.slot);
+                let idle = !self.flights.flying.load(Ordering::Acquire)
+                    && slot.retry_at.is_none_or(|at| at <= now);
                 Ahead::Stale(token, idle.then(|| self.lead(&mut slot)))
             }
             _ => Ahead::Unusable,
@@ -204,17 +296,21 @@ impl TokenCache {
     /// Registers a new flight in `slot`, led by the caller.
     fn lead(&self, slot: &mut Slot) -> Refresher {
         let flight = Arc::new(Flight::default());
-        slot.flight = Some(Arc::clone(&flight));
+        self.flights.set_flight(slot, Some(Arc::clone(&flight)));
         Refresher {
             flight,
-            slot: Arc::clone(&self.slot),
+            flights: Arc::clone(&self.flights),
         }
     }
 
+    /// Follows the flight under way (without the mutex) or leads a new one.
     fn join(&self) -> Role {
-        let mut slot = lock(&self.slot);
-        match &slot.flight {
-            Some(f) => Role::Follower(Arc::clone(f)),
+        if let Some(f) = self.flights.flight() {
+            return Role::Follower(f);
+        }
+        let mut slot = lock(&self.flights.slot);
+        match self.flights.flight() {
+            Some(f) => Role::Follower(f),
             None => Role::Leader(self.lead(&mut slot)),
         }
     }
@@ -223,7 +319,7 @@ impl TokenCache {
     /// only inside the margin) rather than wait for another caller's refresh.
     fn usable_while_refreshing(&self) -> Option<Arc<Token>> {
         let guard = self.current.load();
-        match &*guard {
+        match &guard {
             Some(e) if e.token.is_valid(self.clock.now()) => Some(Arc::clone(&e.token)),
             _ => None,
         }
@@ -242,7 +338,7 @@ impl TokenCache {
             self.put(Arc::clone(t));
         }
         {
-            let mut slot = lock(&self.slot);
+            let mut slot = lock(&self.flights.slot);
             if result.is_ok() {
                 slot.failures = 0;
                 slot.retry_at = None;
@@ -253,6 +349,9 @@ impl TokenCache {
                 slot.failures = slot.failures.saturating_add(1);
                 slot.retry_at = Some(crate::clock::add_clamped(self.clock.now(), wait));
             }
+            self.flights
+                .retry_at_ns
+                .store(slot.retry_at.map_or(0, nanos), Ordering::Release);
         }
         refresher.finish(result.clone());
         result
@@ -347,13 +446,13 @@ impl Refresher {
 
 impl Drop for Refresher {
     fn drop(&mut self) {
-        let mut slot = lock(&self.slot);
-        if slot
-            .flight
-            .as_ref()
-            .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+        let mut slot = lock(&self.flights.slot);
+        if self
+            .flights
+            .flight()
+            .is_some_and(|f| Arc::ptr_eq(&f, &self.flight))
         {
-            slot.flight = None;
+            self.flights.set_flight(&mut slot, None);
         }
         drop(slot);
         // Given up without a result: waiting threads wake to take over.
@@ -382,10 +481,12 @@ mod local {
         NEXT.fetch_add(1, Ordering::Relaxed)
     }
 
-    struct Copy {
-        generation: u64,
-        stale_at: Option<SystemTime>,
-        secret: Secret,
+    /// A thread's copy of one token: its access token, when it turns stale, when it expires.
+    pub(super) struct Copy {
+        pub(super) generation: u64,
+        pub(super) stale_at: Option<SystemTime>,
+        pub(super) expiry: Option<SystemTime>,
+        pub(super) secret: Secret,
     }
 
     thread_local! {
@@ -393,30 +494,22 @@ mod local {
     }
 
     /// Calls `f` with this thread's copy of the token of `generation`, if it has one.
-    pub(super) fn get<R>(
-        generation: u64,
-        f: impl FnOnce(Option<SystemTime>, &Secret) -> R,
-    ) -> Option<R> {
+    pub(super) fn get<R>(generation: u64, f: impl FnOnce(&Copy) -> R) -> Option<R> {
         COPIES
             .try_with(|c| {
                 let c = c.try_borrow().ok()?;
                 let copy = c.iter().find(|x| x.generation == generation)?;
-                Some(f(copy.stale_at, &copy.secret))
+                Some(f(copy))
             })
             .ok()
             .flatten()
     }
 
     /// Keeps a copy, replacing an outdated one of the same cache or the oldest.
-    pub(super) fn put(generation: u64, stale_at: Option<SystemTime>, secret: Secret) {
+    pub(super) fn put(copy: Copy) {
         let _ = COPIES.try_with(|c| {
             let Ok(mut c) = c.try_borrow_mut() else {
                 return;
-            };
-            let copy = Copy {
-                generation,
-                stale_at,
-                secret,
             };
             // Generations only grow: the smallest is the oldest copy.
             if c.len() < SLOTS {
@@ -534,6 +627,35 @@ mod tests {
             )),
         );
         assert!(matches!(cache.ahead(), Ahead::Fresh(t) if t.access_token.expose() == "new"));
+    }
+
+    #[test]
+    fn a_threads_stale_copy_serves_while_a_refresh_runs_or_backs_off_never_once_expired() {
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let cache = TokenCache::new(clock.clone(), DEFAULT_REFRESH_MARGIN);
+        cache.seed(token("old", 3600));
+        let copy = || cache.fresh_access_token().map(|s| s.expose().to_owned());
+        assert_eq!(copy().as_deref(), Some("old"));
+        clock.advance(Duration::from_secs(3400));
+        assert_eq!(
+            copy(),
+            None,
+            "stale, nothing under way: the caller starts a refresh"
+        );
+        let running = stale_refresher(&cache).expect("the first caller refreshes");
+        assert_eq!(copy().as_deref(), Some("old"), "a refresh is under way");
+        let _ = cache.complete(running, Err(Error::InvalidRequest("down".into())));
+        assert_eq!(
+            copy().as_deref(),
+            Some("old"),
+            "a failure holds the next back"
+        );
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(copy(), None, "the backoff is over: the next caller retries");
+        let retry = stale_refresher(&cache).expect("retried");
+        clock.advance(Duration::from_secs(200));
+        assert_eq!(copy(), None, "expired, even with a refresh under way");
+        drop(retry);
     }
 
     #[test]
