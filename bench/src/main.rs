@@ -227,10 +227,7 @@ fn run() -> Result<(), String> {
     let started = Instant::now();
     let mut all = Vec::new();
     for (n, name, case) in cases {
-        // Case 10 runs only when asked for: in this harness its background refreshes do not
-        // land yet (see docs/performance.md), and each costs a 2 s wait.
-        let asked = args.only.as_ref().is_some_and(|o| o.contains(&n));
-        if n == 0 || (n == 10 && !asked) || args.only.as_ref().is_some_and(|o| !o.contains(&n)) {
+        if args.only.as_ref().is_some_and(|o| !o.contains(&n)) {
             continue;
         }
         eprintln!("==> case {n}: {name}");

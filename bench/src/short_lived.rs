@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use gauth_emulator::token_server::{TokenServer, TokenServerConfig};
-use oauth_core::ManualClock;
 use oauth_core::transport::UreqClient;
+use oauth_core::{Clock, ManualClock};
 
 use crate::Ctx;
 use crate::gauth_creds::BLOCKING;
@@ -42,17 +42,24 @@ pub fn short_lived(_ctx: &Ctx) -> Result<Vec<Record>, String> {
             .build();
         let started = Instant::now();
         // The first token, in the foreground; every later refresh is a background one.
-        creds.token_details().map_err(|e| e.to_string())?;
+        let mut held = creds.token_details().map_err(|e| e.to_string())?;
+        let margin = oauth_core::token::scaled_margin(
+            oauth_core::DEFAULT_REFRESH_MARGIN,
+            Duration::from_secs(lifetime),
+        );
         let mut unlanded = 0u32;
         for _ in 0..MINUTES * 60 {
-            let before = server.requests();
             let token = creds.token_details().map_err(|e| e.to_string())?;
-            if server.requests() > before {
-                // A background refresh went out: let it land before the clock moves on, as
-                // it would in a second of real time.
-                if !landed(&creds, &token) {
-                    unlanded += 1;
+            let stale = token.expiry.is_some_and(|exp| clock.now() + margin >= exp);
+            if Arc::ptr_eq(&token, &held) && stale {
+                // This call found the token stale and started a background refresh: let it
+                // land before the clock moves on, as it would in a second of real time.
+                match landed(&creds, &held) {
+                    Some(new) => held = new,
+                    None => unlanded += 1,
                 }
+            } else {
+                held = token;
             }
             clock.advance(Duration::from_secs(1));
         }
@@ -76,13 +83,16 @@ pub fn short_lived(_ctx: &Ctx) -> Result<Vec<Record>, String> {
 }
 
 /// Waits until the cache holds another token than `old` (the server may issue the same
-/// access token string again: the entry itself is compared); `false` after about 2 s.
-fn landed(creds: &oauth_core::blocking::Credentials, old: &Arc<oauth_core::Token>) -> bool {
+/// access token string again: the entry itself is compared); `None` after about 2 s.
+fn landed(
+    creds: &oauth_core::blocking::Credentials,
+    old: &Arc<oauth_core::Token>,
+) -> Option<Arc<oauth_core::Token>> {
     for _ in 0..10_000 {
         match creds.token_details() {
-            Ok(t) if !Arc::ptr_eq(&t, old) => return true,
+            Ok(t) if !Arc::ptr_eq(&t, old) => return Some(t),
             _ => std::thread::sleep(Duration::from_micros(200)),
         }
     }
-    false
+    None
 }
