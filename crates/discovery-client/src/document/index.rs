@@ -45,6 +45,8 @@ pub(super) struct Index {
     pub(super) features: Option<Vec<String>>,
     pub(super) parameters: Option<HashMap<String, RawParam>>,
     auth: Option<Option<RawAuth>>,
+    /// A buffer for joining method paths.
+    scratch: String,
 }
 
 impl Index {
@@ -65,8 +67,13 @@ impl Index {
             features: None,
             parameters: None,
             auth: None,
+            scratch: String::new(),
         };
-        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let text = std::str::from_utf8(bytes).map_err(|e| Error::InvalidDocument {
+            origin: origin.to_owned(),
+            reason: format!("not UTF-8 (byte {})", e.valid_up_to()),
+        })?;
+        let mut de = serde_json::Deserializer::from_str(text);
         DocSeed(&mut ix)
             .deserialize(&mut de)
             .and_then(|()| de.end())
@@ -109,7 +116,14 @@ impl Index {
     }
 
     fn add_method(&mut self, resource: usize, prefix: &str, name: &str, raw: &RawValue) {
-        let path: Arc<str> = Self::join(prefix, name).into();
+        // Joined in a reused buffer: one allocation per path, the `Arc` itself.
+        self.scratch.clear();
+        if !prefix.is_empty() {
+            self.scratch.push_str(prefix);
+            self.scratch.push('.');
+        }
+        self.scratch.push_str(name);
+        let path: Arc<str> = Arc::from(self.scratch.as_str());
         let span = self.span(raw);
         let mi = self.methods.len();
         self.methods.push(MethodEntry {
