@@ -352,20 +352,13 @@ fn stampede_once(
                     })
                     .collect();
                 gate.wait().await;
-                let mut latencies = Vec::with_capacity(CALLERS);
-                let (mut start, mut end) = (None::<Instant>, None::<Instant>);
+                let mut timed = Vec::with_capacity(CALLERS);
                 for task in tasks {
                     let (t, d, r) = task.await.map_err(|e| format!("caller task: {e}"))?;
                     r?;
-                    start = Some(start.map_or(t, |s| s.min(t)));
-                    end = Some(end.map_or(t + d, |e| e.max(t + d)));
-                    latencies.push(d);
+                    timed.push((t, d));
                 }
-                let wall = match (start, end) {
-                    (Some(s), Some(e)) => e.saturating_duration_since(s),
-                    _ => Duration::ZERO,
-                };
-                Ok::<_, String>((wall, latencies))
+                Ok::<_, String>(wall_and_latencies(timed))
             })?;
             Stampede {
                 wall,
@@ -421,22 +414,27 @@ fn thread_stampede(
         .map_err(|e| format!("spawn: {e}"))?;
     gate.open(CALLERS);
     finish.open(CALLERS);
-    let mut latencies = Vec::with_capacity(CALLERS);
-    let (mut start, mut end) = (None::<Instant>, None::<Instant>);
+    let mut timed = Vec::with_capacity(CALLERS);
     for h in handles {
         let (t, d, ok) = h.join().map_err(|_| "a caller panicked".to_string())?;
         if !ok {
             return Err(format!("{name}: a caller got an error"));
         }
-        start = Some(start.map_or(t, |s| s.min(t)));
-        end = Some(end.map_or(t + d, |e| e.max(t + d)));
-        latencies.push(d);
+        timed.push((t, d));
     }
+    Ok(wall_and_latencies(timed))
+}
+
+/// The wall (first caller's start to last caller's end) and each caller's latency, from
+/// each caller's start and latency.
+fn wall_and_latencies(timed: Vec<(Instant, Duration)>) -> (Duration, Vec<Duration>) {
+    let start = timed.iter().map(|(t, _)| *t).min();
+    let end = timed.iter().map(|(t, d)| *t + *d).max();
     let wall = match (start, end) {
         (Some(s), Some(e)) => e.saturating_duration_since(s),
         _ => Duration::ZERO,
     };
-    Ok((wall, latencies))
+    (wall, timed.into_iter().map(|(_, d)| d).collect())
 }
 
 /// The raw limit of the blocking stampede: threads, one signature, one request with a bare
