@@ -99,15 +99,15 @@ struct Flights {
     flight: RwLock<Option<Arc<Flight>>>,
     /// Whether `flight` is `Some`.
     flying: AtomicBool,
-    /// `slot.retry_at` in nanoseconds since the Unix epoch (0: none).
+    /// When the next background refresh may start after a failure, in nanoseconds since the
+    /// Unix epoch (0: any time).
     retry_at_ns: AtomicU64,
 }
 
-/// Failed background refreshes in a row, and when the next may start.
+/// Failed background refreshes in a row.
 #[derive(Debug, Default)]
 struct Slot {
     failures: u32,
-    retry_at: Option<SystemTime>,
 }
 
 impl Flights {
@@ -284,9 +284,9 @@ impl TokenCache {
                 if self.flights.busy(now) {
                     return Ahead::Stale(token, None);
                 }
+                // Under the mutex, asked again: one caller starts the refresh.
                 let mut slot = lock(&self.flights.slot);
-                let idle = !self.flights.flying.load(Ordering::Acquire)
-                    && slot.retry_at.is_none_or(|at| at <= now);
+                let idle = !self.flights.busy(now);
                 Ahead::Stale(token, idle.then(|| self.lead(&mut slot)))
             }
             _ => Ahead::Unusable,
@@ -339,19 +339,17 @@ impl TokenCache {
         }
         {
             let mut slot = lock(&self.flights.slot);
-            if result.is_ok() {
+            let retry_at = if result.is_ok() {
                 slot.failures = 0;
-                slot.retry_at = None;
+                0
             } else {
                 let wait = FIRST_BACKOFF
                     .saturating_mul(1 << slot.failures.min(16))
                     .min(MAX_BACKOFF);
                 slot.failures = slot.failures.saturating_add(1);
-                slot.retry_at = Some(crate::clock::add_clamped(self.clock.now(), wait));
-            }
-            self.flights
-                .retry_at_ns
-                .store(slot.retry_at.map_or(0, nanos), Ordering::Release);
+                nanos(crate::clock::add_clamped(self.clock.now(), wait))
+            };
+            self.flights.retry_at_ns.store(retry_at, Ordering::Release);
         }
         refresher.finish(result.clone());
         result

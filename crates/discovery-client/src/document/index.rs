@@ -108,21 +108,24 @@ impl Index {
     }
 
     fn join(prefix: &str, name: &str) -> String {
-        if prefix.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{prefix}.{name}")
+        let mut path = String::new();
+        Self::push_joined(&mut path, prefix, name);
+        path
+    }
+
+    /// Appends `prefix.name` (or `name` at the top) to `path`.
+    fn push_joined(path: &mut String, prefix: &str, name: &str) {
+        if !prefix.is_empty() {
+            path.push_str(prefix);
+            path.push('.');
         }
+        path.push_str(name);
     }
 
     fn add_method(&mut self, resource: usize, prefix: &str, name: &str, raw: &RawValue) {
         // Joined in a reused buffer: one allocation per path, the `Arc` itself.
         self.scratch.clear();
-        if !prefix.is_empty() {
-            self.scratch.push_str(prefix);
-            self.scratch.push('.');
-        }
-        self.scratch.push_str(name);
+        Self::push_joined(&mut self.scratch, prefix, name);
         let path: Arc<str> = Arc::from(self.scratch.as_str());
         let span = self.span(raw);
         let mi = self.methods.len();
