@@ -1,5 +1,6 @@
 //! [`Api`]: a parsed discovery document, its resources and methods by name.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -121,6 +122,33 @@ impl Api {
         origin: &str,
         options: &DocumentOptions,
     ) -> Result<Api, Error> {
+        Self::parse(Cow::Borrowed(bytes), origin, options)
+    }
+
+    /// [`Api::from_document`] of bytes the program hands over: they are kept as they are,
+    /// where the borrowing constructors copy them (a 6 MB document costs a copy of 6 MB).
+    /// [`Api::from_file`] and the fetch of [`build`](crate::build) take this path.
+    ///
+    /// ```
+    /// let doc = br#"{"name":"d","version":"v1","rootUrl":"https://d.googleapis.com/","servicePath":"v1/"}"#.to_vec();
+    /// let api = discovery_client::Api::from_document_owned(doc)?;
+    /// assert_eq!(api.base_url(), "https://d.googleapis.com/v1/");
+    /// # Ok::<(), discovery_client::Error>(())
+    /// ```
+    pub fn from_document_owned(bytes: impl Into<Vec<u8>>) -> Result<Api, Error> {
+        Self::parse(
+            Cow::Owned(bytes.into()),
+            "document value",
+            &DocumentOptions::default(),
+        )
+    }
+
+    /// The one way in: the size limit, then the document.
+    pub(crate) fn parse(
+        bytes: Cow<'_, [u8]>,
+        origin: &str,
+        options: &DocumentOptions,
+    ) -> Result<Api, Error> {
         if bytes.len() > options.max_size {
             return Err(Error::DocumentTooLarge {
                 origin: origin.to_owned(),
@@ -144,7 +172,7 @@ impl Api {
     pub fn from_file(path: impl AsRef<Path>, options: &DocumentOptions) -> Result<Api, Error> {
         let path = path.as_ref();
         let bytes = crate::fetch::read_bounded(path, options.max_size)?;
-        Self::from_document_with_options(&bytes, &path.display().to_string(), options)
+        Self::parse(Cow::Owned(bytes), &path.display().to_string(), options)
     }
 
     /// Parses a document, naming its origin in errors, with `root_url` (when given)
@@ -310,8 +338,8 @@ impl<'a> Resource<'a> {
 
     /// A method of this resource.
     pub fn method(&self, name: &str) -> Result<Request, Error> {
-        let r = &self.api.model.resources[self.index];
-        match r.methods.get(name) {
+        let model = &self.api.model;
+        match model.resources[self.index].methods.get(&model.doc, name) {
             Some(&index) => Ok(Request::new(
                 self.api.clone(),
                 self.api.model.method(index)?,
@@ -325,13 +353,11 @@ impl<'a> Resource<'a> {
 
     /// The names of this resource's methods, sorted.
     pub fn method_names(&self) -> Vec<&'a str> {
-        let mut v: Vec<&str> = self.api.model.resources[self.index]
+        let model = &self.api.model;
+        model.resources[self.index]
             .methods
-            .keys()
-            .map(|k| &**k)
-            .collect();
-        v.sort_unstable();
-        v
+            .names(&model.doc)
+            .collect()
     }
 
     /// The names of the nested resources, sorted.

@@ -57,7 +57,7 @@ pub async fn build_with(
         None => {
             let mut fetch = options.fetch(api, version);
             let (origin, bytes) = run_authorized(client.as_ref(), &mut fetch, None).await??;
-            options.store(api, version, &origin, &bytes)?
+            options.store(api, version, &origin, bytes)?
         }
     };
     Ok(Service {

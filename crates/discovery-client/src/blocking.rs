@@ -55,7 +55,7 @@ pub fn build_with(
         None => {
             let mut fetch = options.fetch(api, version);
             let (origin, bytes) = run_authorized(client.as_ref(), &mut fetch, None)??;
-            options.store(api, version, &origin, &bytes)?
+            options.store(api, version, &origin, bytes)?
         }
     };
     Ok(Service {

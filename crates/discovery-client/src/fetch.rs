@@ -2,6 +2,7 @@
 //! parsed documents and an on-disk cache of their bytes, both with an expiry; the fetch
 //! itself is a sans-IO exchange both flavours drive.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -179,9 +180,12 @@ impl BuildOptions {
             return None;
         }
         let bytes = read_bounded(&path, self.document.max_size).ok()?;
-        let doc =
-            Api::from_document_with_options(&bytes, &path.display().to_string(), &self.document)
-                .ok()?;
+        let doc = Api::parse(
+            Cow::Owned(bytes),
+            &path.display().to_string(),
+            &self.document,
+        )
+        .ok()?;
         self.remember(&key, &doc);
         Some(doc)
     }
@@ -192,9 +196,11 @@ impl BuildOptions {
         api: &str,
         version: &str,
         origin: &str,
-        bytes: &[u8],
+        bytes: Bytes,
     ) -> Result<Api, Error> {
-        let doc = Api::from_document_with_options(bytes, origin, &self.document)?;
+        // Kept without a copy when the body is one unshared buffer.
+        let doc = Api::parse(Cow::Owned(Vec::from(bytes)), origin, &self.document)?;
+        let bytes = doc.model.doc.as_bytes();
         let key = self.key(api, version);
         self.remember(&key, &doc);
         if let Some(path) = self.disk_path(&key) {
@@ -485,7 +491,7 @@ mod tests {
             .cache_dir(dir.path())
             .discovery_url("http://127.0.0.1:9/{api}/{apiVersion}/cache-test");
         let doc = br#"{"name":"c","version":"v1","rootUrl":"https://c.googleapis.com/","servicePath":""}"#;
-        o.store("c", "v1", "test", doc).unwrap();
+        o.store("c", "v1", "test", Bytes::from_static(doc)).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         // Memory forgotten: the disk copy serves.
         memory().lock().unwrap().clear();

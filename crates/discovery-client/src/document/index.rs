@@ -11,7 +11,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::method::RawParam;
-use super::model::{MethodEntry, ResourceDesc, Span};
+use super::model::{MethodEntry, Name, NameMap, Names, ResourceDesc, Span};
 use crate::Error;
 
 /// The document's `auth`: only its OAuth scopes are read.
@@ -35,8 +35,8 @@ pub(super) struct Index {
     len: usize,
     pub(super) methods: Vec<MethodEntry>,
     pub(super) resources: Vec<ResourceDesc>,
-    pub(super) by_path: HashMap<Arc<str>, usize>,
-    pub(super) schemas: HashMap<Box<str>, Span>,
+    pub(super) by_path: NameMap<Arc<str>, usize>,
+    pub(super) schemas: Names<Span>,
     pub(super) name: Option<String>,
     pub(super) version: Option<String>,
     pub(super) root_url: Option<Option<String>>,
@@ -51,14 +51,14 @@ pub(super) struct Index {
 
 impl Index {
     /// Reads the document in one pass; an error names the document.
-    pub(super) fn read(bytes: &[u8], origin: &str) -> Result<Index, Error> {
+    pub(super) fn read(text: &str, origin: &str) -> Result<Index, Error> {
         let mut ix = Index {
-            base: bytes.as_ptr() as usize,
-            len: bytes.len(),
+            base: text.as_ptr() as usize,
+            len: text.len(),
             methods: Vec::new(),
             resources: vec![ResourceDesc::default()],
-            by_path: HashMap::new(),
-            schemas: HashMap::new(),
+            by_path: NameMap::default(),
+            schemas: Names::default(),
             name: None,
             version: None,
             root_url: None,
@@ -69,10 +69,6 @@ impl Index {
             auth: None,
             scratch: String::new(),
         };
-        let text = std::str::from_utf8(bytes).map_err(|e| Error::InvalidDocument {
-            origin: origin.to_owned(),
-            reason: format!("not UTF-8 (byte {})", e.valid_up_to()),
-        })?;
         let mut de = serde_json::Deserializer::from_str(text);
         DocSeed(&mut ix)
             .deserialize(&mut de)
@@ -81,6 +77,10 @@ impl Index {
                 origin: origin.to_owned(),
                 reason: oauth_core::Error::json("document", &e).to_string(),
             })?;
+        ix.schemas.finish(text);
+        for r in &mut ix.resources {
+            r.methods.finish(text);
+        }
         Ok(ix)
     }
 
@@ -98,12 +98,21 @@ impl Index {
     }
 
     fn span(&self, raw: &RawValue) -> Span {
-        let start = (raw.get().as_ptr() as usize).wrapping_sub(self.base);
-        let end = start.saturating_add(raw.get().len());
-        if end <= self.len {
-            (start, end)
-        } else {
-            (0, 0)
+        self.span_of(raw.get()).unwrap_or((0, 0))
+    }
+
+    /// Where `text` is in the document, when it is a slice of it.
+    fn span_of(&self, text: &str) -> Option<Span> {
+        let start = (text.as_ptr() as usize).wrapping_sub(self.base);
+        let end = start.checked_add(text.len())?;
+        (end <= self.len).then_some((start, end))
+    }
+
+    /// A key read from the document: where it is (no copy), unless the JSON escaped it.
+    fn name(&self, key: &str) -> Name {
+        match self.span_of(key) {
+            Some(span) => Name::At(span),
+            None => Name::Owned(key.into()),
         }
     }
 
@@ -135,7 +144,8 @@ impl Index {
             desc: OnceLock::new(),
         });
         self.by_path.insert(path, mi);
-        self.resources[resource].methods.insert(name.into(), mi);
+        let name = self.name(name);
+        self.resources[resource].methods.push(name, mi);
     }
 }
 
@@ -283,8 +293,8 @@ impl<'de> Visitor<'de> for SchemasSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(name) = map.next_key::<Cow<'de, str>>()? {
             let raw = map.next_value::<&'de RawValue>()?;
-            let span = self.0.span(raw);
-            self.0.schemas.insert((*name).into(), span);
+            let (name, span) = (self.0.name(&name), self.0.span(raw));
+            self.0.schemas.push(name, span);
         }
         Ok(())
     }

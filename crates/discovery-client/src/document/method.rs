@@ -19,7 +19,11 @@ impl Model {
     /// The method at `entry`, read from its span of the document.
     pub(super) fn parse_method(&self, entry: &MethodEntry) -> Result<MethodDesc, Error> {
         let path = &*entry.path;
-        let bytes = self.doc.get(entry.span.0..entry.span.1).unwrap_or_default();
+        let bytes = self
+            .doc
+            .as_bytes()
+            .get(entry.span.0..entry.span.1)
+            .unwrap_or_default();
         let m: RawMethod = serde_json::from_slice(bytes).map_err(|e| {
             self.invalid(format!(
                 "method `{path}`: {}",

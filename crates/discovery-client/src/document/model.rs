@@ -88,11 +88,82 @@ pub(crate) struct Paging {
     pub(crate) next: Box<str>,
 }
 
+/// The maps of names read from a document: foldhash, seeded per process (SipHash was a
+/// tenth of building an index).
+pub(crate) type NameMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// One resource: its methods and nested resources, by name.
 #[derive(Debug, Default)]
 pub(crate) struct ResourceDesc {
-    pub(crate) methods: HashMap<Box<str>, usize>,
-    pub(crate) resources: HashMap<Box<str>, usize>,
+    pub(crate) methods: Names<usize>,
+    pub(crate) resources: NameMap<Box<str>, usize>,
+}
+
+/// A name read from the document: where its text is, or the text itself when the JSON
+/// escaped it.
+#[derive(Debug)]
+pub(crate) enum Name {
+    At(Span),
+    Owned(Box<str>),
+}
+
+impl Name {
+    fn text<'a>(&'a self, doc: &'a str) -> &'a str {
+        match self {
+            Name::At((start, end)) => doc.get(*start..*end).unwrap_or_default(),
+            Name::Owned(s) => s,
+        }
+    }
+}
+
+/// Values by a name read from the document, sorted once it is read: no allocation or
+/// hash per entry while a document is indexed (a name is where its text is), a binary
+/// search to find one.
+#[derive(Debug)]
+pub(crate) struct Names<T> {
+    entries: Vec<(Name, T)>,
+}
+
+impl<T> Default for Names<T> {
+    fn default() -> Self {
+        Names {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<T> Names<T> {
+    pub(super) fn push(&mut self, name: Name, value: T) {
+        self.entries.push((name, value));
+    }
+
+    /// Sorts by name (one pass when the document's keys came sorted, as Google's do); of
+    /// a repeated name the last entry is kept, as a map would have it.
+    pub(super) fn finish(&mut self, doc: &str) {
+        self.entries
+            .sort_by(|a, b| a.0.text(doc).cmp(b.0.text(doc)));
+        // The sort is stable: of equal names the later entry moves into the one kept.
+        self.entries.dedup_by(|later, kept| {
+            let same = later.0.text(doc) == kept.0.text(doc);
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+    }
+
+    /// The value of `name`.
+    pub(crate) fn get(&self, doc: &str, name: &str) -> Option<&T> {
+        self.entries
+            .binary_search_by(|(n, _)| n.text(doc).cmp(name))
+            .ok()
+            .map(|i| &self.entries[i].1)
+    }
+
+    /// The names, sorted.
+    pub(crate) fn names<'a>(&'a self, doc: &'a str) -> impl Iterator<Item = &'a str> {
+        self.entries.iter().map(move |(n, _)| n.text(doc))
+    }
 }
 
 /// Where a JSON value sits in the kept document: `start..end`.
@@ -103,7 +174,8 @@ pub(super) type Span = (usize, usize);
 pub(crate) struct MethodEntry {
     pub(super) path: Arc<str>,
     pub(super) span: Span,
-    pub(super) desc: OnceLock<Result<Arc<MethodDesc>, Error>>,
+    /// A failure is boxed: entries stay small (a thousand of them in Compute's index).
+    pub(super) desc: OnceLock<Result<Arc<MethodDesc>, Box<Error>>>,
 }
 
 impl fmt::Debug for MethodEntry {
@@ -132,12 +204,13 @@ pub(crate) struct Model {
     pub(crate) methods: Vec<MethodEntry>,
     /// Resource 0 is the root (the document's top-level methods and resources).
     pub(crate) resources: Vec<ResourceDesc>,
-    pub(crate) by_path: HashMap<Arc<str>, usize>,
+    pub(crate) by_path: NameMap<Arc<str>, usize>,
     pub(crate) scopes: Vec<String>,
     pub(super) origin: Box<str>,
-    /// The document's bytes (methods and schemas are read from here on first use).
-    pub(super) doc: Box<[u8]>,
-    pub(super) schemas: HashMap<Box<str>, Span>,
+    /// The document (methods and schemas are read from here on first use), shared with
+    /// a reparse.
+    pub(crate) doc: Arc<String>,
+    pub(super) schemas: Names<Span>,
     /// Patterns by source: compute repeats a few patterns over a thousand parameters.
     pub(super) patterns: Mutex<HashMap<Box<str>, Arc<Pattern>>>,
 }
@@ -185,14 +258,15 @@ impl Model {
         let entry = &self.methods[index];
         entry
             .desc
-            .get_or_init(|| self.parse_method(entry).map(Arc::new))
+            .get_or_init(|| self.parse_method(entry).map(Arc::new).map_err(Box::new))
             .clone()
+            .map_err(|e| *e)
     }
 
     /// The same document with another root URL (the program's explicit choice).
     pub(crate) fn reparse(&self, root_url: Option<&str>) -> Result<Arc<Model>, Error> {
-        super::parse(
-            &self.doc,
+        super::parse_text(
+            Arc::clone(&self.doc),
             &self.origin,
             root_url,
             &EndpointPolicy::default(),

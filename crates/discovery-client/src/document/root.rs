@@ -90,7 +90,12 @@ mod tests {
         root: Option<&str>,
         policy: &EndpointPolicy,
     ) -> Result<Arc<Model>, Error> {
-        parse(d.as_bytes(), "x.json", root, policy)
+        parse(
+            std::borrow::Cow::Borrowed(d.as_bytes()),
+            "x.json",
+            root,
+            policy,
+        )
     }
 
     #[test]

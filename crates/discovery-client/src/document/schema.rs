@@ -36,10 +36,10 @@ impl Model {
         let Some(r) = r else { return Ok(None) };
         match &r.reference {
             Some(name) => {
-                let Some(&(start, end)) = self.schemas.get(name.as_str()) else {
+                let Some(&(start, end)) = self.schemas.get(&self.doc, name) else {
                     return Ok(None);
                 };
-                let bytes = self.doc.get(start..end).unwrap_or_default();
+                let bytes = self.doc.as_bytes().get(start..end).unwrap_or_default();
                 serde_json::from_slice::<SchemaFacts>(bytes)
                     .map(Some)
                     .map_err(|e| {
