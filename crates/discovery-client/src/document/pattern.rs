@@ -1,5 +1,5 @@
 //! Parameter patterns: Python's `re.match` answered by walking the pattern's syntax tree
-//! for the first uses, by the regex crate once a pattern is used often.
+//! for the first uses, by `regex-lite` once a pattern is used often.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -8,13 +8,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// A parameter's pattern. The first values are checked by walking the pattern's syntax
 /// tree (parsed here in a microsecond or two, for the plain syntax discovery documents
 /// use); compiling the regex (tens of microseconds for compute's bounded repetitions)
-/// waits until the pattern has been used a few times. Both give `re.match`'s answer
-/// (anchored at the start only), as the regex crate reads the pattern.
+/// waits until the pattern has been used a few times, or is needed (other syntax, a walk
+/// that would take too long). Both give `re.match`'s answer (anchored at the start only)
+/// as `regex-lite` reads the pattern: `\d`, `\w`, `\s` and `\b` are ASCII there, as in
+/// RE2 and the servers' checks, where Python's `re` also takes other scripts' digits and
+/// letters (docs/decisions.md).
 pub(crate) struct Pattern {
     pub(crate) source: Box<str>,
     tree: OnceLock<Option<Node>>,
     uses: AtomicU32,
-    compiled: OnceLock<Option<regex::Regex>>,
+    compiled: OnceLock<Option<regex_lite::Regex>>,
 }
 
 impl fmt::Debug for Pattern {
@@ -36,7 +39,7 @@ impl Pattern {
         }
     }
 
-    /// Python's `re.match`: anchored at the start only. A pattern Rust's regex cannot
+    /// Python's `re.match`: anchored at the start only. A pattern `regex-lite` cannot
     /// compile (look-around, back-references) checks nothing, rather than refusing calls.
     pub(crate) fn matches(&self, value: &str) -> bool {
         if self.compiled.get().is_none() && self.uses.fetch_add(1, Ordering::Relaxed) < WALKED_USES
@@ -47,7 +50,7 @@ impl Pattern {
             }
         }
         let re = self.compiled.get_or_init(|| {
-            regex::Regex::new(&format!("^(?:{})", self.source))
+            regex_lite::Regex::new(&format!("^(?:{})", self.source))
                 .map_err(
                     |e| tracing::debug!(pattern = %self.source, error = %e, "pattern not checked"),
                 )
@@ -57,7 +60,7 @@ impl Pattern {
     }
 }
 
-/// The plain regex syntax the walker reads; anything else goes to the regex crate.
+/// The plain regex syntax the walker reads; anything else goes to `regex-lite`.
 #[derive(Debug)]
 enum Node {
     Empty,
@@ -83,10 +86,10 @@ enum Node {
 
 /// The tree of a pattern in the plain syntax (literals, escaped punctuation, bracketed
 /// classes of literals and ranges, `.`, groups, `|`, `^`, `$`, `?`, `*`, `+`, `{m,n}`),
-/// small enough that the regex crate surely compiles it too. `None` leaves the pattern
-/// to the regex crate (classes like `\d`, flags, look-around, anything unusual).
+/// small enough that `regex-lite` surely compiles it too. `None` leaves the pattern to
+/// `regex-lite` (classes like `\d`, flags, look-around, anything unusual).
 fn walkable(source: &str) -> Option<Node> {
-    /// Far below the regex crate's own size limit: what passes here surely compiles.
+    /// Far below `regex-lite`'s own size limit: what passes here surely compiles.
     const MAX_SIZE: u64 = 4096;
     fn size(n: &Node) -> u64 {
         match n {
@@ -159,7 +162,7 @@ impl PatternParser<'_> {
                 '^' | '$' => {
                     self.chars.next();
                     items.push(if c == '^' { Node::Start } else { Node::End });
-                    // A repeated assertion is unusual: leave it to the regex crate.
+                    // A repeated assertion is unusual: leave it to `regex-lite`.
                     if matches!(self.chars.peek(), Some('?' | '*' | '+' | '{')) {
                         return None;
                     }
@@ -308,7 +311,7 @@ impl PatternParser<'_> {
 }
 
 /// Whether `value` matches `tree` at its start; `None` when the walk would take too long
-/// (the regex decides then).
+/// (`regex-lite` decides then).
 fn walk(tree: &Node, value: &str) -> Option<bool> {
     Walker {
         text: value,
@@ -496,10 +499,10 @@ mod tests {
         values
     }
 
-    /// Compares the walker with the regex crate on `values`; returns how many answered.
+    /// Compares the walker with `regex-lite` on `values`; returns how many answered.
     fn agree(p: &str, values: &[String]) -> usize {
         let tree = walkable(p).unwrap_or_else(|| panic!("{p} not walkable"));
-        let re = regex::Regex::new(&format!("^(?:{p})")).unwrap();
+        let re = regex_lite::Regex::new(&format!("^(?:{p})")).unwrap();
         let mut answered = 0;
         for v in values {
             if let Some(found) = walk(&tree, v) {
@@ -510,7 +513,7 @@ mod tests {
         answered
     }
 
-    /// The walker agrees with the regex crate on every value of a small alphabet, for
+    /// The walker agrees with `regex-lite` on every value of a small alphabet, for
     /// compute's patterns and for the shapes that are hard to backtrack right.
     #[test]
     fn the_walker_answers_as_the_regex_does() {
@@ -539,7 +542,7 @@ mod tests {
             let answered = agree(p, &values);
             assert!(answered + 3 >= values.len(), "{p:?}: {answered} answered");
         }
-        // Other syntax, and oversized patterns, are left to the regex crate.
+        // Other syntax, and oversized patterns, are left to `regex-lite`.
         for p in [
             r"\bx",
             r"\d",
@@ -561,20 +564,33 @@ mod tests {
         ] {
             assert!(walkable(p).is_none(), "{p}");
         }
-        // A pattern used often is compiled, with the same answers.
+        // A pattern used often is compiled, with the same answers; so is one whose walk
+        // would take too long.
         let p = Pattern::new("[a-z]+[0-9]");
         for _ in 0..2 * WALKED_USES {
             assert!(p.matches("ab1"));
             assert!(!p.matches("1ab"));
         }
         assert!(p.compiled.get().is_some());
+        let p = Pattern::new("(a*)*b");
+        assert!(p.matches("aab"));
+        assert!(p.compiled.get().is_none());
+        assert!(!p.matches(&"a".repeat(40)));
+        assert!(p.compiled.get().is_some());
+        // So is other syntax; what `regex-lite` cannot compile checks nothing.
         assert!(Pattern::new("(?<=a)b").matches("anything"));
         assert!(Pattern::new(r"\d+").matches("12"));
         assert!(!Pattern::new(r"\d+").matches("x"));
+        assert!(Pattern::new(r"(?i)HTTPS?://").matches("https://x"));
+        // `\d`, `\w` and `\s` are ASCII, as in RE2 and the servers' checks (Python's `re`
+        // would take these).
+        assert!(!Pattern::new(r"\d+").matches("\u{661}\u{662}"));
+        assert!(!Pattern::new(r"\w").matches("\u{e9}"));
+        assert!(Pattern::new(r"\S{1,3}$").matches("\u{a0}"));
     }
 
     /// Every pattern of the shipped documents (when `GAUTH_DISCOVERY_DOCS` names their
-    /// directory): the walker, where it reads the pattern, answers as the regex crate.
+    /// directory): the walker, where it reads the pattern, answers as `regex-lite`.
     #[test]
     fn the_walker_answers_as_the_regex_does_for_shipped_patterns() {
         let Some(dir) = std::env::var_os("GAUTH_DISCOVERY_DOCS") else {
@@ -606,17 +622,17 @@ mod tests {
         let values = sample_values();
         let (mut walked, mut left) = (0, 0);
         for p in &patterns {
-            if walkable(p).is_some() && regex::Regex::new(&format!("^(?:{p})")).is_ok() {
+            if walkable(p).is_some() && regex_lite::Regex::new(&format!("^(?:{p})")).is_ok() {
                 agree(p, &values);
                 walked += 1;
             } else {
                 assert!(
-                    walkable(p).is_none() || regex::Regex::new(&format!("^(?:{p})")).is_ok(),
+                    walkable(p).is_none() || regex_lite::Regex::new(&format!("^(?:{p})")).is_ok(),
                     "{p}"
                 );
                 left += 1;
             }
         }
-        eprintln!("{walked} patterns walked, {left} left to the regex crate");
+        eprintln!("{walked} patterns walked, {left} left to regex-lite");
     }
 }
