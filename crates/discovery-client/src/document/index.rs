@@ -149,6 +149,33 @@ impl Index {
     }
 }
 
+/// A map key, borrowed from the document unless the JSON escaped it (serde's own
+/// `Cow<str>` always copies).
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
 /// A `methods` object: each method's span, under `resource`.
 struct MethodsSeed<'i> {
     index: &'i mut Index,
@@ -169,7 +196,7 @@ impl<'de> Visitor<'de> for MethodsSeed<'_> {
         f.write_str("a map of methods")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(name) = map.next_key_seed(KeySeed)? {
             let raw = map.next_value::<&'de RawValue>()?;
             self.index
                 .add_method(self.resource, self.prefix, &name, raw);
@@ -198,7 +225,7 @@ impl<'de> Visitor<'de> for ResourcesSeed<'_> {
         f.write_str("a map of resources")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(name) = map.next_key_seed(KeySeed)? {
             let path = Index::join(self.prefix, &name);
             if self.index.resources[self.parent]
                 .resources
@@ -244,7 +271,7 @@ impl<'de> Visitor<'de> for ResourceSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let (mut methods, mut resources) = (false, false);
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(KeySeed)? {
             match &*key {
                 "methods" => {
                     if std::mem::replace(&mut methods, true) {
@@ -291,7 +318,7 @@ impl<'de> Visitor<'de> for SchemasSeed<'_> {
         f.write_str("a map of schemas")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(name) = map.next_key_seed(KeySeed)? {
             let raw = map.next_value::<&'de RawValue>()?;
             let (name, span) = (self.0.name(&name), self.0.span(raw));
             self.0.schemas.push(name, span);
@@ -331,7 +358,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let ix = self.0;
         let (mut schemas, mut resources, mut methods) = (false, false, false);
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(KeySeed)? {
             match &*key {
                 "name" => once(&mut map, &mut ix.name, "name")?,
                 "version" => once(&mut map, &mut ix.version, "version")?,
