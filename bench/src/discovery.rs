@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use discovery_client::Api;
 use serde::de::IgnoredAny;
@@ -21,27 +21,11 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>, String> {
     std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))
 }
 
-/// Times `f` `runs` times after one warm-up run (what it returns is dropped on the clock).
-fn repeat<R>(runs: usize, mut f: impl FnMut() -> R) -> Stats {
-    repeat_with(runs, || (), |()| f())
-}
-
-/// [`repeat`] of `f` on an input that `setup` makes before each run's clock starts.
-fn repeat_with<I, R>(
-    runs: usize,
-    mut setup: impl FnMut() -> I,
-    mut f: impl FnMut(I) -> R,
-) -> Stats {
-    std::hint::black_box(f(setup()));
-    let d: Vec<_> = (0..runs)
-        .map(|_| {
-            let input = setup();
-            let t = Instant::now();
-            std::hint::black_box(f(input));
-            t.elapsed()
-        })
-        .collect();
-    Stats::of_durations(&d)
+/// The time of one call of `f`, what it returns dropped on the clock.
+fn timed<R>(f: impl FnOnce() -> R) -> Duration {
+    let t = Instant::now();
+    std::hint::black_box(f());
+    t.elapsed()
 }
 
 pub fn discovery(ctx: &Ctx) -> Result<Vec<Record>, String> {
@@ -58,32 +42,32 @@ pub fn discovery(ctx: &Ctx) -> Result<Vec<Record>, String> {
     for (case, doc) in [(BUILD_COMPUTE, &compute), (BUILD_DRIVE, &drive)] {
         let n = if case == BUILD_DRIVE { runs * 5 } else { runs };
         Api::from_document(doc).map_err(|e| e.to_string())?;
-        // The bytes handed over, as `build`'s fetch and `from_file` hold them: each run's
-        // copy is made (and so in the cache, as bytes just read are) before its clock
-        // starts.
+        // The three are timed in turn, round after round, so that a machine's slower spell
+        // weighs on each alike. The `gauth` row takes bytes handed over, as `build`'s fetch
+        // and `from_file` hold them: each run's copy is made (and so in the cache, as bytes
+        // just read are) before its clock starts.
+        let mut times: [Vec<Duration>; 3] = Default::default();
+        for _ in 0..=n {
+            let copy = doc.clone();
+            times[0].push(timed(|| Api::from_document_owned(copy)));
+            times[1].push(timed(|| Api::from_document(doc)));
+            times[2].push(timed(|| serde_json::from_slice::<IgnoredAny>(doc)));
+        }
+        let [owned, borrowed, raw] = times.map(|mut t| {
+            t.remove(0); // the warm-up round
+            Stats::of_durations(&t)
+        });
         out.push(
-            Record::new(
-                case,
-                "gauth",
-                repeat_with(n, || doc.clone(), Api::from_document_owned),
-            )
-            .note(format!("Api::from_document_owned, {}", size(doc))),
+            Record::new(case, "gauth", owned)
+                .note(format!("Api::from_document_owned, {}", size(doc))),
         );
         out.push(
-            Record::new(
-                case,
-                "gauth, borrowed bytes",
-                repeat(n, || Api::from_document(doc)),
-            )
-            .note("Api::from_document: keeps a copy"),
+            Record::new(case, "gauth, borrowed bytes", borrowed)
+                .note("Api::from_document: keeps a copy"),
         );
         out.push(
-            Record::new(
-                case,
-                "raw: serde_json IgnoredAny",
-                repeat(n, || serde_json::from_slice::<IgnoredAny>(doc)),
-            )
-            .note("one pass that keeps nothing"),
+            Record::new(case, "raw: serde_json IgnoredAny", raw)
+                .note("one pass that keeps nothing"),
         );
     }
 

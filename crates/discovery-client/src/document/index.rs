@@ -2,7 +2,6 @@
 //! method's span, and each schema's span; nothing below a method or schema is parsed here.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -10,7 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::method::RawParam;
+use super::method::{Entries, RawParam};
 use super::model::{MethodEntry, Name, NameMap, Names, ResourceDesc, Span};
 use crate::Error;
 
@@ -24,7 +23,7 @@ struct RawAuth {
 #[derive(Deserialize)]
 struct RawOauth2 {
     #[serde(default)]
-    scopes: HashMap<String, IgnoredAny>,
+    scopes: Entries<IgnoredAny>,
 }
 
 /// What one pass over the document collects: the API's own fields, the resource tree
@@ -43,7 +42,7 @@ pub(super) struct Index {
     pub(super) service_path: Option<String>,
     pub(super) batch_path: Option<Option<String>>,
     pub(super) features: Option<Vec<String>>,
-    pub(super) parameters: Option<HashMap<String, RawParam>>,
+    pub(super) parameters: Option<Entries<RawParam>>,
     auth: Option<Option<RawAuth>>,
     /// A buffer for joining method paths.
     scratch: String,
@@ -86,15 +85,12 @@ impl Index {
 
     /// The API's OAuth scopes, sorted.
     pub(super) fn scopes(&mut self) -> Vec<String> {
-        let mut scopes: Vec<String> = self
-            .auth
+        self.auth
             .take()
             .flatten()
             .and_then(|a| a.oauth2)
-            .map(|o| o.scopes.into_keys().collect())
-            .unwrap_or_default();
-        scopes.sort();
-        scopes
+            .map(|o| o.scopes.sorted().into_iter().map(|(k, _)| k).collect())
+            .unwrap_or_default()
     }
 
     fn span(&self, raw: &RawValue) -> Span {

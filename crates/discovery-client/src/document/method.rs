@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, de};
 
 use super::model::{
     Location, MediaUpload, MethodDesc, MethodEntry, Model, Paging, Param, STACK_PARAMS,
@@ -158,7 +158,7 @@ struct RawMethod {
     path: Option<String>,
     http_method: Option<String>,
     #[serde(default)]
-    parameters: HashMap<String, RawParam>,
+    parameters: Entries<RawParam>,
     request: Option<RawRef>,
     response: Option<RawRef>,
     #[serde(default)]
@@ -220,15 +220,58 @@ impl RawParam {
 /// The parameters of a method (or of the API), sorted by name, each pattern shared with
 /// every other use of the same pattern.
 pub(super) fn params(
-    raw: HashMap<String, RawParam>,
+    raw: Entries<RawParam>,
     patterns: &mut HashMap<Box<str>, Arc<Pattern>>,
 ) -> Vec<(Box<str>, Param)> {
-    let mut params: Vec<(Box<str>, Param)> = raw
+    raw.sorted()
         .into_iter()
         .map(|(k, v)| (k.into(), v.into_param(patterns)))
-        .collect();
-    params.sort_by(|a, b| a.0.cmp(&b.0));
-    params
+        .collect()
+}
+
+/// A JSON object's entries in document order: a map without hashing (the few parameters
+/// of a method, an API's scopes), sorted once it is read.
+pub(super) struct Entries<T>(Vec<(String, T)>);
+
+impl<T> Default for Entries<T> {
+    fn default() -> Self {
+        Entries(Vec::new())
+    }
+}
+
+impl<T> Entries<T> {
+    /// The entries sorted by name; of a repeated name the last is kept, as a map would.
+    pub(super) fn sorted(mut self) -> Vec<(String, T)> {
+        self.0.sort_by(|a, b| a.0.cmp(&b.0));
+        self.0.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        self.0
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
+            type Value = Entries<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Entries<T>, A::Error> {
+                let mut v = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+                while let Some(entry) = map.next_entry()? {
+                    v.push(entry);
+                }
+                Ok(Entries(v))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
 }
 
 /// googleapiclient's `_media_size_to_long`.
