@@ -242,14 +242,7 @@ impl<T> Default for Entries<T> {
 impl<T> Entries<T> {
     /// The entries sorted by name; of a repeated name the last is kept, as a map would.
     pub(super) fn sorted(mut self) -> Vec<(String, T)> {
-        self.0.sort_by(|a, b| a.0.cmp(&b.0));
-        self.0.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                std::mem::swap(later, kept);
-            }
-            same
-        });
+        super::model::sort_last_wins(&mut self.0, |a, b| a.0.cmp(&b.0));
         self.0
     }
 }

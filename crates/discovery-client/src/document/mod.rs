@@ -129,13 +129,16 @@ mod tests {
     #[test]
     fn repeated_and_escaped_names_are_found_the_last_one_winning() {
         // Methods and schemas are indexed by where their names are in the document and
-        // sorted afterwards: a repeated name keeps its last entry (as a JSON map would),
+        // sorted afterwards, parameters kept in order and sorted: a repeated name keeps its
+        // last entry (as a JSON map would),
         // a name the JSON escaped is found by its text, and a document's own order does
         // not matter.
         let doc =
             br#"{"name":"d","version":"v1","rootUrl":"https://d.googleapis.com/","servicePath":"",
           "resources":{"items":{"methods":{
-            "zap":{"path":"z","httpMethod":"GET"},
+            "zap":{"path":"z","httpMethod":"GET","parameters":{
+              "q":{"type":"string","location":"query","required":true},
+              "q":{"type":"string","location":"query"}}},
             "get":{"path":"first","httpMethod":"GET"},
             "list":{"path":"l","httpMethod":"GET","response":{"$ref":"Page"}},
             "get":{"path":"second","httpMethod":"GET","response":{"$ref":"Page"}}}}},
@@ -160,6 +163,8 @@ mod tests {
             assert_eq!(list.response_arrays, vec![Box::<str>::from("items")]);
             assert!(list.response_pages);
             assert!(items.method("nope").is_err());
+            // A repeated parameter: the last one (not required) is the one checked.
+            assert!(items.method("zap").unwrap().prepare().is_ok());
         }
     }
 }

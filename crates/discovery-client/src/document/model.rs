@@ -116,6 +116,19 @@ impl Name {
     }
 }
 
+/// Sorts `v` (stably) and keeps, of entries that compare equal, the last: what a map
+/// built in `v`'s order would hold.
+pub(super) fn sort_last_wins<T>(v: &mut Vec<T>, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    v.sort_by(&cmp);
+    v.dedup_by(|later, kept| {
+        let same = cmp(later, kept).is_eq();
+        if same {
+            std::mem::swap(later, kept);
+        }
+        same
+    });
+}
+
 /// Values by a name read from the document, sorted once it is read: no allocation or
 /// hash per entry while a document is indexed (a name is where its text is), a binary
 /// search to find one.
@@ -140,16 +153,7 @@ impl<T> Names<T> {
     /// Sorts by name (one pass when the document's keys came sorted, as Google's do); of
     /// a repeated name the last entry is kept, as a map would have it.
     pub(super) fn finish(&mut self, doc: &str) {
-        self.entries
-            .sort_by(|a, b| a.0.text(doc).cmp(b.0.text(doc)));
-        // The sort is stable: of equal names the later entry moves into the one kept.
-        self.entries.dedup_by(|later, kept| {
-            let same = later.0.text(doc) == kept.0.text(doc);
-            if same {
-                std::mem::swap(later, kept);
-            }
-            same
-        });
+        sort_last_wins(&mut self.entries, |a, b| a.0.text(doc).cmp(b.0.text(doc)));
     }
 
     /// The value of `name`.
