@@ -121,7 +121,7 @@ pub fn jwt(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let _ = oauth_sa::jwt::decode_unverified(&text);
     if let Ok(certs) = oauth_sa::Certs::parse(br#"{"keys": []}"#, "none") {
-        let _ = oauth_sa::IdTokenVerifier::new("aud").verify_with_certs(&text, &certs);
+        let _ = oauth_sa::blocking::IdTokenVerifier::new("aud").verify_with_certs(&text, &certs);
     }
 }
 

@@ -98,7 +98,13 @@ pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
             failed.push(*t);
             let tail: Vec<&str> = log.lines().rev().take(30).collect();
             eprintln!("{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
-            format!("CRASH (see fuzz/artifacts/{t})")
+            // No execution at all: the target did not build (or start), which is no crash
+            // of the code under test.
+            if execs == 0 && !log.contains("==ERROR") && !log.contains("panicked") {
+                "BUILD FAILED (the lines above say why)".to_owned()
+            } else {
+                format!("CRASH (see fuzz/artifacts/{t})")
+            }
         };
         rows.push(format!(
             "{t:18} {execs:>12} execs  {corpus:>6} new inputs  findings: {finding}"
@@ -111,7 +117,7 @@ pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(format!("fuzz: findings in {failed:?}"))
+        Err(format!("fuzz: findings or build failures in {failed:?}"))
     }
 }
 
