@@ -11,6 +11,9 @@ use crate::document::{self, Model};
 use crate::origin::Origin;
 use crate::request::Request;
 
+/// How errors name a document given as bytes, without a file or URL.
+const UNNAMED: &str = "document value";
+
 /// The largest discovery document read by default (64 MiB; Compute's, the largest
 /// Google ships, is under 5 MiB).
 pub const DEFAULT_MAX_DOCUMENT_SIZE: usize = 64 << 20;
@@ -113,7 +116,7 @@ impl Api {
     /// Parses a discovery document (googleapiclient's `build_from_document`), its
     /// `rootUrl` held to the default trust rules (see [`DocumentOptions`]).
     pub fn from_document(bytes: &[u8]) -> Result<Api, Error> {
-        Self::from_document_with(bytes, "document value", None)
+        Self::from_document_with(bytes, UNNAMED, None)
     }
 
     /// Parses a document with options, naming its origin (a file, a URL) in errors.
@@ -138,7 +141,7 @@ impl Api {
     pub fn from_document_owned(bytes: impl Into<Vec<u8>>) -> Result<Api, Error> {
         Self::parse(
             Cow::Owned(bytes.into()),
-            "document value",
+            UNNAMED,
             &DocumentOptions::default(),
         )
     }
